@@ -1,0 +1,460 @@
+"""Deadlock, stall and hang verdicts for a pool of N identical workers.
+
+The model (see ``shared/DESIGN.md``): a running task holds one worker, a
+queued task needs one, a blocked task holds one and waits for another
+task's result.  The state is *deadlocked* when it cannot be fully reduced
+(Holt): no held worker will ever be released and what the blocked tasks wait
+for can never run.  A wait with a timeout makes the same knot a *stall*.  A
+wait for a result that can never arrive is a *hang*.
+
+Everything here is a pure function of the event log, linear in its length:
+one :class:`~hueyviz.model.Replay` pass, with a knot check only when a wait
+begins or the pool shrinks.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from .event import Event
+from .model import Replay, TaskRecord, Wait
+
+__all__ = ["Edge", "Finding", "Diagnosis", "diagnose", "find_findings"]
+
+VERDICTS = ("ok", "deadlock", "stall", "hang")
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A wait edge: ``waiter`` (task id, or None for non-task code) waits for
+    ``waits_on`` while ``worker`` is held (None: holds no pool worker)."""
+
+    waiter: Optional[str]
+    waits_on: str
+    waiter_name: Optional[str]
+    waits_on_name: Optional[str]
+    worker: Optional[str]
+    worker_key: Optional[str] = None
+    since: Optional[float] = None
+    timeout: Optional[float] = None
+    site: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        return {"waiter": self.waiter, "waits_on": self.waits_on,
+                "waiter_name": self.waiter_name, "waits_on_name": self.waits_on_name,
+                "worker": self.worker, "worker_key": self.worker_key,
+                "since": self.since, "timeout": self.timeout, "site": self.site}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One deadlock, stall or hang, as first seen at time ``at``."""
+
+    verdict: str
+    at: float
+    culprit: Optional[Edge]
+    knot: Tuple[dict, ...]
+    workers: Dict[str, int]
+    message: str
+    ends: Optional[float] = None      # stall: when the knot dissolves
+    notes: Tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"verdict": self.verdict, "at": self.at,
+                "culprit": self.culprit.to_dict() if self.culprit else None,
+                "knot": list(self.knot), "workers": dict(self.workers),
+                "message": self.message, "ends": self.ends, "notes": list(self.notes)}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The verdict on a trace: the first finding, and the others.
+
+    ``verdict`` is ``ok``, ``deadlock``, ``stall`` or ``hang``; ``at``,
+    ``culprit``, ``knot``, ``workers`` and ``message`` describe the first
+    finding (or the end state when ``ok``).
+    """
+
+    verdict: str
+    at: Optional[float]
+    culprit: Optional[Edge]
+    knot: Tuple[dict, ...]
+    workers: Dict[str, int]
+    message: str
+    findings: Tuple[Finding, ...] = ()
+    dropped: int = 0
+    start: Optional[float] = None
+    notes: Tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict == "ok"
+
+    @property
+    def finding(self) -> Optional[Finding]:
+        return self.findings[0] if self.findings else None
+
+    def to_dict(self) -> dict:
+        return {
+            "verdict": self.verdict, "at": self.at,
+            "culprit": self.culprit.to_dict() if self.culprit else None,
+            "knot": list(self.knot), "workers": dict(self.workers),
+            "message": self.message,
+            "findings": [f.to_dict() for f in self.findings],
+            "dropped": self.dropped, "start": self.start, "notes": list(self.notes),
+        }
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), **kw)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": self.message}
+
+
+# -- wording -------------------------------------------------------------------
+def _task_label(rec: Optional[TaskRecord], task_id: str) -> str:
+    if rec is None:
+        return f"? [{task_id[:8]}]"
+    return rec.label()
+
+
+def _target_words(rp: Replay, rec: TaskRecord) -> str:
+    if rec.state == "queued":
+        pos = rp.queue_position(rec.id)
+        if pos is None:
+            return "queued"
+        return f"queued behind {pos} task{'s' if pos != 1 else ''}"
+    if rec.state == "scheduled":
+        return "scheduled, not yet due"
+    if rec.state == "blocked":
+        return f"itself blocked on {rec.worker or '?'}"
+    if rec.state == "unknown":
+        return "never enqueued while the tracer was attached"
+    if rec.never_result:
+        if rec.outcome == "complete":
+            return "finished without storing a result (it returned None and store_none=False)"
+        return f"{rec.outcome}, so it will never store a result"
+    return rec.state
+
+
+def _edge(rp: Replay, w: Wait) -> Edge:
+    waiter = rp.tasks.get(w.waiter) if w.waiter else None
+    target = rp.tasks.get(w.waits_on)
+    held = rp.in_pool(w.worker) and w.waiter is not None
+    return Edge(w.waiter, w.waits_on,
+                waiter.name if waiter else None,
+                target.name if target else None,
+                w.worker.name if (w.worker and held) else None,
+                w.worker.key if w.worker else None,
+                w.since, w.timeout, w.site)
+
+
+def _wait_dict(rp: Replay, w: Wait) -> dict:
+    d = _edge(rp, w).to_dict()
+    d["kind"] = "waits_for"
+    target = rp.tasks.get(w.waits_on)
+    d["waits_on_state"] = target.state if target else "unknown"
+    return d
+
+
+def _wait_words(rp: Replay, w: Wait) -> str:
+    target = rp.tasks[w.waits_on]
+    tgt = f"{_task_label(target, w.waits_on)}, {_target_words(rp, target)}"
+    if w.waiter is None:
+        who = f"{w.worker.name if w.worker else 'non-task code'} (not a task, holds no worker)"
+        return f"{who} waits for {tgt}"
+    waiter = rp.tasks[w.waiter]
+    timeout = f" (timeout {w.timeout:g} s)" if w.timeout is not None else ""
+    return f"{w.worker.name if w.worker else '?'} runs {waiter.label()}, which waits for {tgt}{timeout}"
+
+
+def _site_words(edge: Edge) -> str:
+    return f" at {edge.site}" if edge.site else ""
+
+
+# -- detection -----------------------------------------------------------------
+def _chain(rp: Replay, start: TaskRecord) -> Tuple[List[Wait], str]:
+    """Follow waits from a blocked task.  Returns the waits walked and how the
+    chain ends: ``proceeds``, ``needs_worker``, ``cycle`` or ``no_result``."""
+    walked: List[Wait] = []
+    seen = {start.id}
+    cur = start
+    while True:
+        w = cur.wait
+        walked.append(w)
+        tgt = rp.tasks.get(w.waits_on)
+        if tgt is None or tgt.state == "unknown":
+            return walked, "needs_worker"
+        if tgt.has_result:
+            return walked, "proceeds"
+        if tgt.never_result:
+            return walked, "no_result"
+        if tgt.state == "blocked" and tgt.wait is not None:
+            if tgt.id in seen:
+                return walked, "cycle"
+            seen.add(tgt.id)
+            cur = tgt
+            continue
+        if tgt.state == "running":
+            return walked, "proceeds"
+        return walked, "needs_worker"   # queued, scheduled, or between retries
+
+
+def _pool_knot(rp: Replay) -> Optional[Tuple[List[Wait], List[TaskRecord]]]:
+    """All pool workers held by blocked tasks, none of which can proceed?"""
+    size = rp.pool_size()
+    if size == 0:
+        return None
+    holders = rp.blocked_holders()
+    if len(holders) < size:
+        return None
+    waits: List[Wait] = []
+    needs: Dict[str, TaskRecord] = {}
+    for h in holders:
+        walked, end = _chain(rp, h)
+        if end == "proceeds":
+            return None
+        for w in walked:
+            if w not in waits:
+                waits.append(w)
+        last = rp.tasks.get(walked[-1].waits_on)
+        if end == "needs_worker" and last is not None:
+            needs[last.id] = last
+    return waits, list(needs.values())
+
+
+def _cycle(rp: Replay, rec: TaskRecord) -> Optional[List[Wait]]:
+    walked, end = _chain(rp, rec)
+    if end != "cycle":
+        return None
+    # Keep only the cycle itself, starting from the wait that closed it.
+    ids = [w.waiter for w in walked]
+    closing = walked[-1].waits_on
+    return walked[ids.index(closing):] if closing in ids else walked
+
+
+class _Detector:
+    """Incremental knot detection over one replay."""
+
+    def __init__(self) -> None:
+        self.rp = Replay()
+        self.findings: List[dict] = []
+        self.active: Optional[dict] = None    # open deadlock/stall knot
+
+    def feed(self, e: Event) -> None:
+        rp = self.rp
+        rp.apply(e)
+        kind = e.kind
+        if self.active is not None:
+            self._maybe_dissolve(e)
+        if kind == "block":
+            self._on_block(e)
+        elif kind in ("complete", "revoked", "expired", "lost"):
+            self._on_no_result(e)
+        elif kind in ("worker_down", "pool", "lost") and self.active is None:
+            self._check_pool(None)
+
+    def _on_block(self, e: Event) -> None:
+        rp = self.rp
+        target = rp.tasks.get(e.get("waits_on"))
+        w = rp.thread_waits.get(e.worker) if e.task is None else rp.tasks[e.task].wait
+        if w is None:
+            return
+        if target is not None and target.never_result:
+            self._hang(w, e.t)
+            return
+        if e.task is None or self.active is not None:
+            return
+        rec = rp.tasks[e.task]
+        cyc = _cycle(rp, rec)
+        if cyc is not None:
+            self._knot(cyc, [], e.t, culprit=w, cycle=True)
+            return
+        self._check_pool(w)
+
+    def _on_no_result(self, e: Event) -> None:
+        rec = self.rp.tasks.get(e.task) if e.task else None
+        if rec is None or not rec.never_result:
+            if e.kind == "lost":
+                for tid in self.rp.lost:
+                    for w in list(self.rp.waiting.get(tid, ())):
+                        self._hang(w, e.t)
+            return
+        for w in list(self.rp.waiting.get(rec.id, ())):
+            self._hang(w, e.t)
+
+    def _check_pool(self, closing: Optional[Wait]) -> None:
+        found = _pool_knot(self.rp)
+        if found is None:
+            return
+        waits, needs = found
+        if closing is None or closing not in waits:
+            closing = max(waits, key=lambda w: w.since)
+        self._knot(waits, needs, self.rp.t, culprit=closing, cycle=False)
+
+    # -- findings ------------------------------------------------------------
+    def _workers(self) -> Dict[str, int]:
+        return {"total": self.rp.pool_size(), "blocked": len(self.rp.blocked_holders())}
+
+    def _knot(self, waits: List[Wait], needs: List[TaskRecord], t: float,
+              culprit: Wait, cycle: bool) -> None:
+        rp = self.rp
+        timed = [w for w in waits if w.timeout is not None]
+        verdict = "stall" if timed else "deadlock"
+        ends = min(w.deadline for w in timed) if timed else None
+        workers = self._workers()
+        knot = [_wait_dict(rp, w) for w in waits]
+        for rec in needs:
+            knot.append({"kind": "needs_worker", "task": rec.id, "name": rec.name,
+                         "queue_position": rp.queue_position(rec.id)})
+        members = {w.waiter for w in waits} | {w.waits_on for w in waits}
+        bystanders = [w for w in rp.thread_waits.values() if w.waits_on in members]
+        for w in bystanders:
+            knot.append(_wait_dict(rp, w))
+        edge = _edge(rp, culprit)
+        parts = [_wait_words(rp, w) for w in waits]
+        head = "Deadlock" if verdict == "deadlock" else "Stall"
+        if cycle:
+            tail = "the waits form a cycle, so none of them can ever return"
+        else:
+            tail = f"no worker is free: {workers['blocked']} of {workers['total']} are blocked"
+        msg = f"{head}: " + "; ".join(parts) + f"; {tail}."
+        msg += (f" The wait that closed it: {_task_label(rp.tasks.get(edge.waiter), edge.waiter)}"
+                f" on {edge.worker or '?'} waiting for "
+                f"{_task_label(rp.tasks.get(edge.waits_on), edge.waits_on)}{_site_words(edge)}.")
+        if bystanders:
+            msg += " Also waiting: " + "; ".join(_wait_words(rp, w) for w in bystanders) + "."
+        if verdict == "stall":
+            msg += (f" It dissolves by itself when the first timeout expires, "
+                    f"{ends - t:.3g} s after it formed.")
+        finding = {"verdict": verdict, "at": t, "culprit": edge, "knot": tuple(knot),
+                   "workers": workers, "message": msg, "ends": ends, "notes": [],
+                   "_waiters": {w.waiter for w in waits}, "_targets": {r.id for r in needs} |
+                   {w.waits_on for w in waits}, "_members": set(rp.members),
+                   "_exact": rp.exact}
+        self.findings.append(finding)
+        self.active = finding
+
+    def _hang(self, w: Wait, t: float) -> None:
+        rp = self.rp
+        key = (w.waiter, w.waits_on, w.since)
+        for f in self.findings:
+            if f.get("_key") == key:
+                return
+        edge = _edge(rp, w)
+        msg = f"Hang: {_wait_words(rp, w)}{_site_words(edge)}; that wait can never be satisfied."
+        if w.timeout is not None:
+            msg += f" Its {w.timeout:g} s timeout will end it with ResultTimeout."
+        self.findings.append({"verdict": "hang", "at": max(t, w.since), "culprit": edge,
+                              "knot": (_wait_dict(rp, w),), "workers": self._workers(),
+                              "message": msg, "ends": w.deadline, "notes": [], "_key": key})
+
+    def _maybe_dissolve(self, e: Event) -> None:
+        f = self.active
+        progressed = ((e.kind == "unblock" and e.task in f["_waiters"])
+                      or (e.kind == "executing" and e.task in f["_targets"]))
+        if not progressed:
+            return
+        self.active = None
+        if f["verdict"] == "stall":
+            f["ends"] = e.t
+            f["message"] += f" It dissolved {e.t - f['at']:.3g} s later."
+            return
+        if e.kind == "executing" and e.worker not in f["_members"] and not f["_exact"]:
+            # No consumer announced its size, so the pool was inferred from the
+            # workers seen so far; a new one just appeared: it was larger.
+            f["retracted"] = True
+            return
+        who = e.worker.name if e.worker else "someone"
+        f["notes"].append(f"rescued at +{e.t - f['at']:.3g} s by {who}")
+
+    def finish(self) -> List[Finding]:
+        rp = self.rp
+        # Waits still open on tasks never seen at all: nothing will answer them.
+        for tid, waits in list(rp.waiting.items()):
+            rec = rp.tasks.get(tid)
+            if rec is not None and rec.state == "unknown" and self.active is None:
+                for w in list(waits):
+                    self._hang(w, w.since)
+        out = []
+        for f in self.findings:
+            if f.get("retracted"):
+                continue
+            out.append(Finding(f["verdict"], f["at"], f["culprit"], f["knot"],
+                               f["workers"], f["message"], f["ends"], tuple(f["notes"])))
+        out.sort(key=lambda f: f.at)
+        return out
+
+
+def find_findings(events: Iterable[Event]) -> List[Finding]:
+    """Every deadlock, stall and hang in ``events``, in order of time."""
+    det = _Detector()
+    for e in events:
+        det.feed(e)
+    return det.finish()
+
+
+def diagnose(trace) -> Diagnosis:
+    """Diagnose a trace: ``ok``, ``deadlock``, ``stall`` or ``hang``.
+
+    Parameters
+    ----------
+    trace : Trace or iterable of Event
+
+    Returns
+    -------
+    Diagnosis
+        The first finding's verdict, time, culprit edge, knot, pool counts
+        and message; ``findings`` lists them all.
+
+    Examples
+    --------
+    Two workers, each running a task that waits for a still-queued subtask:
+
+    >>> from hueyviz.event import Event, Worker
+    >>> w1, w2 = Worker("h", 1, "Worker-1"), Worker("h", 1, "Worker-2")
+    >>> ev = [Event(0.0, "worker_up", None, None, w1, None),
+    ...       Event(0.0, "worker_up", None, None, w2, None),
+    ...       Event(1.0, "executing", "m1", "main", w1, None),
+    ...       Event(1.0, "executing", "m2", "main", w2, None),
+    ...       Event(2.0, "enqueued", "s1", "sub", w1, {"parent": "m1"}),
+    ...       Event(2.0, "block", "m1", "main", w1, {"waits_on": "s1"}),
+    ...       Event(3.0, "enqueued", "s2", "sub", w2, {"parent": "m2"}),
+    ...       Event(3.0, "block", "m2", "main", w2, {"waits_on": "s2"})]
+    >>> d = diagnose(ev)
+    >>> d.verdict, d.at, d.culprit.waiter, d.workers
+    ('deadlock', 3.0, 'm2', {'total': 2, 'blocked': 2})
+    """
+    events = getattr(trace, "events", None)
+    if events is None:
+        events = tuple(trace)
+    det = _Detector()
+    for e in events:
+        det.feed(e)
+    findings = det.finish()
+    dropped = getattr(trace, "dropped", 0)
+    start = min((e.t for e in events), default=None)
+    notes = []
+    if dropped:
+        notes.append(f"{dropped} events were dropped while recording; "
+                     "the verdict may miss what they showed")
+    if findings:
+        first = findings[0]
+        message = first.message
+        if len(findings) > 1:
+            message += f" ({len(findings) - 1} more finding{'s' if len(findings) > 2 else ''}: " + \
+                ", ".join(f"{f.verdict} at +{f.at - (start or 0):.3f} s" for f in findings[1:]) + ")"
+        return Diagnosis(first.verdict, first.at, first.culprit, first.knot,
+                         first.workers, message, tuple(findings), dropped, start, tuple(notes))
+    rp = det.rp
+    n_tasks = sum(1 for r in rp.tasks.values() if r.state != "unknown")
+    total = rp.pool_size()
+    message = (f"OK: {n_tasks} task{'s' if n_tasks != 1 else ''} on "
+               f"{total} worker{'s' if total != 1 else ''}; no deadlock, stall or hang.")
+    return Diagnosis("ok", None, None, (), {"total": total,
+                     "blocked": len(rp.blocked_holders())}, message, (), dropped,
+                     start, tuple(notes))

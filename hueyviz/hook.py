@@ -1,0 +1,314 @@
+"""Everything that touches Huey's objects lives here.
+
+One :class:`HueyHook` per Huey instance installs the instrumentation once and
+fans events out to every tracer attached to that instance, so two tracers on
+one Huey neither double-wrap nor unwrap each other.  When the last tracer
+detaches, the instance is restored exactly (no wrapper left behind).
+
+Waits are seen through one process-wide patch of ``Result.get_raw_result``,
+installed while any hook is active.  It only reports a ``block`` when the
+result is not already there, and checks that without consuming the result:
+``Result._get`` caches what it reads, so the original call that follows
+returns the cached value.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import weakref
+from typing import Callable, Optional
+
+from huey import api as huey_api
+from huey.constants import EmptyData
+from huey.exceptions import ResultTimeout
+
+from .event import Worker
+
+__all__ = ["HueyHook", "hook_for", "call_site"]
+
+logger = logging.getLogger("hueyviz")
+
+_hooks: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_hooks_lock = threading.Lock()
+_original_get_raw_result = huey_api.Result.get_raw_result
+_HOST = socket.gethostname()
+
+# Frames from these files are Huey's result plumbing or this hook; the call
+# site is the first frame outside them.
+_SKIP_FILES = frozenset({huey_api.__file__, __file__})
+
+
+def call_site(depth: int = 1) -> Optional[str]:
+    """``file:line in function`` of the first caller outside huey and hueyviz."""
+    try:
+        f = sys._getframe(depth)
+    except ValueError:
+        return None
+    while f is not None and f.f_code.co_filename in _SKIP_FILES:
+        f = f.f_back
+    if f is None:
+        return None
+    return f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}"
+
+
+class _Local(threading.local):
+    """Per worker thread (or greenlet, under gevent) state."""
+
+    def __init__(self) -> None:
+        self.stack: list = []      # tasks executing in this thread, innermost last
+        self.stored = None         # id of the last result this thread stored
+        th = threading.current_thread()
+        self.worker = Worker(_HOST, os.getpid(), th.name)
+
+
+class HueyHook:
+    """Instrumentation of one Huey instance, shared by its tracers."""
+
+    def __init__(self, huey) -> None:
+        self.huey = huey
+        self.tracers: tuple = ()
+        self.local = _Local()
+        self._hook_name = f"hueyviz-{id(self):x}"
+        self._orig_execute = None
+        self._orig_put_result = None
+
+    # -- lifecycle ------------------------------------------------------------
+    def add(self, tracer) -> None:
+        if tracer in self.tracers:
+            return
+        if not self.tracers:
+            self._install()
+        self.tracers = self.tracers + (tracer,)
+
+    def remove(self, tracer) -> None:
+        if tracer not in self.tracers:
+            return
+        self.tracers = tuple(t for t in self.tracers if t is not tracer)
+        if not self.tracers:
+            self._uninstall()
+
+    def _install(self) -> None:
+        h = self.huey
+        self._had_execute = "execute" in vars(h)
+        self._had_put_result = "put_result" in vars(h)
+        self._had_create_consumer = "create_consumer" in vars(h)
+        self._orig_execute = h.execute
+        self._orig_put_result = h.put_result
+        self._orig_create_consumer = h.create_consumer
+        h.execute = self._execute
+        h.put_result = self._put_result
+        h.create_consumer = self._create_consumer
+        h._signal.connect(self._on_signal)
+        h.on_startup(self._hook_name)(self._worker_up)
+        h.on_shutdown(self._hook_name)(self._worker_down)
+        _activate(h, self)
+
+    def _uninstall(self) -> None:
+        h = self.huey
+        _deactivate(h)
+        h.unregister_on_startup(self._hook_name)
+        h.unregister_on_shutdown(self._hook_name)
+        h._signal.disconnect(self._on_signal)
+        for attr, had, orig in (
+                ("execute", self._had_execute, self._orig_execute),
+                ("put_result", self._had_put_result, self._orig_put_result),
+                ("create_consumer", self._had_create_consumer, self._orig_create_consumer)):
+            if had:
+                setattr(h, attr, orig)
+            else:
+                vars(h).pop(attr, None)
+
+    def reset_after_fork(self) -> None:
+        # The child must not report the parent's pid or its running tasks.
+        self.local = _Local()
+
+    # -- recording ------------------------------------------------------------
+    def emit(self, kind: str, task_id, name, data) -> None:
+        worker = self.local.worker
+        for tracer in self.tracers:
+            tracer._record(kind, task_id, name, worker, data)
+
+    def _execute(self, task, timestamp=None):
+        stack = self.local.stack
+        stack.append(task)
+        try:
+            return self._orig_execute(task, timestamp)
+        finally:
+            stack.pop()
+
+    def _create_consumer(self, **options):
+        consumer = self._orig_create_consumer(**options)
+        # Announce the pool size up front: workers start one by one, and the
+        # first may block before the last is up.
+        self._safe_emit("consumer", None, None, {
+            "workers": getattr(consumer, "workers", options.get("workers", 1)),
+            "worker_type": str(getattr(consumer, "worker_type", "thread"))})
+        return consumer
+
+    def _put_result(self, key, data):
+        self.local.stored = key
+        return self._orig_put_result(key, data)
+
+    def _on_signal(self, signal, task, *args):
+        try:
+            if signal == "enqueued":
+                data = self._enqueue_data(task)
+            elif signal == "complete":
+                local = self.local
+                data = None if local.stored == task.id else _NOT_STORED
+                local.stored = None
+            elif signal == "error":
+                exc = args[0] if args else None
+                data = {"error": type(exc).__name__, "message": _bounded(str(exc))}
+            else:
+                data = None
+            self.emit(signal, task.id, task.name, data)
+        except Exception:
+            for tracer in self.tracers:
+                tracer._failed("signal receiver")
+
+    def _enqueue_data(self, task) -> Optional[dict]:
+        stack = self.local.stack
+        data: dict = {}
+        if stack:
+            parent = stack[-1]
+            if parent is task or parent.id == task.id:
+                data["via"] = "retry"
+            else:
+                data["parent"] = parent.id
+                if parent.on_complete is task:
+                    data["via"] = "pipeline"
+                elif parent.on_error is not None and parent.on_error.id == task.id:
+                    data["via"] = "error"
+        nxt = task.on_complete
+        if nxt is not None:
+            then = []
+            while nxt is not None and len(then) < 64:
+                then.append(nxt.id)
+                nxt = nxt.on_complete
+            data["then"] = then
+        if task.eta is not None:
+            data["eta"] = str(task.eta)
+        if task.priority:
+            data["priority"] = task.priority
+        for tracer in self.tracers:
+            if tracer.capture_args:
+                data["args"] = _args_repr(task.args, task.kwargs)
+                break
+        return data or None
+
+    def _worker_up(self) -> None:
+        self.local = _Local()
+        self.emit("worker_up", None, None, None)
+
+    def _worker_down(self) -> None:
+        self.emit("worker_down", None, None, None)
+
+    # -- waits ----------------------------------------------------------------
+    def current_task(self):
+        stack = self.local.stack
+        return stack[-1] if stack else None
+
+    def wait(self, result, blocking, timeout, args, kwargs):
+        """Run the original ``get_raw_result`` with block/unblock around it."""
+        preserve = kwargs.get("preserve", args[3] if len(args) > 3 else False)
+        if not blocking or result._get(preserve) is not EmptyData:
+            return _original_get_raw_result(result, blocking, timeout, *args, **kwargs)
+        cur = self.current_task()
+        waiter, name = (cur.id, cur.name) if cur is not None else (None, None)
+        target = result.id
+        block = {"waits_on": target, "site": call_site()}
+        if timeout is not None:
+            block["timeout"] = timeout
+        self._safe_emit("block", waiter, name, block)
+        outcome = "result"
+        try:
+            value = _original_get_raw_result(result, blocking, timeout, *args, **kwargs)
+            if isinstance(value, huey_api.Error):
+                outcome = "error"
+            return value
+        except ResultTimeout:
+            outcome = "timeout"
+            raise
+        except BaseException:
+            outcome = "failed"
+            raise
+        finally:
+            self._safe_emit("unblock", waiter, name,
+                            {"waits_on": target, "outcome": outcome})
+
+    def _safe_emit(self, kind, task_id, name, data) -> None:
+        try:
+            self.emit(kind, task_id, name, data)
+        except Exception:
+            for tracer in self.tracers:
+                tracer._failed("wait hook")
+
+
+_NOT_STORED = {"stored": False}
+_ARG_LIMIT = 200
+
+
+def _bounded(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _args_repr(args, kwargs) -> str:
+    try:
+        parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+        return _bounded("(" + ", ".join(parts) + ")", _ARG_LIMIT)
+    except Exception:
+        return "(<unrepresentable>)"
+
+
+def _patched_get_raw_result(self, blocking=False, timeout=None, *args, **kwargs):
+    hook = _hooks.get(self.huey)
+    if hook is None:
+        return _original_get_raw_result(self, blocking, timeout, *args, **kwargs)
+    return hook.wait(self, blocking, timeout, args, kwargs)
+
+
+def _activate(huey, hook: HueyHook) -> None:
+    with _hooks_lock:
+        _hooks[huey] = hook
+        huey_api.Result.get_raw_result = _patched_get_raw_result
+
+
+def _deactivate(huey) -> None:
+    with _hooks_lock:
+        _hooks.pop(huey, None)
+        if not _hooks:
+            huey_api.Result.get_raw_result = _original_get_raw_result
+
+
+def hook_for(huey, create: bool = True) -> Optional[HueyHook]:
+    with _hooks_lock:
+        hook = _hooks.get(huey)
+    if hook is None and create:
+        hook = HueyHook(huey)
+    return hook
+
+
+def _after_fork_in_child() -> None:
+    for hook in list(_hooks.values()):
+        hook.reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def rate_limited_logger(interval: float = 60.0) -> Callable[[str], None]:
+    """A logger for failures that says the first one, then one per interval."""
+    last = [float("-inf")]
+
+    def log(msg: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= interval:
+            last[0] = now
+            logger.warning(msg, exc_info=True)
+    return log

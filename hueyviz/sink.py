@@ -1,0 +1,63 @@
+"""Where recorded events go.
+
+A sink's ``append`` runs on Huey's worker threads, so it must be O(1), never
+block on I/O and never raise.  Every sink is bounded and counts what it had
+to drop (DESIGN.md rule 2).
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable, Tuple
+
+from .event import Event
+
+__all__ = ["MemorySink", "DEFAULT_MAX_EVENTS"]
+
+DEFAULT_MAX_EVENTS = 1_000_000
+
+
+class MemorySink:
+    """In-process ring buffer that keeps the newest ``max_events`` events.
+
+    Keeping the newest (not the oldest) is deliberate: when a queue hangs,
+    the last events are the ones that explain it.  ``dropped`` counts the
+    evicted ones and travels with every snapshot.
+
+    >>> sink = MemorySink(max_events=2)
+    >>> for i in range(3):
+    ...     sink.append(Event(float(i), "pool", None, None, None, {"size": 1}))
+    >>> [e.t for e in sink.events()], sink.dropped
+    ([1.0, 2.0], 1)
+    """
+
+    def __init__(self, max_events: int = DEFAULT_MAX_EVENTS):
+        if max_events < 1:
+            raise ValueError("max_events must be at least 1")
+        self.max_events = max_events
+        self._buf: deque = deque(maxlen=max_events)
+        self.dropped = 0
+
+    def append(self, event: Event) -> None:
+        buf = self._buf
+        if len(buf) == self.max_events:
+            self.dropped += 1
+        buf.append(event)
+
+    def extend(self, events: Iterable[Event]) -> None:
+        for e in events:
+            self.append(e)
+
+    def events(self) -> Tuple[Event, ...]:
+        # tuple(deque) runs in C without releasing the GIL, so it is a
+        # consistent snapshot even while workers append.
+        return tuple(self._buf)
+
+    def clear(self) -> None:
+        self._buf.clear()
+        self.dropped = 0
+
+    def close(self) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return len(self._buf)

@@ -1,0 +1,248 @@
+"""The :class:`Trace`: an ordered, immutable event log, and its file format.
+
+File format (JSON Lines): line 1 is a header object
+``{"format": "hueyviz-trace", "version": 1, ...}``; every further line is one
+event as produced by :func:`hueyviz.event.to_json_dict`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import warnings
+from typing import IO, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+from . import __version__
+from .event import KINDS, Event, TraceFormatError, from_json_dict, to_json_dict
+from .model import State, build_graph, build_lanes, state_at
+
+try:  # orjson roughly halves load time on big traces; stdlib is the fallback
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+    _orjson = None
+
+__all__ = ["Trace", "FORMAT", "VERSION", "TraceWarning"]
+
+FORMAT = "hueyviz-trace"
+VERSION = 1
+
+
+class TraceWarning(UserWarning):
+    """Something in a trace was skipped or repaired while loading."""
+
+
+def _loads(line: bytes):
+    if _orjson is not None:
+        return _orjson.loads(line)
+    return json.loads(line)
+
+
+def make_header(**fields) -> dict:
+    header = {"format": FORMAT, "version": VERSION, "hueyviz": __version__,
+              "clock": "unix", "host": socket.gethostname(), "pid": os.getpid()}
+    header.update({k: v for k, v in fields.items() if v is not None})
+    return header
+
+
+class Trace(Sequence[Event]):
+    """Ordered, immutable sequence of :class:`~hueyviz.event.Event`.
+
+    ``header`` describes where the events came from; ``dropped`` counts
+    events the recorder had to drop; ``warnings`` lists what loading
+    skipped or repaired.  Derived views (:meth:`graph`, :meth:`lanes`,
+    :meth:`state_at`) are computed on demand and never change the trace.
+
+    >>> t = Trace([Event(1.0, "enqueued", "a1", "job", None, None)])
+    >>> len(t), t[0].kind, t.graph().nodes["a1"]["state"]
+    (1, 'enqueued', 'queued')
+    """
+
+    __slots__ = ("_events", "header", "dropped", "warnings")
+
+    def __init__(self, events: Iterable[Event] = (), *, header: Optional[dict] = None,
+                 dropped: int = 0, warnings: Iterable[str] = ()):
+        self._events: Tuple[Event, ...] = tuple(events)
+        self.header = dict(header) if header else make_header()
+        self.dropped = int(dropped) + sum(
+            int(e.get("count", 0)) for e in self._events if e.kind == "dropped")
+        self.warnings = tuple(warnings)
+
+    # -- sequence -----------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return Trace(self._events[i], header=self.header)
+        return self._events[i]
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._events)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Trace) and self._events == other._events
+
+    __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def events(self) -> Tuple[Event, ...]:
+        return self._events
+
+    @property
+    def start(self) -> Optional[float]:
+        return min((e.t for e in self._events), default=None)
+
+    @property
+    def end(self) -> Optional[float]:
+        return max((e.t for e in self._events), default=None)
+
+    def window(self, start: Optional[float] = None, end: Optional[float] = None) -> "Trace":
+        """The events with ``start <= t <= end`` (times on the trace clock)."""
+        lo = float("-inf") if start is None else start
+        hi = float("inf") if end is None else end
+        return Trace((e for e in self._events if lo <= e.t <= hi),
+                     header=self.header, dropped=self.dropped)
+
+    # -- derived views -------------------------------------------------------
+    def graph(self):
+        """networkx ``MultiDiGraph`` of tasks with spawn, pipeline and wait edges."""
+        return build_graph(self._events)
+
+    def lanes(self):
+        """Per worker key, the :class:`~hueyviz.model.Lane` of spans it ran."""
+        return build_lanes(self._events)
+
+    def state_at(self, t: Optional[float] = None) -> State:
+        """The state of every task and worker at time ``t`` (default: the end)."""
+        return state_at(self._events, t)
+
+    # -- files ----------------------------------------------------------------
+    def save(self, path: Union[str, os.PathLike]) -> None:
+        """Write JSON Lines: a header line, then one event per line."""
+        header = dict(self.header, dropped=self.dropped, events=len(self._events))
+        tmp = f"{os.fspath(path)}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            self.write(f, header)
+        os.replace(tmp, path)
+
+    def write(self, f: IO[str], header: Optional[dict] = None) -> None:
+        dump = json.dumps
+        f.write(dump(header or self.header, ensure_ascii=False) + "\n")
+        for e in self._events:
+            f.write(dump(to_json_dict(e), ensure_ascii=False, default=repr) + "\n")
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike], *, strict: bool = True) -> "Trace":
+        """Read a trace saved by :meth:`save` (or streamed by a file sink).
+
+        A truncated last line (a recorder killed mid-write) is dropped with a
+        :class:`TraceWarning`.  Any other bad line raises
+        :class:`~hueyviz.event.TraceFormatError` naming the line, unless
+        ``strict=False``, which skips it with a warning and keeps the rest.
+        Events of kinds this version does not know are kept and warned about.
+        """
+        source = os.fspath(path)
+        try:
+            f = open(source, "rb")
+        except OSError as exc:
+            raise TraceFormatError(f"cannot open trace: {exc.strerror}", source=source) from None
+        with f:
+            return cls._parse(f, source, strict)
+
+    @classmethod
+    def _parse(cls, f: Iterable[bytes], source: str, strict: bool) -> "Trace":
+        notes: List[str] = []
+        events: List[Event] = []
+        workers: dict = {}
+        header = None
+        unknown: dict = {}
+        pending_error = None
+        lineno = 0
+        for lineno, raw in enumerate(f, 1):
+            if pending_error is not None:
+                # A bad line with more lines after it is corruption, not truncation.
+                if strict:
+                    raise pending_error
+                notes.append(f"skipped {pending_error}")
+                pending_error = None
+            if not raw.strip():
+                continue
+            try:
+                obj = _loads(raw)
+            except ValueError as exc:
+                err = TraceFormatError(f"invalid JSON ({exc})", lineno, source)
+                if not raw.endswith(b"\n"):
+                    notes.append(f"{source}:{lineno}: last line is truncated; "
+                                 f"loaded the {len(events)} complete events before it")
+                    break
+                pending_error = err
+                continue
+            if header is None:
+                header = cls._check_header(obj, lineno, source)
+                continue
+            try:
+                e = from_json_dict(obj, workers)
+            except TraceFormatError as exc:
+                err = TraceFormatError(str(exc), lineno, source)
+                if strict:
+                    raise err from None
+                notes.append(f"skipped {err}")
+                continue
+            if e.kind not in KINDS:
+                unknown[e.kind] = unknown.get(e.kind, 0) + 1
+            events.append(e)
+        if pending_error is not None:
+            if strict:
+                raise pending_error
+            notes.append(f"skipped {pending_error}")
+        if header is None:
+            raise TraceFormatError("empty file: no hueyviz header line", lineno or 1, source)
+        for kind, n in sorted(unknown.items()):
+            notes.append(f"{source}: kept {n} event(s) of unknown kind {kind!r} "
+                         "(written by a newer hueyviz?); the analysis ignores them")
+        for note in notes:
+            warnings.warn(note, TraceWarning, stacklevel=3)
+        dropped = header.get("dropped", 0)
+        return cls(events, header=header,
+                   dropped=dropped if isinstance(dropped, int) else 0, warnings=notes)
+
+    @staticmethod
+    def _check_header(obj, lineno: int, source: str) -> dict:
+        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+            raise TraceFormatError(
+                f"not a hueyviz trace: line {lineno} should be a header with "
+                f'"format": "{FORMAT}"', lineno, source)
+        version = obj.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise TraceFormatError("header has no integer 'version'", lineno, source)
+        if version > VERSION:
+            raise TraceFormatError(
+                f"trace format version {version} is newer than this hueyviz "
+                f"reads ({VERSION}); upgrade hueyviz", lineno, source)
+        return obj
+
+    # -- display -------------------------------------------------------------
+    def summary(self) -> str:
+        if not self._events:
+            return "Trace: empty"
+        tasks = {e.task for e in self._events if e.task is not None}
+        workers = {e.worker for e in self._events if e.worker is not None and e.kind == "executing"}
+        span = (self.end or 0) - (self.start or 0)
+        text = (f"Trace: {len(self._events)} events, {len(tasks)} tasks, "
+                f"{len(workers)} workers, {span:.3f} s")
+        if self.dropped:
+            text += f", {self.dropped} events dropped"
+        return text
+
+    def __repr__(self) -> str:
+        return f"<{self.summary()}>"
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = {"text/plain": self.summary()}
+        try:
+            # Imported here, not at the top: drawing is downstream of the trace.
+            from .render import render_lanes
+        except ImportError:
+            return bundle
+        bundle["image/svg+xml"] = render_lanes(self)
+        return bundle

@@ -1,0 +1,152 @@
+"""The :class:`Tracer`: records what one Huey instance does into a sink."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Optional
+
+from .event import Event
+from .hook import hook_for, rate_limited_logger
+from .sink import DEFAULT_MAX_EVENTS, MemorySink
+from .trace import Trace, make_header
+
+__all__ = ["Tracer", "trace"]
+
+
+class Tracer:
+    """Records enqueue, start, block and finish events of one Huey instance.
+
+    Use it as a context manager or call :meth:`attach` / :meth:`detach`.
+    Recording never raises into Huey: a failing receiver is counted in
+    ``errors`` and logged at most once a minute.
+
+    Parameters
+    ----------
+    huey : huey.Huey
+        The instance to trace.
+    capture_args : bool
+        Record task arguments as bounded reprs.  Off by default because
+        arguments may hold secrets.
+    max_events : int
+        Bound of the in-memory ring; the oldest events are dropped first and
+        counted in ``dropped``.
+    sink : object, optional
+        Where events go; defaults to a :class:`~hueyviz.sink.MemorySink`.
+    workers : int, optional
+        Pool size, when consumers were started before the tracer attached
+        (consumers started afterwards announce their workers themselves).
+    clock : callable
+        Returns the time in seconds; tests inject a fake one.
+    """
+
+    def __init__(self, huey, *, capture_args: bool = False,
+                 max_events: int = DEFAULT_MAX_EVENTS, sink=None,
+                 workers: Optional[int] = None,
+                 clock: Callable[[], float] = time.time):
+        self.huey = huey
+        self.capture_args = capture_args
+        self.sink = sink if sink is not None else MemorySink(max_events)
+        self.workers = workers
+        self.clock = clock
+        self.errors = 0
+        self._log = rate_limited_logger()
+        self._hook = None
+        self._header = make_header(huey=getattr(huey, "name", None),
+                                   storage=type(huey.storage).__name__,
+                                   huey_class=type(huey).__name__)
+
+    # -- lifecycle ------------------------------------------------------------
+    @property
+    def attached(self) -> bool:
+        return self._hook is not None
+
+    def attach(self) -> "Tracer":
+        """Start recording; attaching an attached tracer does nothing."""
+        if self._hook is None:
+            self._hook = hook_for(self.huey)
+            self._hook.add(self)
+            self._header.setdefault("attached", self.clock())
+            if self.workers:
+                self._record("pool", None, None, None, {"size": int(self.workers)})
+        return self
+
+    def detach(self) -> "Tracer":
+        """Stop recording and restore the Huey instance exactly."""
+        if self._hook is not None:
+            self._hook.remove(self)
+            self._hook = None
+        return self
+
+    def __enter__(self) -> "Tracer":
+        return self.attach()
+
+    def __exit__(self, *exc) -> None:
+        self.detach()
+
+    # -- recording (hot path) ---------------------------------------------------
+    def _record(self, kind, task_id, name, worker, data) -> None:
+        try:
+            self.sink.append(Event(self.clock(), kind, task_id, name, worker, data))
+        except Exception:
+            self._failed("sink")
+
+    def _failed(self, where: str) -> None:
+        self.errors += 1
+        self._log(f"hueyviz: {where} failed ({self.errors} failures so far); "
+                  "Huey keeps running, the event is lost")
+
+    # -- reading ---------------------------------------------------------------
+    @property
+    def dropped(self) -> int:
+        return self.sink.dropped + self.errors
+
+    @property
+    def trace(self) -> Trace:
+        """Snapshot of everything recorded so far."""
+        return Trace(self.sink.events(), header=self._header, dropped=self.dropped)
+
+    def wait_for(self, predicate: Callable[[Trace], bool], timeout: float,
+                 poll: float = 0.01) -> bool:
+        """Wait until ``predicate(self.trace)`` holds, at most ``timeout`` s.
+
+        The predicate is re-evaluated only when new events arrived, so an
+        expensive check (a diagnosis) runs a few times, not every poll.
+        """
+        deadline = time.monotonic() + timeout
+        seen = -1
+        idle = threading.Event()
+        while True:
+            n = len(self.sink) + self.sink.dropped
+            if n != seen:
+                seen = n
+                if predicate(self.trace):
+                    return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            idle.wait(min(poll, remaining))
+
+    def __repr__(self) -> str:
+        state = "attached" if self.attached else "detached"
+        return (f"<Tracer {state} huey={self._header.get('huey')!r} "
+                f"events={len(self.sink)} dropped={self.dropped}>")
+
+
+def trace(huey, *, capture_args: bool = False, max_events: int = DEFAULT_MAX_EVENTS,
+          sink=None, workers: Optional[int] = None,
+          clock: Callable[[], float] = time.time) -> Tracer:
+    """Attach a :class:`Tracer` to ``huey`` and return it.
+
+    >>> from huey import MemoryHuey
+    >>> huey = MemoryHuey()
+    >>> @huey.task()
+    ... def add(a, b):
+    ...     return a + b
+    >>> with trace(huey) as tracer:
+    ...     result = add(1, 2)
+    ...     _ = huey.execute(huey.dequeue())
+    >>> [e.kind for e in tracer.trace]
+    ['enqueued', 'executing', 'complete']
+    """
+    return Tracer(huey, capture_args=capture_args, max_events=max_events,
+                  sink=sink, workers=workers, clock=clock).attach()
