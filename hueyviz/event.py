@@ -23,7 +23,7 @@ OUTCOMES = frozenset({
 TASK_KINDS = frozenset({"enqueued", "scheduled", "executing", "retrying",
                         "block", "unblock"}) | OUTCOMES
 SYSTEM_KINDS = frozenset({"worker_up", "worker_down", "pool", "dropped",
-                          "lost"})
+                          "lost", "consumer", "alive"})
 KINDS = TASK_KINDS | SYSTEM_KINDS
 
 # Fields every kind needs beyond the common ones; checked on load so that a

@@ -291,7 +291,11 @@ class Replay:
             self._release(rec)
             rec.state, rec.outcome, rec.finished = "finished", "lost", e.t
             self.lost.append(tid)
-        self.members.pop(w, None)
+        if w in self.members:
+            # Like worker_down: the consumer's declared size shrinks too, or a
+            # killed-and-restarted consumer would count its workers twice.
+            del self.members[w]
+            self.declared = max(0, self.declared - 1)
 
 
 _HANDLERS = {

@@ -12,6 +12,8 @@ from .trace import Trace, make_header
 
 __all__ = ["Tracer", "trace"]
 
+_new_event = tuple.__new__
+
 
 class Tracer:
     """Records enqueue, start, block and finish events of one Huey instance.
@@ -83,9 +85,33 @@ class Tracer:
         self.detach()
 
     # -- recording (hot path) ---------------------------------------------------
+    # ``sink`` stays a plain-looking attribute, but assigning it also caches
+    # its bound ``append``: recording one event looks up two instance
+    # attributes (``_append``, ``clock``) and nothing else.
+    @property
+    def sink(self):
+        return self._sink
+
+    @sink.setter
+    def sink(self, sink) -> None:
+        self._sink = sink
+        # A sink without ``append`` fails (and is counted) at record time, as before.
+        self._append = getattr(sink, "append", None)
+        # A MemorySink whose append is not overridden takes the fields
+        # directly and stores them compactly (no Event built per record).
+        self._append_fields = (sink.append_fields
+                               if getattr(type(sink), "append", None) is MemorySink.append
+                               else None)
+
     def _record(self, kind, task_id, name, worker, data) -> None:
         try:
-            self.sink.append(Event(self.clock(), kind, task_id, name, worker, data))
+            fields = self._append_fields
+            if fields is not None:
+                fields(self.clock(), kind, task_id, name, worker, data)
+            else:
+                # tuple.__new__ builds the Event without the Python-level
+                # NamedTuple.__new__ frame: same type, same fields.
+                self._append(_new_event(Event, (self.clock(), kind, task_id, name, worker, data)))
         except Exception:
             self._failed("sink")
 

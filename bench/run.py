@@ -1,0 +1,304 @@
+"""Run every hueyviz benchmark; write bench/results.json and BENCHMARKS.md.
+
+    python bench/run.py            # full run (~5-10 min on 2 cores)
+    python bench/run.py --quick    # smaller batches, fewer rounds (~1 min)
+
+Each figure runs in its own subprocess (``bench/<figure>.py --json``), so
+one figure's memory and imports never colour another's.  Every figure is a
+median of interleaved runs, reported against its baseline measured in the
+same run.  Needs the ``bench`` extra (``pip install -e .[bench]``: peewee
+for huey.contrib.stats).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import glob
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+FIGURES = ("overhead", "memory", "scale", "rendering")
+
+
+def machine() -> dict:
+    model = platform.processor() or "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    from importlib.metadata import version
+    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "platform": platform.platform(), "huey": version("huey"),
+            "hueyviz": version("hueyviz"),
+            "loadavg_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def run_figure(name: str, quick: bool) -> dict:
+    cmd = [sys.executable, os.path.join(HERE, f"{name}.py"), "--json"] + (["--quick"] if quick else [])
+    t0 = time.perf_counter()
+    print(f"[bench] {name} ...", flush=True)
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    took = time.perf_counter() - t0
+    if proc.returncode != 0:
+        print(proc.stderr[-3000:], file=sys.stderr)
+        return {"status": "failed", "error": proc.stderr.strip().splitlines()[-1:] or ["?"],
+                "seconds": took}
+    out = json.loads(proc.stdout)
+    out.setdefault("seconds", took)
+    print(f"[bench] {name} done in {took:.0f} s", flush=True)
+    return out
+
+
+def external() -> dict:
+    """Figures other suites measure (widget frame update, live latency):
+    picked up from JSON files they leave behind, if any."""
+    found = {}
+    pats = [os.path.join(ROOT, "test-artifacts", "*.json"), os.path.join(HERE, "*.json")]
+    for path in sorted(p for pat in pats for p in glob.glob(pat)):
+        if os.path.basename(path) == "results.json":
+            continue
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        rel = os.path.relpath(path, ROOT)
+        text = json.dumps(data).lower()
+        if "frame" in text:
+            found.setdefault("widget_frame", {"file": rel, "data": data})
+        if "latency" in text or "follow" in text:
+            found.setdefault("live_latency", {"file": rel, "data": data})
+    return found
+
+
+# -- report ------------------------------------------------------------------------
+def _x(v) -> str:
+    return "n/a" if v is None else f"{v:.2f}x"
+
+
+def _ok(flag) -> str:
+    return "yes" if flag else "**no**"
+
+
+def rows(res: dict) -> list:
+    """(figure, measured, baseline / ratio, target, met) rows for the table."""
+    out = []
+    ov = res.get("overhead", {})
+    if "noop" in ov:
+        n = ov["noop"]["configs"]
+        u, h, s = n["untraced"], n["hueyviz"], n["huey.contrib.stats"]
+        out.append(("a. CPU/task, no-op tasks", f"hueyviz {h['cpu_us_median']:.1f} us",
+                    f"untraced {u['cpu_us_median']:.1f} us -> **{_x(h['cpu_ratio'])}**; "
+                    f"huey.contrib.stats {s['cpu_us_median']:.0f} us = {_x(s['cpu_ratio'])}",
+                    "<= 1.25x (aim 1.10x)", _ok(h["cpu_ratio"] <= 1.25)))
+        m = ov["sleep_1ms"]["configs"]
+        u, h, s = m["untraced"], m["hueyviz"], m["huey.contrib.stats"]
+        out.append(("a. wall/task, 1 ms tasks", f"hueyviz {h['wall_us_median']:.0f} us",
+                    f"untraced {u['wall_us_median']:.0f} us -> **{_x(h['wall_ratio'])}**; "
+                    f"huey.contrib.stats {_x(s['wall_ratio'])}", "<= 1.02x",
+                    _ok(h["wall_ratio"] <= 1.02)))
+        out.append(("a. CPU/task, 1 ms tasks", f"hueyviz {h['cpu_us_median']:.1f} us",
+                    f"untraced {u['cpu_us_median']:.1f} us -> {_x(h['cpu_ratio'])}; "
+                    f"huey.contrib.stats {_x(s['cpu_ratio'])}",
+                    "(sleep costs no CPU: same work as no-op)", "-"))
+    elif ov:
+        out.append(("a. tracer overhead", "failed", str(ov.get("error")), "", "**no**"))
+    me = res.get("memory", {})
+    if "bytes_per_event" in me:
+        out.append(("b. memory per recorded event", f"{me['bytes_per_event']:.0f} B",
+                    f"{me['events']} events, tracemalloc, net of an untraced run",
+                    "<= 250 B", _ok(me["bytes_per_event"] <= 250)))
+    sc = res.get("scale", {})
+    if "sizes" in sc:
+        a, b = sc["sizes"]["10000"], sc["sizes"]["100000"]
+        r = sc["ratio_100k_over_10k"]
+        out.append(("c. load + diagnose, 10k tasks", f"{a['total_s_median']:.2f} s",
+                    f"{a['events']} events: load {a['load_s_median']:.2f} s + diagnose "
+                    f"{a['diagnose_s_median']:.2f} s", "", "-"))
+        out.append(("c. load + diagnose, 100k tasks", f"{b['total_s_median']:.2f} s",
+                    f"{b['events']} events: load {b['load_s_median']:.2f} s + diagnose "
+                    f"{b['diagnose_s_median']:.2f} s; 10k->100k ratio {r['total_s']:.1f} "
+                    f"(load {r['load_s']:.1f}, diagnose {r['diagnose_s']:.1f})",
+                    "<= 3 s, ratio ~10", _ok(b["total_s_median"] <= 3.0)))
+    rd = res.get("rendering", {})
+    if rd.get("status") == "pending":
+        out.append(("d. rendering every output", "pending", rd.get("reason", ""), "", "-"))
+    elif "sizes" in rd:
+        for n, s in rd["sizes"].items():
+            files = s["files"]
+            svg_max = max((p["bytes"] or 0) for f, p in files.items() if f.endswith(".svg"))
+            slowest = max(files.items(), key=lambda kv: kv[1]["seconds_median"] or 0)
+            met = "-"
+            if n == "100000":
+                met = _ok(all((p["seconds_median"] or 1e9) <= 10 for p in files.values())
+                          and svg_max <= 5_000_000)
+            out.append((f"d. render all outputs, {int(n)//1000}k tasks",
+                        f"{s['total_seconds']:.2f} s",
+                        f"slowest {slowest[0]} {slowest[1]['seconds_median'] or 0:.2f} s; "
+                        f"largest SVG {svg_max/1e6:.2f} MB",
+                        "each <= 10 s, SVG <= 5 MB (100k)", met))
+        if rd.get("errors"):
+            out.append(("d. renderer errors", str(len(rd["errors"])),
+                        "; ".join(sorted(rd["errors"]))[:200], "", "**no**"))
+    ext = res.get("external", {})
+    wf = ext.get("widget_frame")
+    out.append(("e. widget frame update, 10k tasks",
+                "see " + (wf["file"] if wf else "tests/test_browser.py (browser test)"),
+                "" if not wf else json.dumps(wf["data"])[:160], "<= 50 ms", "-"))
+    ll = ext.get("live_latency")
+    out.append(("e. live latency block -> finding (follow)",
+                "see " + (ll["file"] if ll else "bench/bench_live.py"),
+                "" if not ll else json.dumps(ll["data"])[:160], "<= 1 s", "-"))
+    return out
+
+
+def markdown(res: dict) -> str:
+    m = res["machine"]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python bench/run.py" + (" --quick" if res["quick"] else "") +
+        "` (raw numbers: `bench/results.json`). Every figure is the median of interleaved "
+        "runs, and every ratio is against a baseline measured in the same run.",
+        "",
+        f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['implementation']} {m['python']}, "
+        f"huey {m['huey']}, hueyviz {m['hueyviz']}, {m['platform']}; "
+        f"load average at start {', '.join(f'{x:.1f}' for x in (m['loadavg_at_start'] or []))} "
+        f"(a shared machine: absolute numbers move, ratios less so); {m['date']}.",
+        "",
+        "| figure | measured | baseline / detail | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows(res):
+        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in r) + " |")
+    lines += ["", "## How each figure is measured", ""]
+    ov = res.get("overhead", {})
+    if "noop" in ov:
+        n, s = ov["noop"], ov["sleep_1ms"]
+        lines += [
+            f"**a. Tracer overhead** (`bench/overhead.py`). A fresh `MemoryHuey` per run; the "
+            f"recorder under test is attached (none, `hueyviz.trace(huey)`, or "
+            f"`huey.contrib.stats.HueyStats` on a temporary SQLite file); {n['n_tasks']} "
+            f"no-op tasks ({s['n_tasks']} tasks of `time.sleep(0.001)`) are enqueued, then a "
+            f"real consumer with {n['workers']} worker threads drains them. Process CPU time "
+            f"(`time.process_time`, all threads) and wall time from the first enqueue until "
+            f"the last task finished (for huey.contrib.stats, until its buffered rows are "
+            f"written), per task; {n['rounds']} rounds of ABC, ABC, ... with the start "
+            f"rotated. hueyviz records {n['hueyviz_events_per_run']} events per no-op run "
+            f"(enqueued, executing, complete per task). For 1 ms tasks the sleep costs no "
+            f"CPU, so their CPU ratio is the no-op ratio again; the 1.02x target is read on "
+            f"wall time (throughput).",
+            "",
+            "| tasks | config | CPU us/task | ratio | wall us/task | ratio |",
+            "|---|---|---|---|---|---|",
+        ]
+        for label, fig in (("no-op", n), ("1 ms", s)):
+            for c, v in fig["configs"].items():
+                lines.append(f"| {label} | {c} | {v['cpu_us_median']:.1f} | {v['cpu_ratio']:.3f} "
+                             f"| {v['wall_us_median']:.0f} | {v['wall_ratio']:.3f} |")
+        lines.append("")
+    me = res.get("memory", {})
+    if "bytes_per_event" in me:
+        lines += [
+            f"**b. Memory per event** (`bench/memory.py`). {me['n_tasks']} tasks through a "
+            f"`MemoryHuey` in-process, untraced and traced, interleaved; tracemalloc's "
+            f"memory still held after the batch (after `gc.collect()`), traced minus "
+            f"untraced, divided by the {me['events']} events recorded: "
+            f"**{me['bytes_per_event']:.0f} bytes/event** (runs: "
+            f"{', '.join(f'{x:.0f}' for x in me['bytes_per_event_all'])}). That is the "
+            f"`Event` tuple ({me['event_tuple_bytes']} B), its float timestamp, the ring "
+            f"slot, and the task-id strings the events keep alive.",
+            "",
+        ]
+    sc = res.get("scale", {})
+    if "sizes" in sc:
+        lines += [
+            f"**c. Load + diagnose** (`bench/scale.py`). Synthetic traces "
+            f"(`bench/synth.py`: a pool draining a queue, with nested waits, errors and "
+            f"retries) saved as JSON Lines, then `Trace.load` + `diagnose` timed, sizes "
+            f"interleaved, {sc['rounds']} rounds.",
+            "",
+            "| tasks | workers | events | file | load s | diagnose s | total s | verdict |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for k, v in sc["sizes"].items():
+            lines.append(f"| {int(k):,} | {v['workers']} | {v['events']:,} | "
+                         f"{v['file_bytes']/1e6:.1f} MB | {v['load_s_median']:.2f} | "
+                         f"{v['diagnose_s_median']:.2f} | {v['total_s_median']:.2f} | "
+                         f"{v['verdict']} |")
+        r = sc["ratio_100k_over_10k"]
+        lines += ["", f"10k -> 100k: load x{r['load_s']:.1f}, diagnose x{r['diagnose_s']:.1f}, "
+                      f"total x{r['total_s']:.1f} (10 = linear).", ""]
+    rd = res.get("rendering", {})
+    if "sizes" in rd:
+        lines += [
+            f"**d. Rendering** (`bench/rendering.py`). `hueyviz.export.export_all` one "
+            f"format at a time on synthetic traces, the diagnosis computed once and passed "
+            f"in; {rd['rounds']} round(s), medians.",
+            "",
+            "| tasks | file | seconds | bytes |",
+            "|---|---|---|---|",
+        ]
+        for n, s in rd["sizes"].items():
+            for f, p in s["files"].items():
+                sec = "error" if p["seconds_median"] is None else f"{p['seconds_median']:.2f}"
+                lines.append(f"| {int(n):,} | {f} | {sec} | {p['bytes'] or 0:,} |")
+        for k, v in sorted(rd.get("errors", {}).items()):
+            lines.append(f"\nerror in {k}: `{v}`")
+        lines.append("")
+    elif rd.get("status") == "pending":
+        lines += [f"**d. Rendering**: pending ({rd.get('reason')}).", ""]
+    lines += [
+        "**e. Widget frame update and live latency** are measured by the browser test "
+        "(`tests/test_browser.py`) and by `bench/bench_live.py` (needs redis-server); this "
+        "table shows their numbers when they leave a JSON file in `test-artifacts/` or "
+        "`bench/`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def table(res: dict) -> str:
+    rs = rows(res)
+    w = [max(len(str(r[i])) for r in rs) for i in (0, 1, 4)]
+    out = []
+    for r in rs:
+        out.append(f"{r[0]:<{w[0]}}  {r[1]:<{w[1]}}  {r[4]:<{w[2]}}  {r[2]}".replace("**", ""))
+    return "\n".join(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="smaller batches, fewer rounds")
+    ap.add_argument("--only", nargs="*", choices=FIGURES, help="run only these figures")
+    args = ap.parse_args(argv)
+    res = {"quick": args.quick, "machine": machine()}
+    for name in args.only or FIGURES:
+        res[name] = run_figure(name, args.quick)
+    res["external"] = external()
+    with open(os.path.join(HERE, "results.json"), "w") as f:
+        json.dump(res, f, indent=1)
+    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
+        f.write(markdown(res))
+    print()
+    print(table(res))
+    print(f"\nwrote bench/results.json and BENCHMARKS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

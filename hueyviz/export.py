@@ -1,0 +1,114 @@
+"""Write a trace's drawings into a directory (``hueyviz render``, ``hueyviz demo``).
+
+Format names (``formats=`` here, ``--format`` on the command line):
+
+============  ==========================================================
+``svg``       ``lanes.svg`` and ``waitfor.svg`` (the two static drawings)
+``lanes``     ``lanes.svg`` only: worker lanes over time
+``waitfor``   ``waitfor.svg`` only: who waits for whom, the culprit edge
+``animated``  ``animated.svg``: self-playing replay (CSS, no JavaScript)
+``html``      ``report.html``: standalone report with a time scrubber
+``perfetto``  ``trace.json``: Chrome Trace Event JSON (``json`` is an alias)
+``all``       everything above (the default)
+============  ==========================================================
+
+Every renderer is pure and deterministic, so the same trace always gives
+byte-identical files.
+"""
+from __future__ import annotations
+
+import os
+from typing import Callable, Dict, Iterable, List, Optional, Union
+
+__all__ = ["FORMATS", "FILES", "export_all", "parse_formats"]
+
+# Every file export_all can write, in the order it writes them.
+FILES = ("lanes.svg", "waitfor.svg", "animated.svg", "report.html", "trace.json")
+FORMATS: Dict[str, tuple] = {
+    "svg": ("lanes.svg", "waitfor.svg"),
+    "lanes": ("lanes.svg",),
+    "waitfor": ("waitfor.svg",),
+    "animated": ("animated.svg",),
+    "html": ("report.html",),
+    "perfetto": ("trace.json",),
+    "json": ("trace.json",),
+    "all": FILES,
+}
+
+
+def parse_formats(formats: Union[None, str, Iterable[str]]) -> List[str]:
+    """The file names selected by ``formats`` (names or a comma-separated
+    string), in writing order.  Raises ``ValueError`` naming the choices.
+
+    >>> parse_formats("svg,perfetto")
+    ['lanes.svg', 'waitfor.svg', 'trace.json']
+    >>> parse_formats(None) == list(FILES)
+    True
+    """
+    if formats is None:
+        return list(FILES)
+    if isinstance(formats, str):
+        formats = formats.split(",")
+    wanted = set()
+    for name in formats:
+        key = name.strip().lower()
+        if not key:
+            continue
+        if key not in FORMATS:
+            raise ValueError(f"unknown format {name.strip()!r}; choose from "
+                             f"{', '.join(FORMATS)}")
+        wanted.update(FORMATS[key])
+    if not wanted:
+        raise ValueError(f"no format given; choose from {', '.join(FORMATS)}")
+    return [f for f in FILES if f in wanted]
+
+
+def _write(path: str, text: str) -> None:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
+               at: Optional[float] = None, diagnosis=None) -> List[str]:
+    """Write the drawings of ``trace`` into ``out_dir``; return the paths.
+
+    Parameters
+    ----------
+    trace : Trace
+    out_dir : str or path
+        Created if missing; existing files of the same names are replaced.
+    formats : str or iterable of str, optional
+        Format names (see the module docstring); default: all.
+    at : float, optional
+        Time on the trace clock for the static drawings (``lanes.svg`` shows
+        a cursor there, ``waitfor.svg`` the state then).  Default: the
+        moment of the first finding, else the end.
+    diagnosis : Diagnosis, optional
+        ``diagnose(trace)``, when already computed.
+    """
+    from .analysis import diagnose
+    from .render.animated import render_animated
+    from .render.lanes import render_lanes
+    from .render.perfetto import render_perfetto
+    from .render.report import render_report
+    from .render.waitfor import render_waitfor
+
+    files = parse_formats(formats)
+    d = diagnosis if diagnosis is not None else diagnose(trace)
+    makers: Dict[str, Callable[[], str]] = {
+        "lanes.svg": lambda: render_lanes(trace, at=at, diagnosis=d),
+        "waitfor.svg": lambda: render_waitfor(trace, at=at, diagnosis=d),
+        "animated.svg": lambda: render_animated(trace, diagnosis=d),
+        "report.html": lambda: render_report(trace, diagnosis=d),
+        "trace.json": lambda: render_perfetto(trace, diagnosis=d),
+    }
+    out = os.fspath(out_dir)
+    os.makedirs(out, exist_ok=True)
+    written = []
+    for name in files:
+        path = os.path.join(out, name)
+        _write(path, makers[name]())
+        written.append(path)
+    return written

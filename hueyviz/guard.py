@@ -1,0 +1,186 @@
+"""Refuse the blocking wait that would deadlock the pool.
+
+``hueyviz.guard(huey)`` checks every wait that is about to block (a
+``Result.get(blocking=True)`` whose result is not there yet): if, with that
+wait added, the pool could never make progress again (the same verdict as
+:func:`hueyviz.diagnose`), the waiting task gets :class:`DeadlockError`
+from ``Result.get`` instead of blocking forever.  Its worker is freed, the
+queue moves again, and the error names the knot in words.  Safe waits are
+not touched; ``action="warn"`` only logs and records.
+
+What it can see
+---------------
+The guard follows the Huey instance in *this* process (see
+:class:`~hueyviz.mirror.Mirror`) and takes the pool to be the workers of
+the consumers started here (``huey.create_consumer`` announces them).
+
+- Thread and greenlet workers of one consumer process: everything.
+- Several consumer processes on one queue: each guard sees only its own
+  workers and tasks.  Without ``workers=`` it would take its own workers
+  for the whole pool and could refuse a wait that another process would
+  have served, so pass ``workers=`` the total: then it never refuses wrongly,
+  but it only catches knots formed inside this process.
+- ``worker_type="process"``: each task runs in a forked child that sees only
+  itself, so the guard never fires there (it does not misfire either).
+- Waits by code that is not a task (the web app, a notebook) hold no worker
+  and are never refused.
+- Tasks that started before the guard (or its ``tracer=``) attached are
+  invisible: the guard under-reports, it does not over-report.
+
+A shared live trace (the Redis/SQLite sinks) would let one process see the
+others' waits; the guard reads only this process's events today.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Optional
+
+from huey.exceptions import TaskException
+
+from .analysis import Finding, would_deadlock
+from .mirror import Mirror
+
+__all__ = ["DeadlockError", "Guard", "guard"]
+
+logger = logging.getLogger("hueyviz")
+ACTIONS = ("raise", "warn")
+
+
+class DeadlockError(TaskException):
+    """Raised by ``Result.get`` inside a task when the wait would deadlock.
+
+    A subclass of huey's :class:`~huey.exceptions.TaskException`, the error
+    ``Result.get`` already raises when the awaited task failed: code that
+    handles a failed subtask (``except TaskException``) handles a refused
+    wait the same way (the result will not come), and huey stores it the
+    way it stores a failed subtask's error.  ``finding`` holds the knot.
+    """
+
+    def __init__(self, message: str = "", finding: Optional[Finding] = None):
+        super().__init__({"error": f"DeadlockError: {message}"}, message)
+        self.message = message
+        self.finding = finding
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Guard:
+    """A deadlock guard on one Huey instance; see :func:`guard`.
+
+    ``findings`` keeps the last 100 knots it refused (or, with ``warn``,
+    let happen); ``checked`` counts the blocking waits it examined.
+    """
+
+    def __init__(self, huey, action: str = "raise", tracer=None,
+                 workers: Optional[int] = None) -> None:
+        if action not in ACTIONS:
+            raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
+        self.huey = huey
+        self.action = action
+        self.findings: deque = deque(maxlen=100)
+        self.checked = 0
+        self._mirror = Mirror(huey, tracer=tracer, workers=workers)
+        self._hook = None
+        self._warned_inexact = False
+
+    def install(self) -> "Guard":
+        if self._hook is None:
+            self._mirror.start()
+            self._hook = self._mirror.hook
+            self._hook.before_block = self._hook.before_block + (self._check,)
+        return self
+
+    def remove(self) -> None:
+        """Stop guarding; the Huey instance is left as before."""
+        hook, self._hook = self._hook, None
+        if hook is not None:
+            hook.before_block = tuple(c for c in hook.before_block if c != self._check)
+            self._mirror.stop()
+
+    def __enter__(self) -> "Guard":
+        return self.install()
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+    @property
+    def installed(self) -> bool:
+        return self._hook is not None
+
+    # -- the check (runs on the worker thread that is about to block) ---------
+    def _check(self, task, block: dict, worker) -> None:
+        if task is None:
+            return          # not a task: holds no worker
+        try:
+            refused = self._decide(task, block, worker)
+        except Exception:   # a bug here must not break the wait (house rule 1)
+            self._mirror._failed("guard")
+            return
+        if refused is None:
+            return
+        message, finding = refused
+        if self.action == "warn":
+            logger.warning("%s", message)
+            return
+        logger.error("%s", message)
+        raise DeadlockError(message, finding)
+
+    def _decide(self, task, block: dict, worker):
+        """(message, finding) refusing the wait, or None when it may block."""
+        fol = self._mirror
+        with fol.lock:
+            self.checked += 1
+            rp = fol.replay
+            finding = None
+            if rp.exact:
+                finding = would_deadlock(rp, task.id, block["waits_on"],
+                                         block.get("timeout"), worker=worker,
+                                         site=block.get("site"), t=fol.clock(),
+                                         name=task.name)
+            elif not self._warned_inexact:
+                self._warned_inexact = True
+                logger.warning("hueyviz.guard: the pool size is unknown (no consumer "
+                               "was started while it watched); pass workers=N")
+            if finding is None or finding.verdict != "deadlock":
+                # Safe (or a stall that its timeout dissolves): let it block,
+                # and apply it now so a concurrent wait sees this one.
+                fol.apply_ahead("block", task.id, task.name, worker, block)
+                return None
+            self.findings.append(finding)
+            if self.action == "warn":
+                fol.apply_ahead("block", task.id, task.name, worker, block)
+        return (f"hueyviz.guard refused this wait, it would never return. "
+                f"{finding.message}", finding)
+
+    def __repr__(self) -> str:
+        state = "installed" if self.installed else "removed"
+        return f"<Guard {self.action} {state} checked={self.checked} found={len(self.findings)}>"
+
+
+def guard(huey, action: str = "raise", *, tracer=None,
+          workers: Optional[int] = None) -> Guard:
+    """Refuse (or warn about) the blocking wait that would deadlock ``huey``'s pool.
+
+    Parameters
+    ----------
+    huey : huey.Huey
+    action : {"raise", "warn"}
+        ``raise``: the waiting task gets :class:`DeadlockError` from
+        ``Result.get``.  ``warn``: log on the ``hueyviz`` logger, record in
+        ``findings`` and let the wait block.
+    tracer : Tracer, optional
+        Start from what this tracer recorded (useful when the consumer
+        started before the guard).  Without it the guard follows the
+        instance from now on.
+    workers : int, optional
+        The whole pool's size, when it is not announced by a consumer started
+        in this process (several processes on one queue: the total).
+
+    Returns
+    -------
+    Guard
+        Installed; use it as a context manager or call ``remove()``.
+    """
+    return Guard(huey, action, tracer=tracer, workers=workers).install()

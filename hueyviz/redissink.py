@@ -1,0 +1,227 @@
+"""Events in a Redis stream: :class:`RedisSink` writes, :class:`RedisReader` reads.
+
+One stream per Huey (``hueyviz:<huey name>``), one entry per event with the
+fields ``e`` (the event as JSON), ``s`` (sender: host/pid/random) and ``q``
+(the sender's sequence number).  Each batch is one call of a small Lua
+script doing the XADDs and an approximate ``MAXLEN`` trim (pipelined
+``XADD`` where scripting is disabled).  Readers use ``XREAD`` from the last id
+they saw, so any number of readers follow the same stream without taking
+events from each other (no consumer groups, nothing is acknowledged away).
+"""
+from __future__ import annotations
+
+import time
+from typing import List, Optional, Tuple
+
+from .writer import BufferedSink
+
+__all__ = ["RedisSink", "RedisReader", "DEFAULT_MAXLEN", "stream_key", "make_pool"]
+
+DEFAULT_MAXLEN = 500_000
+_SOCKET = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
+
+
+def stream_key(name: Optional[str]) -> str:
+    return f"hueyviz:{name or 'huey'}"
+
+
+def make_pool(url: Optional[str] = None, pool=None):
+    """A new connection pool: from a URL, or cloning ``pool``'s settings
+    (never sharing its connections), always with socket timeouts so a hung
+    Redis cannot hang the writer."""
+    import redis
+    if url is not None:
+        return redis.ConnectionPool.from_url(url, **_SOCKET)
+    kwargs = dict(pool.connection_kwargs)
+    for k, v in _SOCKET.items():
+        if kwargs.get(k) is None:
+            kwargs[k] = v
+    return redis.ConnectionPool(connection_class=pool.connection_class, **kwargs)
+
+
+# One round trip per batch: a pipeline of N XADDs costs the client ~30 us
+# per command to pack and parse (pure-Python redis-py), the script ~1 us.
+# Sequence numbers of a batch are consecutive from ARGV[3].  Atomic, so a
+# failed batch is either all written or not at all.
+_XADD_BATCH = """
+local seq = tonumber(ARGV[3])
+for i = 4, #ARGV do
+  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 's', ARGV[2], 'q', seq + i - 4)
+end
+redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
+return #ARGV - 3
+"""
+
+
+class RedisSink(BufferedSink):
+    """Batched ``XADD`` into ``stream`` through its own connection pool
+    (a server-side script per batch; a pipeline where scripting is off).
+
+    >>> sink = RedisSink("redis://localhost:1/0", stream="hueyviz:demo")
+    >>> sink.describe()
+    'redis stream hueyviz:demo at localhost:1/0'
+    """
+
+    def __init__(self, url: Optional[str] = None, *, stream: str, pool=None,
+                 maxlen: int = DEFAULT_MAXLEN, **options):
+        super().__init__(**options)
+        self.url = url
+        self.stream = stream
+        self.maxlen = maxlen
+        self._pool = pool if pool is not None else make_pool(url)
+        self._client = None
+        self._script = None
+        self.use_script = True
+
+    def describe(self) -> str:
+        return f"redis stream {self.stream}{_at(self._pool)}"
+
+    def _connect(self) -> None:
+        import redis
+        if self._client is None:
+            self._client = redis.Redis(connection_pool=self._pool)
+            self._script = self._client.register_script(_XADD_BATCH)
+
+    def _write(self, batch: List[Tuple[int, str]]) -> None:
+        if self.use_script:
+            import redis
+            try:
+                self._script(keys=[self.stream], args=[self.maxlen, self.sender, batch[0][0]]
+                             + [text for _seq, text in batch])
+                return
+            except redis.ResponseError as exc:
+                if "script" not in str(exc).lower() and "unknown command" not in str(exc).lower():
+                    raise
+                self.use_script = False      # scripting disabled: plain pipelines
+        pipe = self._client.pipeline(transaction=False)
+        stream, sender, last = self.stream, self.sender, len(batch) - 1
+        for i, (seq, text) in enumerate(batch):
+            fields = {"e": text, "s": sender, "q": seq}
+            if i == last:
+                pipe.xadd(stream, fields, maxlen=self.maxlen, approximate=True)
+            else:
+                pipe.xadd(stream, fields)
+        pipe.execute()
+
+    def _disconnect(self) -> None:
+        self._pool.disconnect()
+
+    def _forget_connection(self):
+        # redis-py pools notice the fork themselves (pid check) and open new
+        # sockets in the child without touching the parent's.
+        return None
+
+    def reader(self) -> "RedisReader":
+        return RedisReader(self._pool, self.stream)
+
+
+class RedisReader:
+    """Incremental reader of one stream; ``fetch`` returns new records.
+
+    A record is ``(sender, seq, json_text, where)``; corrupt or foreign
+    entries come back with ``json_text=None`` and are counted by the caller.
+    """
+
+    def __init__(self, pool, stream: str, start: str = "0-0"):
+        import redis
+        self.pool = pool
+        self.stream = stream
+        self.last_id = start
+        self.client = redis.Redis(connection_pool=pool)
+        self.errors = 0
+        self.last_error: Optional[BaseException] = None
+        self._next_try = 0.0
+
+    def describe(self) -> str:
+        return f"redis stream {self.stream}{_at(self.pool)}"
+
+    def seek_end(self) -> None:
+        """Start after the newest entry (follow only what arrives from now)."""
+        try:
+            info = self.client.xinfo_stream(self.stream)
+            last = info.get("last-generated-id") or info.get(b"last-generated-id")
+            if last:
+                self.last_id = last.decode() if isinstance(last, bytes) else str(last)
+        except Exception:
+            pass   # no stream yet: everything that arrives is new
+
+    def trimmed(self) -> bool:
+        """Whether entries were ever deleted from the stream (MAXLEN)."""
+        try:
+            info = self.client.xinfo_stream(self.stream)
+        except Exception:
+            return False          # no stream (yet): nothing was trimmed
+        deleted = info.get("max-deleted-entry-id", info.get(b"max-deleted-entry-id"))
+        if deleted is None:
+            return True           # Redis < 7 cannot tell: assume it was
+        deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
+        return deleted != "0-0"
+
+    def fetch(self, timeout: float = 0.0, count: int = 10_000) -> List[tuple]:
+        import redis
+        if time.monotonic() < self._next_try:
+            time.sleep(max(0.0, min(timeout, self._next_try - time.monotonic())))
+            return []
+        block = int(timeout * 1000) if timeout > 0 else None
+        try:
+            resp = self.client.xread({self.stream: self.last_id}, count=count, block=block)
+        except redis.ResponseError:
+            # The key exists but is not a stream: a foreign key of that name.
+            self.errors += 1
+            raise
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            # Following: keep going and reconnect with backoff.  One-shot
+            # reads (Trace.read) look at last_error and fail clearly.
+            self.errors += 1
+            self.last_error = exc
+            self._next_try = time.monotonic() + min(2.0, 0.1 * 2 ** min(self.errors, 5))
+            return []
+        self.errors = 0
+        self.last_error = None
+        out = []
+        for _name, entries in resp or ():
+            for eid, fields in entries:
+                eid = eid.decode() if isinstance(eid, bytes) else eid
+                out.append(_record(eid, fields, self.stream))
+                self.last_id = eid
+        return out
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:
+            pass
+
+
+def _at(pool) -> str:
+    kw = getattr(pool, "connection_kwargs", {})
+    if "path" in kw:
+        return f" at {kw['path']}"
+    return f" at {kw.get('host', 'localhost')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+
+
+def _record(eid: str, fields: dict, stream: str) -> tuple:
+    where = f"{stream} entry {eid}"
+    text = fields.get(b"e", fields.get("e"))
+    if text is None:
+        return (None, None, None, where + ": no field 'e' (not written by hueyviz)")
+    sender = fields.get(b"s", fields.get("s"))
+    seq = fields.get(b"q", fields.get("q"))
+    try:
+        sender = sender.decode() if isinstance(sender, bytes) else sender
+        seq = int(seq) if seq is not None else None
+    except (ValueError, UnicodeDecodeError):
+        sender, seq = None, None
+    try:   # the Redis server's clock when the entry arrived: one clock for all hosts
+        arrived = int(eid.split("-", 1)[0]) / 1000.0
+    except ValueError:
+        arrived = None
+    return (sender, seq, text, where, arrived)
+
+
+def find_streams(client) -> List[str]:
+    """Names of hueyviz streams in this Redis database."""
+    out = []
+    for key in client.scan_iter(match="hueyviz:*", count=1000, _type="stream"):
+        out.append(key.decode() if isinstance(key, bytes) else key)
+    return sorted(out)

@@ -1,0 +1,182 @@
+"""Events in a SQLite table: :class:`SqliteSink` writes, :class:`SqliteReader` reads.
+
+The table ``hueyviz_events`` lives in the same database file as SqliteHuey's
+queue (WAL mode, so readers never block writers).  Each batch is one
+``BEGIN IMMEDIATE`` transaction with ``executemany``; rows beyond
+``maxlen`` per queue are deleted from the oldest end now and then.  The
+``INTEGER PRIMARY KEY AUTOINCREMENT`` id is the reading cursor: SQLite
+serialises writers, so ids grow in commit order and a reader asking for
+``id > last`` misses nothing.
+"""
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import List, Tuple
+
+from .writer import BufferedSink
+
+__all__ = ["SqliteSink", "SqliteReader", "TABLE"]
+
+TABLE = "hueyviz_events"
+_SCHEMA = (f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+           "id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, "
+           "sender TEXT, seq INTEGER, event TEXT)")
+_INDEX = f"CREATE INDEX IF NOT EXISTS {TABLE}_queue ON {TABLE} (queue, id)"
+_META = ("CREATE TABLE IF NOT EXISTS hueyviz_meta "
+         "(queue TEXT PRIMARY KEY, trimmed INTEGER NOT NULL DEFAULT 0)")
+DEFAULT_MAXLEN = 500_000
+
+
+def _connect(filename: str, timeout: float = 10.0) -> sqlite3.Connection:
+    conn = sqlite3.connect(filename, timeout=timeout, isolation_level=None,
+                           check_same_thread=False)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.OperationalError:
+        pass   # another process is switching it right now; it ends up WAL
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class SqliteSink(BufferedSink):
+    """Batched inserts into ``hueyviz_events`` of ``filename`` for ``queue``."""
+
+    trim_every = 50   # batches between trims
+
+    def __init__(self, filename: str, *, queue: str = "huey",
+                 maxlen: int = DEFAULT_MAXLEN, **options):
+        super().__init__(**options)
+        self.filename = filename
+        self.queue = queue
+        self.maxlen = maxlen
+        self._conn = None
+        self._batches = 0
+
+    def describe(self) -> str:
+        return f"sqlite table {TABLE} in {self.filename} (queue {self.queue})"
+
+    def _connect(self) -> None:
+        if self._conn is None:
+            conn = _connect(self.filename)
+            conn.execute(_SCHEMA)
+            conn.execute(_INDEX)
+            conn.execute(_META)
+            self._conn = conn
+
+    def _write(self, batch: List[Tuple[int, str]]) -> None:
+        conn = self._conn
+        q, s = self.queue, self.sender
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.executemany(
+                f"INSERT INTO {TABLE} (queue, sender, seq, event) VALUES (?, ?, ?, ?)",
+                [(q, s, seq, text) for seq, text in batch])
+            self._batches += 1
+            if self._batches % self.trim_every == 0:
+                conn.execute(
+                    f"DELETE FROM {TABLE} WHERE queue = ? AND id <= "
+                    f"(SELECT MAX(id) FROM {TABLE} WHERE queue = ?) - ?",
+                    (q, q, self.maxlen))
+                if conn.total_changes and conn.execute("SELECT changes()").fetchone()[0]:
+                    conn.execute("INSERT OR REPLACE INTO hueyviz_meta (queue, trimmed) "
+                                 "VALUES (?, 1)", (q,))
+            conn.execute("COMMIT")
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            raise
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _forget_connection(self):
+        conn, self._conn = self._conn, None
+        return conn
+
+    def reader(self) -> "SqliteReader":
+        return SqliteReader(self.filename, self.queue)
+
+
+class SqliteReader:
+    """Incremental reader of one queue's rows; see :class:`~hueyviz.redissink.RedisReader`."""
+
+    def __init__(self, filename: str, queue: str):
+        self.filename = filename
+        self.queue = queue
+        self.last_id = 0
+        self._conn = None
+
+    def describe(self) -> str:
+        return f"sqlite table {TABLE} in {self.filename} (queue {self.queue})"
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = _connect(self.filename)
+        return self._conn
+
+    def seek_end(self) -> None:
+        try:
+            row = self._db().execute(f"SELECT MAX(id) FROM {TABLE} WHERE queue = ?",
+                                     (self.queue,)).fetchone()
+            self.last_id = row[0] or 0
+        except sqlite3.OperationalError:
+            pass   # no table yet
+
+    def trimmed(self) -> bool:
+        """Whether the sink ever deleted old rows of this queue (maxlen)."""
+        try:
+            row = self._db().execute("SELECT trimmed FROM hueyviz_meta WHERE queue = ?",
+                                     (self.queue,)).fetchone()
+        except sqlite3.OperationalError:
+            return False
+        return bool(row and row[0])
+
+    def fetch(self, timeout: float = 0.0, count: int = 10_000) -> List[tuple]:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                rows = self._db().execute(
+                    f"SELECT id, sender, seq, event FROM {TABLE} "
+                    "WHERE queue = ? AND id > ? ORDER BY id LIMIT ?",
+                    (self.queue, self.last_id, count)).fetchall()
+            except sqlite3.OperationalError as exc:
+                if "no such table" not in str(exc) and "locked" not in str(exc):
+                    raise
+                rows = []
+            if rows or time.monotonic() >= deadline:
+                break
+            time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+        out = []
+        for rid, sender, seq, text in rows:
+            self.last_id = rid
+            where = f"{TABLE} row {rid}"
+            if not isinstance(text, (str, bytes)):
+                out.append((None, None, None, where + ": empty event column"))
+                continue
+            out.append((sender if isinstance(sender, str) else None,
+                        seq if isinstance(seq, int) else None, text, where))
+        return out
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def find_queues(filename: str) -> List[str]:
+    """Queues that have events in ``filename`` (empty if there is no table)."""
+    try:
+        conn = sqlite3.connect(f"file:{filename}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return []
+    try:
+        return [r[0] for r in conn.execute(f"SELECT DISTINCT queue FROM {TABLE}")]
+    except sqlite3.Error:
+        return []
+    finally:
+        conn.close()

@@ -1,0 +1,330 @@
+"""Real browser: JupyterLab + headless Chromium run the quickstart notebook and
+look at the TraceView widget in the DOM.
+
+Starts JupyterLab (token auth, no browser, a temporary root with a copy of
+``notebooks/01-quickstart.ipynb``) on a free localhost port, drives Debian's
+``chromium`` with Playwright (``executable_path``; installed with apt when
+missing and running as root), runs all cells from the Run menu and checks
+that the widget drew the lanes and the wait-for graph with a ``culprit``
+element, that play changes the frame and that no widget error shows.  A
+second notebook renders a synthetic 10,000-task trace and scrubs it,
+timing each frame with ``performance.now()``; the numbers go to
+``test-artifacts/scrub-timing.json`` (no timing assertion here: see
+BENCHMARKS.md).  Screenshots go to ``test-artifacts/``.
+"""
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import browserkit  # noqa: E402
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("jupyterlab")
+
+WAIT_MS = 60_000          # any single browser wait
+RUN_ALL_S = 120           # all cells of one notebook
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _quiet_lab_settings(settings: Path) -> None:
+    """No news, no update checks: the test needs no network."""
+    d = settings / "@jupyterlab" / "apputils-extension"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+
+
+LIVE_NB_CELLS = [
+    """\
+import time
+from huey import MemoryHuey
+import hueyviz
+
+huey = MemoryHuey("live-browser", utc=False)
+
+
+@huey.task()
+def job(i):
+    time.sleep(0.03)
+    return i
+
+
+tracer = hueyviz.trace(huey)
+view = hueyviz.TraceView(tracer, interval=0.25)   # follows the tracer while open
+view""",
+    """\
+consumer = huey.create_consumer(workers=2, worker_type="thread", periodic=False,
+                                initial_delay=0.005, max_delay=0.05, check_worker_health=False)
+consumer.start()
+results = [job(i) for i in range(40)]
+assert tracer.wait_for(lambda tr: sum(e.kind == "complete" for e in tr) >= 40, timeout=60)
+assert view.wait_for(lambda tr: sum(e.kind == "complete" for e in tr) >= 40, timeout=10)""",
+    """\
+consumer.stop(graceful=True)
+for _, worker in consumer.worker_threads:
+    worker.join(10)
+view.stop()
+tracer.detach()
+assert not view.live and len(view.data["spans"]["task"]) == 40""",
+]
+
+
+BENCH_NB_SOURCE = """\
+import sys, types
+from hueyviz.event import Event, Worker
+{generator}
+from hueyviz import TraceView
+view = TraceView(big_trace_events(10_000))
+assert len(view.data["tasks"]["id"]) >= 10_000
+view"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a free port; killed at the end."""
+    root = tmp_path_factory.mktemp("labroot")
+    # Without saved outputs: this checks a fresh run, not widget views saved
+    # in the file (whose models a new kernel no longer has).
+    quick = nbformat.read(ROOT / "notebooks" / "01-quickstart.ipynb", as_version=4)
+    for cell in quick.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(quick, root / "01-quickstart.ipynb")
+    gen = inspect.getsource(browserkit.big_trace_events)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        BENCH_NB_SOURCE.replace("{generator}", gen))])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, root / "scrub-10k.ipynb")
+    live = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in LIVE_NB_CELLS])
+    live.metadata["kernelspec"] = nb.metadata["kernelspec"]
+    nbformat.write(live, root / "live-tracer.ipynb")
+    home = tmp_path_factory.mktemp("labhome")
+    _quiet_lab_settings(home / "settings")
+    port, token = _free_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+               JUPYTER_RUNTIME_DIR=str(home / "runtime"), PYTHONUNBUFFERED="1")
+    log = open(home / "lab.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+         "--ip=127.0.0.1", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+         "--ServerApp.open_browser=False", "--LabApp.news_url=",
+         "--LabApp.extension_manager=readonly", "--ServerApp.port_retries=0"]
+        + (["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []),
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        ready = threading.Event()
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=5) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                ready.wait(0.5)
+        else:
+            log.flush()
+            pytest.fail("JupyterLab did not start:\n" + (home / "lab.log").read_text()[-3000:])
+        yield {"base": base, "token": token, "root": root, "log": home / "lab.log"}
+    finally:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = browserkit.find_chromium()
+    if exe is None:
+        pytest.skip("no chromium (apt-get install -y chromium)")
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=browserkit.CHROMIUM_ARGS,
+                              timeout=WAIT_MS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+RUN_ALL_DONE_JS = """(n) => {
+        const prompts = [...document.querySelectorAll('.jp-NotebookPanel .jp-CodeCell .jp-InputPrompt')]
+          .map((p) => p.textContent.trim());
+        const done = prompts.filter((p) => /^\\[\\d+\\]:$/.test(p)).length;
+        const failed = document.querySelector('.jp-NotebookPanel [data-mime-type="application/vnd.jupyter.error"]');
+        const ind = document.querySelector('.jp-Notebook-ExecutionIndicator');
+        const idle = ind && ind.getAttribute('data-status') === 'idle';
+        return idle && !prompts.includes('[*]:') && (done >= n || failed);
+    }"""
+
+
+def _kernel_idle(lab, name: str) -> bool:
+    url = f"{lab['base']}/api/sessions?token={lab['token']}"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            sessions = json.loads(r.read())
+    except OSError:
+        return False
+    return any(s.get("path", "").endswith(name) and s.get("kernel")
+               and s["kernel"].get("execution_state") == "idle" for s in sessions)
+
+
+def _open_and_run(browser, lab, name: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(WAIT_MS)
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    # a workspace of its own: only this notebook open (no restored tabs)
+    ws = name.replace(".ipynb", "").replace(".", "-")
+    page.goto(f"{lab['base']}/lab/workspaces/{ws}/tree/{name}?reset&token={lab['token']}")
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
+    deadline = time.monotonic() + RUN_ALL_S
+    pause = threading.Event()
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+
+    def tick(what: str) -> bool:
+        """Accept a "Select Kernel" dialog if one shows; False on timeout."""
+        clicked = False
+        if accept.count():
+            accept.first.click()
+            clicked = True
+        if time.monotonic() > deadline:
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"timeout-{name}.png"))
+            pytest.fail(f"{name}: {what} after {RUN_ALL_S} s")
+        pause.wait(0.5)
+        return clicked
+
+    while not _kernel_idle(lab, name):
+        tick("no idle kernel")
+    page.click('.lm-MenuBar-itemLabel:text-is("Run")')
+    page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
+    n_code = sum(1 for c in nbformat.read(lab["root"] / name, as_version=4).cells
+                 if c.cell_type == "code")
+    while not page.evaluate(RUN_ALL_DONE_JS, n_code):
+        if tick("cells still not run"):
+            page.click('.lm-MenuBar-itemLabel:text-is("Run")')
+            page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
+    failed = page.locator('.jp-NotebookPanel [data-mime-type="application/vnd.jupyter.error"]')
+    if failed.count():
+        page.screenshot(path=str(ARTIFACTS / f"failed-{name}.png"))
+        pytest.fail(f"a cell of {name} failed in JupyterLab:\n" + failed.first.inner_text()[-3000:])
+    page.wait_for_selector(".hv-root .hv-waitfor svg")
+    return page, errors
+
+
+def _widget_errors(errors):
+    keys = ("widget", "anywidget", "traceview", "hueyviz", "hv-", "pageerror")
+    return [e for e in errors if any(k in e.lower() for k in keys)]
+
+
+def test_quickstart_widget_in_jupyterlab(lab, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page, errors = _open_and_run(browser, lab, "01-quickstart.ipynb")
+    try:
+        body = page.inner_text(".jp-NotebookPanel")
+        assert "Error displaying widget" not in body
+        assert "Traceback" not in body and "AssertionError" not in body
+        root = page.locator(".hv-root").first
+        root.scroll_into_view_if_needed()
+        # lanes: one label per worker, coloured span paths, the cursor
+        assert root.locator(".hv-lanes svg .hv-lane-label:not(.hv-queue-label)").count() == 2
+        assert root.locator(".hv-lanes svg .hv-spans").count() >= 1
+        # wait-for graph at the finding: both blocked main tasks, the culprit edge
+        assert root.locator(".hv-waitfor svg .hv-task").count() >= 4
+        assert root.locator(".hv-waitfor svg .culprit").count() == 1
+        assert "DEADLOCK" in root.locator(".hv-badge").inner_text()
+        assert "The wait that closed it" in root.locator(".hv-message").inner_text()
+        page.wait_for_timeout(300)   # let fonts settle for the picture
+        root.screenshot(path=str(ARTIFACTS / "traceview-quickstart.png"))
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-quickstart.png"), full_page=False)
+        # click a task: its details, with the call site of its wait
+        root.locator(".hv-waitfor svg .hv-task").first.click()
+        page.wait_for_selector(".hv-details .hv-dtable")
+        details = root.locator(".hv-details").inner_text()
+        assert "main_task" in details and "call site" in details
+        # play changes the frame (and the instant)
+        frame0 = root.get_attribute("data-frame")
+        t0 = root.get_attribute("data-t")
+        root.locator(".hv-play").click()
+        page.wait_for_function(
+            """([f, t]) => { const r = document.querySelector('.hv-root');
+                return r.dataset.frame !== f && r.dataset.t !== t; }""", arg=[frame0, t0])
+        root.locator(".hv-play").click()      # pause
+        # jump to the finding: the culprit is back
+        root.locator(".hv-finding").click()
+        page.wait_for_selector(".hv-waitfor svg .culprit", state="attached")
+        assert _widget_errors(errors) == [], errors
+    finally:
+        page.close()
+
+
+def test_scrub_10k_tasks_timing(lab, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page, errors = _open_and_run(browser, lab, "scrub-10k.ipynb")
+    try:
+        assert "Error displaying widget" not in page.inner_text(".jp-NotebookPanel")
+        timing = page.evaluate(browserkit.SCRUB_TIMING_JS, 100)
+        timing["tasks"] = 10_000
+        timing["what"] = ("ms per scrub: input event -> lanes + wait-for graph + text "
+                          "updated and laid out (performance.now), JupyterLab, headless chromium")
+        (ARTIFACTS / "scrub-timing.json").write_text(json.dumps(timing, indent=2))
+        print("scrub 10k tasks:", timing)
+        page.locator(".hv-root").first.screenshot(path=str(ARTIFACTS / "traceview-10k.png"))
+        assert timing["n"] == 100 and timing["median"] > 0
+        assert _widget_errors(errors) == [], errors
+    finally:
+        page.close()
+
+
+def test_live_view_follows_a_running_consumer(lab, browser):
+    """A TraceView of an attached Tracer: batches pushed from the kernel's
+    background thread reach the browser while the consumer runs."""
+    page, errors = _open_and_run(browser, lab, "live-tracer.ipynb")
+    try:
+        root = page.locator(".hv-root").first
+        # the view loaded the trace several times (initial + live batches)
+        page.wait_for_function(
+            "() => parseInt(document.querySelector('.hv-root').dataset.loads || '0') >= 3")
+        page.wait_for_function(
+            "() => document.querySelectorAll('.hv-root .hv-lane-label:not(.hv-queue-label)').length === 2")
+        # after view.stop(): no longer live, the tag is hidden
+        page.wait_for_function(
+            "() => getComputedStyle(document.querySelector('.hv-root .hv-live')).display === 'none'")
+        assert "OK" in root.locator(".hv-badge").inner_text()
+        root.screenshot(path=str(ARTIFACTS / "traceview-live.png"))
+        assert _widget_errors(errors) == [], errors
+    finally:
+        page.close()

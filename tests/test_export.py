@@ -1,0 +1,96 @@
+"""``hueyviz render`` and :func:`hueyviz.export.export_all`."""
+import json
+import os
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from hueyviz.cli import main
+from hueyviz.demo import run_demo
+from hueyviz.export import FILES, export_all, parse_formats
+
+
+@pytest.fixture(scope="module")
+def demo_file(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo")
+    res = run_demo(out=str(out), render=False)
+    return str(out / "trace.jsonl"), res
+
+
+def _render(capsys, *argv):
+    rc = main(["render", *argv])
+    return rc, capsys.readouterr()
+
+
+def test_render_writes_every_file(demo_file, tmp_path, capsys):
+    path, _ = demo_file
+    rc, cap = _render(capsys, path, "-o", str(tmp_path / "out"))
+    assert rc == 0, cap.err
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(FILES)
+    for name in FILES:
+        full = tmp_path / "out" / name
+        assert f"wrote {full}" in cap.out
+        text = full.read_text(encoding="utf-8")
+        if name.endswith(".svg"):
+            ET.fromstring(text)
+        elif name.endswith(".json"):
+            assert json.loads(text)["traceEvents"]
+        else:
+            assert text.lstrip().lower().startswith("<!doctype html")
+
+
+def test_format_subset(demo_file, tmp_path, capsys):
+    path, _ = demo_file
+    rc, _ = _render(capsys, path, "-o", str(tmp_path), "--format", "svg,perfetto")
+    assert rc == 0
+    assert sorted(os.listdir(tmp_path)) == ["lanes.svg", "trace.json", "waitfor.svg"]
+
+
+def test_unknown_format_is_bad_input(demo_file, tmp_path, capsys):
+    path, _ = demo_file
+    rc, cap = _render(capsys, path, "-o", str(tmp_path), "--format", "svg,gif")
+    assert rc == 2 and "unknown format 'gif'" in cap.err
+    assert os.listdir(tmp_path) == []
+
+
+def test_at_selects_the_moment(demo_file, tmp_path, capsys):
+    path, res = demo_file
+    _render(capsys, path, "-o", str(tmp_path / "end"), "--format", "waitfor")
+    _render(capsys, path, "-o", str(tmp_path / "start"), "--format", "waitfor", "--at", "0")
+    at_finding = (tmp_path / "end" / "waitfor.svg").read_text()
+    at_start = (tmp_path / "start" / "waitfor.svg").read_text()
+    assert 'class="edge wait knot culprit"' in at_finding
+    assert "culprit" not in at_start
+
+
+def test_window_from_to(demo_file, tmp_path, capsys):
+    path, _ = demo_file
+    rc, _ = _render(capsys, path, "-o", str(tmp_path), "--format", "waitfor,json",
+                    "--from", "0", "--to", "0")
+    assert rc == 0
+    assert "culprit" not in (tmp_path / "waitfor.svg").read_text()
+    events = json.loads((tmp_path / "trace.json").read_text())["traceEvents"]
+    assert not [e for e in events if e["ph"] == "i"]
+
+
+def test_byte_identical_twice(demo_file, tmp_path, capsys):
+    path, _ = demo_file
+    _render(capsys, path, "-o", str(tmp_path / "a"))
+    _render(capsys, path, "-o", str(tmp_path / "b"))
+    for name in FILES:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_export_all_api(demo_file, tmp_path):
+    _, res = demo_file
+    files = export_all(res.trace, tmp_path, formats=["waitfor", "json"])
+    assert [os.path.basename(f) for f in files] == ["waitfor.svg", "trace.json"]
+    assert parse_formats("all") == list(FILES)
+    with pytest.raises(ValueError, match="choose from"):
+        parse_formats("")
+
+
+def test_demo_writes_the_drawings(tmp_path):
+    res = run_demo(out=str(tmp_path))
+    names = sorted(os.path.basename(f) for f in res.files)
+    assert names == sorted(("trace.jsonl",) + FILES)

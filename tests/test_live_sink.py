@@ -1,0 +1,165 @@
+"""The background-writer sinks without any server: bounds, drops and their
+count in the stream, retries after an outage, fork, install(), resolve."""
+import os
+import threading
+import time
+
+import pytest
+from huey import MemoryHuey, SqliteHuey
+
+import hueyviz
+from hueyviz.event import Event, TraceFormatError, Worker
+from hueyviz.filesink import FileSink
+from hueyviz.source import resolve_source
+from hueyviz.sqlitesink import SqliteSink
+
+W = Worker("h", 1, "Worker-1")
+
+
+def ev(i, kind="executing"):
+    return Event(time.time() + i * 1e-6, kind, f"t{i}", "job", W, None)
+
+
+def test_full_buffer_drops_and_counts_and_the_count_reaches_the_stream(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the sink wants a directory")
+    sink = FileSink(str(blocker / "events"), max_buffer=5, flush_interval=0.01)
+    for i in range(12):
+        sink.append(ev(i))               # never blocks, never raises
+    # The writer cannot write; one batch waits for retry, the rest is bounded.
+    assert sink.dropped >= 12 - 5 - 5 and len(sink) + sink.dropped == 12
+    assert not sink.flush(0.3)
+    blocker.unlink()                     # the sink comes back
+    assert sink.flush(10)
+    sink.close()
+    tr = hueyviz.Trace.read(str(blocker / "events"))
+    got = [e.task for e in tr if e.kind == "executing"]
+    assert len(got) + tr.dropped == 12 and len(set(got)) == len(got)
+    (d,) = [e for e in tr if e.kind == "dropped"]
+    assert d.get("count") == sink.dropped > 0
+
+
+def test_sqlite_sink_batches_and_follow_reads_incrementally(tmp_path):
+    db = str(tmp_path / "x.db")
+    sink = SqliteSink(db, queue="q", flush_interval=0.01)
+    f = hueyviz.follow(f"sqlite:///{db}?queue=q", reorder=0)
+    for i in range(3):
+        sink.append(ev(i))
+    assert sink.flush(5)
+    assert [e.task for e in f.poll(1.0)] == ["t0", "t1", "t2"]
+    g = hueyviz.follow(f"sqlite:///{db}?queue=q", reorder=0)   # a second reader
+    sink.append(ev(3))
+    assert sink.flush(5)
+    assert [e.task for e in f.poll(1.0)] == ["t3"]
+    assert [e.task for e in g.poll(1.0)] == ["t0", "t1", "t2", "t3"]  # nothing taken away
+    sink.close()
+    f.close(), g.close()
+
+
+def test_a_forked_child_writes_its_own_events_only(tmp_path):
+    d = str(tmp_path / "ev")
+    sink = FileSink(d, flush_interval=0.01)
+    sink.append(ev(0))
+    pid = os.fork()
+    if pid == 0:                                      # the child
+        try:
+            sink.append(ev(1))
+            os._exit(0 if sink.flush(5) else 1)
+        finally:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert sink.flush(5)
+    sink.close()
+    tr = hueyviz.Trace.read(d)
+    assert sorted(e.task for e in tr) == ["t0", "t1"]   # t0 once: the parent's
+    assert len(os.listdir(d)) == 2                      # one file per process
+
+
+def test_install_is_idempotent_and_memory_huey_follows_in_process():
+    huey = MemoryHuey("idem")
+
+    @huey.task()
+    def job():
+        return 1
+    t1 = hueyviz.install(huey)
+    t2 = hueyviz.install(huey)
+    assert t1 is t2
+    f = hueyviz.follow(huey, reorder=0)
+    job()
+    assert [e.kind for e in f.poll(1.0)] == ["enqueued"]   # once, not twice
+    hueyviz.uninstall(huey)
+    assert "execute" not in vars(huey)
+
+
+def test_default_sink_follows_the_storage(tmp_path):
+    db = str(tmp_path / "h.db")
+    huey = SqliteHuey("app", filename=db)
+    tracer = hueyviz.install(huey)
+    try:
+        assert isinstance(tracer.sink, SqliteSink) and tracer.sink.filename == db
+        assert resolve_source(huey).name.startswith("sqlite table hueyviz_events in ")
+    finally:
+        hueyviz.uninstall(huey)
+        tracer.sink.close()
+
+
+def test_resolve_source_errors_are_clear(tmp_path):
+    with pytest.raises(TraceFormatError, match="cannot open trace: No such file"):
+        resolve_source(str(tmp_path / "missing.jsonl"))
+    with pytest.raises(TraceFormatError, match="cannot import 'nosuchmodule_hv'"):
+        resolve_source("nosuchmodule_hv.huey")
+    with pytest.raises(TraceFormatError, match="not a Huey instance"):
+        resolve_source("os.sep")
+    with pytest.raises(TraceFormatError, match="unknown source URL scheme"):
+        resolve_source("ftp://x/y")
+    with pytest.raises(TraceFormatError, match="say which queue"):
+        resolve_source(f"sqlite:///{tmp_path / 'none.db'}")
+    pytest.importorskip("redis")
+    with pytest.raises(TraceFormatError, match="cannot read redis stream hueyviz:app .*refused"):
+        hueyviz.Trace.read("redis://127.0.0.1:1/0?queue=app")     # nothing listens there
+
+
+def test_append_is_cheap_and_never_waits_for_io(tmp_path):
+    sink = FileSink(str(tmp_path / "ev"), flush_interval=10.0, max_buffer=1000)
+    done = threading.Event()
+
+    def burst():
+        for i in range(5000):
+            sink.append(ev(i))
+        done.set()
+    threading.Thread(target=burst).start()
+    assert done.wait(10)
+    assert len(sink) + sink.dropped == 5000
+    sink.close()
+    assert sink.written + sink.dropped >= 5000
+
+
+def test_clock_skew_between_hosts_is_measured_and_reported():
+    import json
+    from hueyviz.live import Follower
+    from hueyviz.source import Source
+
+    class Reader:       # records as the Redis reader returns them (arrival clock last)
+        def __init__(self, recs):
+            self.recs = recs
+
+        def fetch(self, timeout=0.0, count=0):
+            out, self.recs = self.recs, []
+            return out
+
+        def seek_end(self):
+            pass
+
+        def trimmed(self):
+            return False
+
+        def close(self):
+            pass
+    now = time.time()
+    recs = [(f"{h}/1/x", 1, json.dumps({"t": now + off, "kind": "enqueued", "task": h,
+                                        "host": h, "pid": 1, "worker": "w"}), h, now + 0.01)
+            for h, off in (("a", 0.0), ("b", 3.0))]
+    tr = Follower(Source("fake", lambda: Reader(recs)), reorder=0).read_all()
+    assert [e.task for e in tr] == ["a", "b"]          # merged by their own clocks
+    assert any("hosts b and a differ by about 3.0 s" in w for w in tr.warnings)

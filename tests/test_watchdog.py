@@ -1,0 +1,91 @@
+"""hueyviz.watchdog on real threaded consumers."""
+import logging
+import threading
+
+import pytest
+
+import hueyviz
+from hueyviz.demo import build_huey, rescue
+
+
+class Reports(logging.Handler):
+    """Collects watchdog reports; ``first`` is set by the first one."""
+
+    def __init__(self):
+        super().__init__()
+        self.messages = []
+        self.first = threading.Event()
+
+    def emit(self, record):
+        msg = record.getMessage()
+        if msg.startswith("hueyviz watchdog"):
+            self.messages.append(msg)
+            self.first.set()
+
+
+@pytest.fixture
+def reports():
+    h = Reports()
+    log = logging.getLogger("hueyviz")
+    log.addHandler(h)
+    yield h
+    log.removeHandler(h)
+
+
+def start(huey, workers):
+    return huey.create_consumer(workers=workers, worker_type="thread", periodic=False,
+                                initial_delay=0.005, max_delay=0.05,
+                                check_worker_health=False)
+
+
+def until(predicate, timeout=10.0):
+    idle = threading.Event()
+    for _ in range(int(timeout / 0.01)):
+        if predicate():
+            return True
+        idle.wait(0.01)
+    return predicate()
+
+
+def test_fires_once_on_a_stuck_consumer(reports):
+    huey = build_huey("watchdog-stuck")
+    main_task = huey.demo_tasks["main_task"]
+    with hueyviz.watchdog(huey, after=0.3) as dog:
+        results = [main_task("alice"), main_task("bob")]
+        consumer = start(huey, 2)
+        consumer.start()
+        try:
+            assert reports.first.wait(10), "the watchdog never fired"
+            # Let it look again a few times while still stuck: no second report.
+            ticks = dog.ticks
+            assert until(lambda: dog.ticks >= ticks + 4)
+            assert dog.fired == 1 and len(reports.messages) == 1
+        finally:
+            assert rescue(huey, consumer, results, timeout=10)
+    msg = reports.messages[0]
+    assert "no progress for" in msg and "Deadlock:" in msg
+    assert "no worker is free: 2 of 2 are blocked" in msg
+    assert msg.count("demo.py:") >= 3       # the culprit and both waits, with call sites
+    assert dog.finding.verdict == "deadlock"
+    assert not dog.running
+
+
+def test_silent_on_a_healthy_run(reports):
+    huey = build_huey("watchdog-ok")
+    main_task = huey.demo_tasks["main_task"]
+    with hueyviz.watchdog(huey, after=0.5) as dog:
+        consumer = start(huey, 3)
+        consumer.start()
+        results = [main_task("alice"), main_task("bob")]
+        try:
+            assert until(lambda: all(r.is_ready() for r in results))
+            ticks = dog.ticks     # idle afterwards: nothing in flight, nothing to report
+            assert until(lambda: dog.ticks >= ticks + 6)
+        finally:
+            rescue(huey, consumer, results, timeout=10)
+    assert dog.fired == 0 and reports.messages == []
+
+
+def test_rejects_nonpositive_after():
+    with pytest.raises(ValueError):
+        hueyviz.watchdog(build_huey("watchdog-bad"), after=0)

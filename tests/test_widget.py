@@ -1,0 +1,127 @@
+"""TraceView (Python side): the model sent to the browser, the static
+fallback, and following a live tracer.  The browser side is in
+test_browser.py."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from huey import MemoryHuey
+
+import hueyviz
+from hueyviz.event import Event, Worker
+from hueyviz.trace import Trace
+from hueyviz.viewdata import build_layout, build_view_data
+from hueyviz.widget import TraceView
+
+W1, W2 = Worker("h", 1, "Worker-1"), Worker("h", 1, "Worker-2")
+
+
+def deadlock_events(name="main"):
+    return [Event(0.0, "worker_up", None, None, W1, None),
+            Event(0.0, "worker_up", None, None, W2, None),
+            Event(1.0, "executing", "m1", name, W1, None),
+            Event(1.5, "executing", "m2", name, W2, None),
+            Event(2.0, "enqueued", "s1", "sub", W1, {"parent": "m1", "args": "(1,)"}),
+            Event(2.0, "block", "m1", name, W1, {"waits_on": "s1", "site": "app.py:3 in main"}),
+            Event(3.0, "enqueued", "s2", "sub", W2, {"parent": "m2"}),
+            Event(3.0, "block", "m2", name, W2, {"waits_on": "s2", "site": "app.py:3 in main"})]
+
+
+def test_view_data_is_columnar_relative_and_json():
+    data = build_view_data(deadlock_events())
+    json.dumps(data)                                    # sendable as-is
+    assert data["t0"] == 0.0 and data["t1"] == 3.0
+    assert data["workers"] == ["Worker-1", "Worker-2"]
+    tasks = data["tasks"]
+    assert tasks["id"] == ["m1", "m2", "s1", "s2"]
+    assert [data["strings"][i] for i in tasks["name"]] == ["main", "main", "sub", "sub"]
+    assert tasks["args"][2] == "(1,)" and tasks["parent"][2] == 0
+    assert data["spans"]["start"] == [1.0, 1.5] and data["spans"]["end"] == [None, None]
+    assert data["waits"]["waiter"] == [0, 1] and data["waits"]["target"] == [2, 3]
+    assert data["times"] == [0.0, 1.0, 1.5, 2.0, 3.0]
+    d = data["diagnosis"]
+    assert d["verdict"] == "deadlock" and d["at"] == 3.0
+    assert d["culprit"]["waiter"] == 1 and d["culprit"]["target"] == 3
+    assert set(d["knot"]) == {0, 1, 2, 3}
+    assert data["palette"]["culprit"] == hueyviz.palette.CULPRIT
+
+
+def test_view_data_is_deterministic():
+    a = build_view_data(deadlock_events())
+    b = build_view_data(deadlock_events())
+    assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def test_layout_covers_workers_and_wait_endpoints():
+    data = build_view_data(deadlock_events())
+    pos = data["layout"]["pos"]
+    assert {"w0", "w1", "t0", "t1", "t2", "t3"} == set(pos)
+    # workers left of what they hold, waiters left of what they wait for
+    assert pos["w0"][0] < pos["t0"][0] < pos["t2"][0]
+
+
+def test_big_layout_is_bounded_by_workers_and_depth():
+    ev = [Event(0.0, "worker_up", None, None, W1, None)]
+    for i in range(400):
+        ev += [Event(i + 0.1, "executing", f"m{i}", "main", W1, None),
+               Event(i + 0.2, "block", f"m{i}", "main", W1, {"waits_on": f"s{i}"}),
+               Event(i + 0.3, "complete", f"s{i}", "sub", W2, None),
+               Event(i + 0.4, "unblock", f"m{i}", "main", W1, {"waits_on": f"s{i}"}),
+               Event(i + 0.5, "complete", f"m{i}", "main", W1, None)]
+    data = build_view_data(ev, layout=False)
+    lay = build_layout(data)
+    assert lay["engine"] == "layered"
+    assert lay["height"] < 200 and lay["width"] < 800      # 2 worker rows, 3 columns
+
+
+def test_empty_trace_renders():
+    view = TraceView(Trace())
+    assert view.data["t1"] == 0.0 and view.data["diagnosis"]["verdict"] == "ok"
+    assert view._repr_mimebundle_()["text/plain"].startswith("OK")
+
+
+def test_mimebundle_falls_back_to_svg_and_text():
+    view = TraceView(Trace(deadlock_events("<script>alert(1)</script>")))
+    bundle = view._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == hueyviz.diagnose(view.trace).message
+    svg = bundle["image/svg+xml"]
+    assert svg.startswith("<svg") and svg.count("<svg") >= 3   # outer + lanes + wait-for
+    assert "<script>" not in svg                                # names are escaped
+    assert view.t == 3.0                                       # opens at the finding
+
+
+def test_live_view_follows_a_tracer_and_stops():
+    huey = MemoryHuey("widget-live", utc=False)
+
+    @huey.task()
+    def job(i):
+        return i
+
+    tracer = hueyviz.trace(huey)
+    view = TraceView(tracer, interval=0.05)
+    try:
+        assert view.live and view.data["n_events"] == 0
+        job(1)
+        huey.execute(huey.dequeue())
+        assert view.wait_for(lambda tr: any(e.kind == "complete" for e in tr), timeout=10)
+        assert view.data["n_events"] == 3
+        assert len(view.data["spans"]["task"]) == 1
+    finally:
+        view.close()
+        tracer.detach()
+    assert view._stop.is_set()
+    view.stop()
+    assert not view.live and view._thread is None
+
+
+def test_static_view_does_not_start_a_thread():
+    view = TraceView(deadlock_events())
+    assert not view.live and view._thread is None
+    assert view.wait_for(lambda tr: False, timeout=0.01) is False
+
+
+@pytest.mark.parametrize("source", [Trace(deadlock_events()), deadlock_events()])
+def test_accepts_trace_or_events(source):
+    assert TraceView(source).data["diagnosis"]["verdict"] == "deadlock"
