@@ -78,7 +78,7 @@ def external() -> dict:
             continue
         rel = os.path.relpath(path, ROOT)
         text = json.dumps(data).lower()
-        if "frame" in text:
+        if "frame" in text or "scrub" in text:
             found.setdefault("widget_frame", {"file": rel, "data": data})
         if "latency" in text or "follow" in text:
             found.setdefault("live_latency", {"file": rel, "data": data})
@@ -156,9 +156,17 @@ def rows(res: dict) -> list:
                         "; ".join(sorted(rd["errors"]))[:200], "", "**no**"))
     ext = res.get("external", {})
     wf = ext.get("widget_frame")
-    out.append(("e. widget frame update, 10k tasks",
-                "see " + (wf["file"] if wf else "tests/test_browser.py (browser test)"),
-                "" if not wf else json.dumps(wf["data"])[:160], "<= 50 ms", "-"))
+    wd = wf["data"] if wf else {}
+    if isinstance(wd.get("median"), (int, float)):
+        out.append((f"e. widget frame update, {wd.get('tasks', '?')} tasks",
+                    f"{wd['median']:.1f} ms median",
+                    f"p95 {wd.get('p95', float('nan')):.1f} ms, max {wd.get('max', float('nan')):.1f} "
+                    f"ms over {wd.get('n', '?')} scrubs (from {wf['file']}, written by "
+                    f"tests/test_browser.py)", "<= 50 ms", _ok(wd["median"] <= 50)))
+    else:
+        out.append(("e. widget frame update, 10k tasks",
+                    "see " + (wf["file"] if wf else "tests/test_browser.py (browser test)"),
+                    "" if not wf else json.dumps(wd)[:160], "<= 50 ms", "-"))
     ll = ext.get("live_latency")
     out.append(("e. live latency block -> finding (follow)",
                 "see " + (ll["file"] if ll else "bench/bench_live.py"),
@@ -241,8 +249,16 @@ def markdown(res: dict) -> str:
                          f"{v['diagnose_s_median']:.2f} | {v['total_s_median']:.2f} | "
                          f"{v['verdict']} |")
         r = sc["ratio_100k_over_10k"]
+        a_ng = sc["sizes"]["10000"].get("diagnose_nogc_s_median", float("nan"))
+        b_ng = sc["sizes"]["100000"].get("diagnose_nogc_s_median", float("nan"))
         lines += ["", f"10k -> 100k: load x{r['load_s']:.1f}, diagnose x{r['diagnose_s']:.1f}, "
-                      f"total x{r['total_s']:.1f} (10 = linear).", ""]
+                      f"total x{r['total_s']:.1f} (10 = linear). The same diagnosis with the "
+                      f"cyclic GC paused scales x{r.get('diagnose_nogc_s', float('nan')):.1f} "
+                      f"({a_ng:.2f} s -> {b_ng:.2f} s): part of what is above linear is the "
+                      f"collector rescanning the growing replay model (`Trace.load` pauses it "
+                      f"while parsing for that reason); the rest is per-event cost rising "
+                      f"with the size of the model (memory locality): in the profile every "
+                      f"step is called once per event or per task.", ""]
     rd = res.get("rendering", {})
     if "sizes" in rd:
         lines += [

@@ -12,182 +12,17 @@ one :class:`~hueyviz.model.Replay` pass, with a knot check only when a wait
 begins or the pool shrinks.
 """
 from __future__ import annotations
-
 import copy
-import json
 from collections import ChainMap
-from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from .event import Event
+from .finding import VERDICTS, Diagnosis, Edge, Finding
 from .model import Replay, TaskRecord, Wait
+from .wording import edge_of, site_words, task_label, wait_record, wait_words
 
-__all__ = ["Edge", "Finding", "Diagnosis", "diagnose", "find_findings",
+__all__ = ["Edge", "Finding", "Diagnosis", "VERDICTS", "diagnose", "find_findings",
            "find_knot", "would_deadlock"]
-
-VERDICTS = ("ok", "deadlock", "stall", "hang")
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A wait edge: ``waiter`` (task id, or None for non-task code) waits for
-    ``waits_on`` while ``worker`` is held (None: holds no pool worker)."""
-
-    waiter: Optional[str]
-    waits_on: str
-    waiter_name: Optional[str]
-    waits_on_name: Optional[str]
-    worker: Optional[str]
-    worker_key: Optional[str] = None
-    since: Optional[float] = None
-    timeout: Optional[float] = None
-    site: Optional[str] = None
-
-    def to_dict(self) -> dict:
-        return {"waiter": self.waiter, "waits_on": self.waits_on,
-                "waiter_name": self.waiter_name, "waits_on_name": self.waits_on_name,
-                "worker": self.worker, "worker_key": self.worker_key,
-                "since": self.since, "timeout": self.timeout, "site": self.site}
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One deadlock, stall or hang, as first seen at time ``at``."""
-
-    verdict: str
-    at: float
-    culprit: Optional[Edge]
-    knot: Tuple[dict, ...]
-    workers: Dict[str, int]
-    message: str
-    ends: Optional[float] = None      # stall: when the knot dissolves
-    notes: Tuple[str, ...] = ()
-
-    def to_dict(self) -> dict:
-        return {"verdict": self.verdict, "at": self.at,
-                "culprit": self.culprit.to_dict() if self.culprit else None,
-                "knot": list(self.knot), "workers": dict(self.workers),
-                "message": self.message, "ends": self.ends, "notes": list(self.notes)}
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """The verdict on a trace: the first finding, and the others.
-
-    ``verdict`` is ``ok``, ``deadlock``, ``stall`` or ``hang``; ``at``,
-    ``culprit``, ``knot``, ``workers`` and ``message`` describe the first
-    finding (or the end state when ``ok``).
-    """
-
-    verdict: str
-    at: Optional[float]
-    culprit: Optional[Edge]
-    knot: Tuple[dict, ...]
-    workers: Dict[str, int]
-    message: str
-    findings: Tuple[Finding, ...] = ()
-    dropped: int = 0
-    start: Optional[float] = None
-    notes: Tuple[str, ...] = field(default=())
-
-    @property
-    def ok(self) -> bool:
-        return self.verdict == "ok"
-
-    @property
-    def finding(self) -> Optional[Finding]:
-        return self.findings[0] if self.findings else None
-
-    def to_dict(self) -> dict:
-        return {
-            "verdict": self.verdict, "at": self.at,
-            "culprit": self.culprit.to_dict() if self.culprit else None,
-            "knot": list(self.knot), "workers": dict(self.workers),
-            "message": self.message,
-            "findings": [f.to_dict() for f in self.findings],
-            "dropped": self.dropped, "start": self.start, "notes": list(self.notes),
-        }
-
-    def to_json(self, **kw) -> str:
-        return json.dumps(self.to_dict(), **kw)
-
-    def __str__(self) -> str:
-        return self.message
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {"text/plain": self.message}
-        try:
-            # Imported here, not at the top: drawing is downstream of the
-            # analysis (one-direction data flow), and a notebook without a
-            # Graphviz engine still gets the text.
-            from .render.knot import render_diagnosis
-            bundle["image/svg+xml"] = render_diagnosis(self)
-        except (ImportError, RuntimeError):
-            pass
-        return bundle
-
-
-# -- wording -------------------------------------------------------------------
-def _task_label(rec: Optional[TaskRecord], task_id: str) -> str:
-    if rec is None:
-        return f"? [{task_id[:8]}]"
-    return rec.label()
-
-
-def _target_words(rp: Replay, rec: TaskRecord) -> str:
-    if rec.state == "queued":
-        pos = rp.queue_position(rec.id)
-        if pos is None:
-            return "queued"
-        if pos == 0:
-            return "next in the queue"
-        return f"queued behind {pos} task{'s' if pos != 1 else ''}"
-    if rec.state == "scheduled":
-        return "scheduled, not yet due"
-    if rec.state == "blocked":
-        return f"itself blocked on {rec.worker or '?'}"
-    if rec.state == "unknown":
-        return "never enqueued while the tracer was attached"
-    if rec.never_result:
-        if rec.outcome == "complete":
-            return "finished without storing a result (it returned None and store_none=False)"
-        return f"{rec.outcome}, so it will never store a result"
-    return rec.state
-
-
-def _edge(rp: Replay, w: Wait) -> Edge:
-    waiter = rp.tasks.get(w.waiter) if w.waiter else None
-    target = rp.tasks.get(w.waits_on)
-    held = rp.in_pool(w.worker) and w.waiter is not None
-    return Edge(w.waiter, w.waits_on,
-                waiter.name if waiter else None,
-                target.name if target else None,
-                w.worker.name if (w.worker and held) else None,
-                w.worker.key if w.worker else None,
-                w.since, w.timeout, w.site)
-
-
-def _wait_dict(rp: Replay, w: Wait) -> dict:
-    d = _edge(rp, w).to_dict()
-    d["kind"] = "waits_for"
-    target = rp.tasks.get(w.waits_on)
-    d["waits_on_state"] = target.state if target else "unknown"
-    return d
-
-
-def _wait_words(rp: Replay, w: Wait) -> str:
-    target = rp.tasks[w.waits_on]
-    tgt = f"{_task_label(target, w.waits_on)}, {_target_words(rp, target)}"
-    if w.waiter is None:
-        who = f"{w.worker.name if w.worker else 'non-task code'} (not a task, holds no worker)"
-        return f"{who} waits for {tgt}"
-    waiter = rp.tasks[w.waiter]
-    timeout = f" (timeout {w.timeout:g} s)" if w.timeout is not None else ""
-    return f"{w.worker.name if w.worker else '?'} runs {waiter.label()}, which waits for {tgt}{timeout}"
-
-
-def _site_words(edge: Edge) -> str:
-    return f" at {edge.site}" if edge.site else ""
 
 
 # -- detection -----------------------------------------------------------------
@@ -321,27 +156,27 @@ class _Detector:
         verdict = "stall" if timed else "deadlock"
         ends = min(w.deadline for w in timed) if timed else None
         workers = self._workers()
-        knot = [_wait_dict(rp, w) for w in waits]
+        knot = [wait_record(rp, w) for w in waits]
         for rec in needs:
             knot.append({"kind": "needs_worker", "task": rec.id, "name": rec.name,
                          "queue_position": rp.queue_position(rec.id)})
         members = {w.waiter for w in waits} | {w.waits_on for w in waits}
         bystanders = [w for w in rp.thread_waits.values() if w.waits_on in members]
         for w in bystanders:
-            knot.append(_wait_dict(rp, w))
-        edge = _edge(rp, culprit)
-        parts = [_wait_words(rp, w) for w in waits]
+            knot.append(wait_record(rp, w))
+        edge = edge_of(rp, culprit)
+        parts = [wait_words(rp, w) for w in waits]
         head = "Deadlock" if verdict == "deadlock" else "Stall"
         if cycle:
             tail = "the waits form a cycle, so none of them can ever return"
         else:
             tail = f"no worker is free: {workers['blocked']} of {workers['total']} are blocked"
         msg = f"{head}: " + "; ".join(parts) + f"; {tail}."
-        msg += (f" The wait that closed it: {_task_label(rp.tasks.get(edge.waiter), edge.waiter)}"
+        msg += (f" The wait that closed it: {task_label(rp.tasks.get(edge.waiter), edge.waiter)}"
                 f" on {edge.worker or '?'} waiting for "
-                f"{_task_label(rp.tasks.get(edge.waits_on), edge.waits_on)}{_site_words(edge)}.")
+                f"{task_label(rp.tasks.get(edge.waits_on), edge.waits_on)}{site_words(edge)}.")
         if bystanders:
-            msg += " Also waiting: " + "; ".join(_wait_words(rp, w) for w in bystanders) + "."
+            msg += " Also waiting: " + "; ".join(wait_words(rp, w) for w in bystanders) + "."
         if verdict == "stall":
             msg += (f" It dissolves by itself when the first timeout expires, "
                     f"{ends - t:.3g} s after it formed.")
@@ -359,12 +194,12 @@ class _Detector:
         for f in self.findings:
             if f.get("_key") == key:
                 return
-        edge = _edge(rp, w)
-        msg = f"Hang: {_wait_words(rp, w)}{_site_words(edge)}; that wait can never be satisfied."
+        edge = edge_of(rp, w)
+        msg = f"Hang: {wait_words(rp, w)}{site_words(edge)}; that wait can never be satisfied."
         if w.timeout is not None:
             msg += f" Its {w.timeout:g} s timeout will end it with ResultTimeout."
         self.findings.append({"verdict": "hang", "at": max(t, w.since), "culprit": edge,
-                              "knot": (_wait_dict(rp, w),), "workers": self._workers(),
+                              "knot": (wait_record(rp, w),), "workers": self._workers(),
                               "message": msg, "ends": w.deadline, "notes": [], "_key": key})
 
     def _maybe_dissolve(self, e: Event) -> None:
@@ -479,7 +314,6 @@ def diagnose(trace) -> Diagnosis:
                      start, tuple(notes))
 
 
-# -- live state ------------------------------------------------------------------
 def _to_finding(f: dict) -> Finding:
     return Finding(f["verdict"], f["at"], f["culprit"], f["knot"], f["workers"],
                    f["message"], f["ends"], tuple(f["notes"]))

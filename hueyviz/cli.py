@@ -28,6 +28,9 @@ def _parser() -> argparse.ArgumentParser:
               hueyviz diagnose trace.jsonl       verdict in words (exit 1 on a finding)
               hueyviz diagnose trace.jsonl --json
               hueyviz render trace.jsonl -o docs/  lanes.svg, waitfor.svg, report.html, ...
+              hueyviz whatif trace.jsonl         verdict and makespan for 1..8 workers
+              hueyviz record app.huey -o t.jsonl --duration 60   from a live system
+              hueyviz diagnose app.huey --json   live system (RedisHuey, SqliteHuey, FileHuey)
             """))
     p.add_argument("--version", action="version", version=f"hueyviz {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")

@@ -44,10 +44,12 @@ def build_huey(name: str = "hueyviz-demo", subtasks: int = 3, work: float = 0.02
 
 
 def rescue(huey, consumer, results: Sequence = (), timeout: float = 10.0) -> bool:
-    """Unstick a deadlocked consumer: run what is queued in this thread until
-    every result in ``results`` is ready, then stop the consumer.
+    """Unstick a deadlocked consumer, then stop it.
 
-    Returns whether everything finished within ``timeout`` seconds.
+    Every queued task is run on a fresh daemon thread (a task may itself block
+    on subtasks that are still queued, so the rescuer must never run one
+    inline) until every result in ``results`` is ready.  Returns whether
+    everything finished within ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
     idle = threading.Event()
@@ -55,7 +57,8 @@ def rescue(huey, consumer, results: Sequence = (), timeout: float = 10.0) -> boo
     while time.monotonic() < deadline:
         task = huey.dequeue()
         if task is not None:
-            huey.execute(task)
+            threading.Thread(target=_run_quietly, args=(huey, task), daemon=True,
+                             name="hueyviz-rescue").start()
             continue
         if all(r.is_ready() for r in results):
             done = True
@@ -65,6 +68,13 @@ def rescue(huey, consumer, results: Sequence = (), timeout: float = 10.0) -> boo
     for _, worker in consumer.worker_threads:
         worker.join(max(0.0, deadline - time.monotonic()))
     return done
+
+
+def _run_quietly(huey, task) -> None:
+    try:
+        huey.execute(task)
+    except Exception:  # the task's own error: Huey has logged and stored it
+        pass
 
 
 @dataclass

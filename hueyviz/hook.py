@@ -68,7 +68,20 @@ def call_site(depth: int = 1) -> Optional[str]:
         f = f.f_back
     if f is None:
         return None
-    return f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}"
+    return f"{short_path(f.f_code.co_filename, f.f_globals.get('__name__'))}:" \
+        f"{f.f_lineno} in {f.f_code.co_name}"
+
+
+def short_path(path: str, module: Optional[str] = None) -> str:
+    """The file as its import path (``pkg/mod.py``) when it belongs to an
+    importable module, so messages and drawings do not carry one machine's
+    directories; other files (scripts, notebook cells) keep their path."""
+    if module and module != "__main__" and path.endswith(".py"):
+        rel = module.replace(".", os.sep)
+        rel += os.sep + "__init__.py" if path.endswith("__init__.py") else ".py"
+        if path.endswith(os.sep + rel) or path == rel:
+            return rel
+    return path
 
 
 class _Local(threading.local):

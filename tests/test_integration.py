@@ -178,3 +178,12 @@ def test_cli_demo_then_diagnose(tmp_path):
     assert obj["culprit"]["waiter_name"] == "main_task"
     assert obj["culprit"]["waits_on_name"] == "subtask"
     assert len([k for k in obj["knot"] if k["kind"] == "waits_for"]) == 2
+
+
+def test_more_main_tasks_than_workers_deadlocks_and_the_rescue_still_ends():
+    # The rescuer must not run a blocking main task inline (it would wait on
+    # itself); every rescued result must arrive.
+    res = run_demo(out=None, render=False, workers=3, users=["a", "b", "c", "d"])
+    assert res.diagnosis.verdict == "deadlock"
+    assert res.diagnosis.workers == {"total": 3, "blocked": 3}
+    assert res.rescued

@@ -295,3 +295,34 @@ def test_result_group_and_huey_result_waits_are_recorded(consumer):
     assert task_blocks, "the fan task must have blocked at least once"
     assert all(e.get("waits_on") for e in task_blocks)
     assert diagnose(tracer.trace).verdict == "ok"
+
+
+def test_a_worker_starting_late_keeps_the_others_task_context():
+    # Regression: a worker's startup once reset the thread-local state of every
+    # thread, so the waits of tasks already running were recorded as waits by
+    # non-task code.  Force that order: a task is running when a worker starts.
+    import threading
+    huey = make_huey()
+    running, go = threading.Event(), threading.Event()
+
+    @huey.task()
+    def waits():
+        running.set()
+        assert go.wait(10)
+        try:
+            huey.t["add"](1, 1).get(blocking=True, timeout=0.01)
+        except ResultTimeout:
+            pass
+
+    with hueyviz.trace(huey) as tracer:
+        waits()
+        runner = threading.Thread(target=lambda: huey.execute(huey.dequeue()))
+        runner.start()
+        assert running.wait(10)
+        starter = threading.Thread(target=lambda: [h() for h in huey._startup.values()])
+        starter.start()
+        starter.join(10)
+        go.set()
+        runner.join(10)
+    block = next(e for e in tracer.trace if e.kind == "block")
+    assert block.task is not None and block.name == "waits"
