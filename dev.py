@@ -12,7 +12,9 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-APT_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium"}
+# binary -> Debian package.  Graphviz is optional for users (an in-process
+# engine is the fallback); the tests install it to compare the two engines.
+APT_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium", "dot": "graphviz"}
 PYTEST_ARGS = ["tests", "hueyviz", "README.md", "--nbval-lax", "notebooks"]
 
 

@@ -17,6 +17,7 @@ import gc
 import itertools
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -142,6 +143,7 @@ def main(quick: bool = False) -> dict:
         "sleep_1ms": measure(300 if quick else 1000, 0.001, rounds, stats_db),
     }
     stats_db.close()
+    shutil.rmtree(tmp, ignore_errors=True)
     return res
 
 

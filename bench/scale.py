@@ -28,7 +28,7 @@ from synth import synthetic_trace  # noqa: E402
 
 from hueyviz import Trace, diagnose  # noqa: E402
 
-SIZES = {10_000: 16, 100_000: 64}     # tasks -> workers
+SIZES = {10_000: 64, 100_000: 64}     # tasks -> workers: the same pool, so the ratio is about n
 
 
 def main(quick: bool = False) -> dict:

@@ -16,6 +16,7 @@ import copy
 from collections import ChainMap
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from .collector import collector_paused
 from .event import Event
 from .finding import VERDICTS, Diagnosis, Edge, Finding
 from .model import Replay, TaskRecord, Wait
@@ -282,9 +283,10 @@ def diagnose(trace) -> Diagnosis:
     if events is None:
         events = tuple(trace)
     det = _Detector()
-    for e in events:
-        det.feed(e)
-    findings = det.finish()
+    with collector_paused():
+        for e in events:
+            det.feed(e)
+        findings = det.finish()
     dropped = getattr(trace, "dropped", 0)
     start = min((e.t for e in events), default=None)
     notes = []

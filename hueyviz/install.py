@@ -80,7 +80,11 @@ def install(huey, sink=None, *, capture_args: bool = False, **sink_options) -> T
 def uninstall(huey, timeout: float = 5.0) -> None:
     """Detach the installed tracer and flush its sink (bounded)."""
     with _lock:
-        tracer = vars(huey).pop("_hueyviz_tracer", None)
+        # getattr/delattr, not vars(): reading an instance's __dict__ makes
+        # every later attribute access on it slower (CPython 3.11).
+        tracer = getattr(huey, "_hueyviz_tracer", None)
+        if tracer is not None:
+            del huey._hueyviz_tracer
     if tracer is None:
         return
     tracer.detach()

@@ -41,6 +41,7 @@ import time
 from collections import deque
 from typing import Callable, Dict, List, Optional
 
+from .sink import MemorySink
 from .event import Event, TraceFormatError, Worker, from_json_dict
 
 __all__ = ["Follower", "follow", "MemoryReader", "DEFAULT_LOST_AFTER"]
@@ -87,8 +88,12 @@ class MemoryReader:
         new, self.seen = total - self.seen, total
         if new <= 0:
             return []
-        evs = self.sink.events()
-        return [(None, None, e, "memory") for e in evs[max(0, len(evs) - new):]]
+        if isinstance(self.sink, MemorySink):
+            evs = self.sink.events(last=new)   # rebuild only the new events
+        else:
+            evs = self.sink.events()
+            evs = evs[max(0, len(evs) - new):]
+        return [(None, None, e, "memory") for e in evs]
 
     def close(self) -> None:
         pass

@@ -6,11 +6,11 @@ to drop (DESIGN.md rule 2).
 """
 from __future__ import annotations
 
-import gc
 import threading
 from collections import deque
 from typing import Iterable, Optional, Tuple
 
+from .collector import collector_paused
 from .event import Event
 
 __all__ = ["MemorySink", "DEFAULT_MAX_EVENTS"]
@@ -94,18 +94,10 @@ class MemorySink:
             raw = raw[max(0, len(raw) - last):] if last > 0 else ()
         workers = self._workers
         new = _new_event
-        # A million new tracked objects would set off full collections that
-        # rescan them all again and again (4x slower); none of them can be
-        # part of a cycle, so the collector waits until they are built.
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return tuple([new(Event, (t, kind, task, name,
                                       None if w is None else workers[w], data))
                           for t, kind, task, name, w, data in raw])
-        finally:
-            if gc_was_enabled:
-                gc.enable()
 
     def clear(self) -> None:
         self._buf.clear()

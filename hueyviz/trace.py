@@ -6,7 +6,6 @@ event as produced by :func:`hueyviz.event.to_json_dict`.
 """
 from __future__ import annotations
 
-import gc
 import json
 import os
 import socket
@@ -14,6 +13,7 @@ import warnings
 from typing import IO, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import __version__
+from .collector import collector_paused
 from .event import (KINDS, REQUIRED, Event, TraceFormatError, Worker, from_json_dict,
                     to_json_dict)
 from .model import State, build_graph, build_lanes, state_at
@@ -117,7 +117,7 @@ class Trace(Sequence[Event]):
     (1, 'enqueued', 'queued')
     """
 
-    __slots__ = ("_events", "header", "dropped", "warnings")
+    __slots__ = ("_events", "header", "dropped", "warnings", "_views")
 
     def __init__(self, events: Iterable[Event] = (), *, header: Optional[dict] = None,
                  dropped: int = 0, warnings: Iterable[str] = ()):
@@ -126,6 +126,9 @@ class Trace(Sequence[Event]):
         self.dropped = int(dropped) + sum(
             int(e.get("count", 0)) for e in self._events if e.kind == "dropped")
         self.warnings = tuple(warnings)
+        # Derived views, computed once: the trace never changes, and exporting
+        # every format would otherwise rebuild the same lanes and states.
+        self._views: dict = {}
 
     # -- sequence -----------------------------------------------------------
     def __len__(self) -> int:
@@ -169,12 +172,31 @@ class Trace(Sequence[Event]):
         return build_graph(self._events)
 
     def lanes(self):
-        """Per worker key, the :class:`~hueyviz.model.Lane` of spans it ran."""
-        return build_lanes(self._events)
+        """Per worker key, the :class:`~hueyviz.model.Lane` of spans it ran.
+
+        Computed once and shared between callers: treat it as read-only.
+        """
+        lanes = self._views.get("lanes")
+        if lanes is None:
+            with collector_paused():
+                lanes = self._views["lanes"] = build_lanes(self._events)
+        return lanes
 
     def state_at(self, t: Optional[float] = None) -> State:
-        """The state of every task and worker at time ``t`` (default: the end)."""
-        return state_at(self._events, t)
+        """The state of every task and worker at time ``t`` (default: the end).
+
+        The last few states asked for are kept and shared: treat them as
+        read-only.
+        """
+        states = self._views.setdefault("states", {})
+        state = states.get(t)
+        if state is None:
+            with collector_paused():
+                state = state_at(self._events, t)
+            if len(states) >= 4:
+                del states[next(iter(states))]
+            states[t] = state
+        return state
 
     # -- files ----------------------------------------------------------------
     def save(self, path: Union[str, os.PathLike]) -> None:
@@ -229,17 +251,8 @@ class Trace(Sequence[Event]):
         events: List[Event] = []
         workers: dict = {}
         strings: dict = {}
-        # Half a million events are half a million tracked objects: the cyclic
-        # collector would rescan them all many times while they pile up.  A
-        # load makes no reference cycles, so it pauses the collector (and
-        # restores it, whatever happens).
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with collector_paused():
             return cls._parse_lines(f, source, strict, notes, events, workers, strings)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
 
     @classmethod
     def _parse_lines(cls, f, source, strict, notes, events, workers, strings) -> "Trace":
