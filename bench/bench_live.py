@@ -15,6 +15,7 @@ Needs ``redis-server`` on PATH (it starts its own on a free port).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -222,10 +223,18 @@ def main(argv=None) -> int:
         print(f"in one process: worker thread {wc['worker_us']:.0f} us/task (execute incl. "
               f"hook), writer thread {wc['writer_us']:.1f} us/task (2 events: encode + "
               "Lua XADD batch)")
+        latency = {}
         for reorder in (0.2, 0.0):
-            lt = bench_latency(srv, app_dir, 3 if args.quick else 5, reorder)
+            lt = latency[str(reorder)] = bench_latency(srv, app_dir, 3 if args.quick else 5,
+                                                       reorder)
             print(f"block -> deadlock finding via follow (reorder {reorder} s): median "
                   f"{lt['median_s']:.3f} s, max {lt['max_s']:.3f} s, all {lt['all_s']}")
+        # bench/run.py folds this file into BENCHMARKS.md.
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "live.json"),
+                  "w") as fh:
+            json.dump({"redis_sink": r, "sqlite_sink": s, "process_workers_cpu": c,
+                       "writer_cpu": wc, "follow_latency": latency}, fh, indent=1,
+                      sort_keys=True, default=str)
     finally:
         srv.stop()
         shutil.rmtree(tmp, ignore_errors=True)

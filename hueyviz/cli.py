@@ -15,7 +15,13 @@ EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT = 0, 1, 2
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
-    pass
+    """Wraps prose descriptions; keeps the example blocks as written."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text.strip():
+            return super()._fill_text(text, width, indent)
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent,
+                             subsequent_indent=indent)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,13 +74,9 @@ def _parser() -> argparse.ArgumentParser:
               hueyviz diagnose trace.jsonl --from 10 --to 20   a window, seconds from the start
               hueyviz diagnose app.huey --json   the live system behind app.huey (install()ed)
             """))
-    g.add_argument("source", metavar="TRACE",
-                   help="trace file, sink URL (redis://, sqlite:///, file:///) or import path app.huey")
+    _source_args(g)
     g.add_argument("--json", action="store_true",
                    help="print one JSON object: verdict, at, culprit, knot, workers, message")
-    g.add_argument("--lenient", action="store_true",
-                   help="skip corrupt lines (with a warning) instead of failing")
-    _window_args(g)
     g.set_defaults(func=_cmd_diagnose)
 
     r = sub.add_parser(
@@ -97,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
             formats: svg (lanes.svg + waitfor.svg), lanes, waitfor, animated,
                      html (report.html), perfetto or json (trace.json), all (default)
             """))
-    r.add_argument("source", metavar="TRACE", help="trace file (JSON Lines)")
+    _source_args(r)
     r.add_argument("-o", "--out", required=True, metavar="DIR",
                    help="directory to write into (created if missing)")
     r.add_argument("--format", default="all", metavar="LIST",
@@ -105,9 +107,6 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--at", type=float, metavar="S",
                    help="draw the static views at S seconds after the trace start "
                         "(default: the first finding, else the end)")
-    r.add_argument("--lenient", action="store_true",
-                   help="skip corrupt lines (with a warning) instead of failing")
-    _window_args(r)
     r.set_defaults(func=_cmd_render)
 
     w = sub.add_parser(
@@ -126,16 +125,13 @@ def _parser() -> argparse.ArgumentParser:
               hueyviz whatif trace.jsonl --workers 2..16 --json | jq .min_safe_workers
               hueyviz whatif trace.jsonl --sync     also: waited-for subtasks called inline
             """))
-    w.add_argument("source", metavar="TRACE", help="trace file (JSON Lines)")
+    _source_args(w)
     w.add_argument("--workers", default="1..8", metavar="A..B",
                    help="worker counts to try, A..B or N (default 1..8)")
     w.add_argument("--json", action="store_true",
                    help="print min_safe_workers, exact, runs[{workers, verdict, makespan}]")
     w.add_argument("--sync", action="store_true",
                    help="also replay with waited-for subtasks called synchronously")
-    w.add_argument("--lenient", action="store_true",
-                   help="skip corrupt lines (with a warning) instead of failing")
-    _window_args(w)
     w.set_defaults(func=_cmd_whatif)
 
     rec = sub.add_parser(
@@ -160,6 +156,16 @@ def _parser() -> argparse.ArgumentParser:
                      help="also save what the source holds already, not only what arrives")
     rec.set_defaults(func=_cmd_record)
     return p
+
+
+def _source_args(p: argparse.ArgumentParser) -> None:
+    """The trace source and how to read it, the same for every reading command."""
+    p.add_argument("source", metavar="TRACE",
+                   help="trace file, sink URL (redis://, sqlite:///, file:///) "
+                        "or import path app.huey")
+    p.add_argument("--lenient", action="store_true",
+                   help="skip corrupt lines (with a warning) instead of failing")
+    _window_args(p)
 
 
 def _window_args(p: argparse.ArgumentParser) -> None:

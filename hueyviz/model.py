@@ -28,7 +28,7 @@ _RESULT_OUTCOMES = frozenset({"complete", "error", "timeout", "locked",
 _NO_RESULT_OUTCOMES = frozenset({"revoked", "expired", "lost"})
 
 
-@dataclass
+@dataclass(slots=True)
 class Wait:
     """One blocking wait: ``waiter`` (a task id, or None for non-task code)
     waits on ``waits_on`` from ``since`` until ``until``."""
@@ -47,7 +47,7 @@ class Wait:
         return None if self.timeout is None else self.since + self.timeout
 
 
-@dataclass
+@dataclass(slots=True)
 class TaskRecord:
     """What is known about one task id at some point of the replay."""
 
@@ -345,7 +345,7 @@ def state_at(events: Iterable[Event], t: Optional[float] = None) -> State:
 
 
 # -- lanes -------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class Span:
     """One execution of a task on a worker."""
 
@@ -358,7 +358,7 @@ class Span:
     blocked: List[Wait] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class Lane:
     worker: Worker
     spans: List[Span] = field(default_factory=list)

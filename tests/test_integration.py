@@ -9,6 +9,8 @@ import hueyviz
 from hueyviz import diagnose
 from hueyviz.demo import build_huey, run_demo
 
+from workload import chain_huey
+
 
 def settled(verdict):
     return lambda tr: diagnose(tr).verdict == verdict
@@ -37,20 +39,7 @@ def test_same_workload_with_three_workers_is_ok():
 
 
 def test_chain_of_nested_waits_deeper_than_the_pool(consumer):
-    huey = MemoryHuey("chain", utc=False)
-
-    @huey.task()
-    def leaf():
-        return "leaf"
-
-    @huey.task()
-    def middle():
-        return leaf().get(blocking=True)
-
-    @huey.task()
-    def top():
-        return middle().get(blocking=True)
-
+    huey, top = chain_huey("chain")
     with hueyviz.trace(huey) as tracer:
         run = consumer(huey, workers=2)
         run.results.append(top())
@@ -61,20 +50,7 @@ def test_chain_of_nested_waits_deeper_than_the_pool(consumer):
 
 
 def test_chain_fits_with_three_workers(consumer):
-    huey = MemoryHuey("chain3", utc=False)
-
-    @huey.task()
-    def leaf():
-        return "leaf"
-
-    @huey.task()
-    def middle():
-        return leaf().get(blocking=True)
-
-    @huey.task()
-    def top():
-        return middle().get(blocking=True)
-
+    huey, top = chain_huey("chain3")
     with hueyviz.trace(huey) as tracer:
         run = consumer(huey, workers=3)
         r = top()

@@ -1,32 +1,19 @@
 """hueyviz.whatif on traces recorded from real threaded consumers."""
 import json
-import time
 
 import pytest
-from huey import MemoryHuey
 
 import hueyviz
 from hueyviz import diagnose, whatif
 from hueyviz.cli import main
 from hueyviz.demo import run_demo
 
+from workload import chain_huey
+
 
 def chain_trace(consumer, workers=3):
     """top waits on middle, which waits on leaf: needs 3 workers."""
-    huey = MemoryHuey("whatif-chain", utc=False)
-
-    @huey.task()
-    def leaf():
-        time.sleep(0.01)        # the leaf's work, not synchronisation
-        return "leaf"
-
-    @huey.task()
-    def middle():
-        return leaf().get(blocking=True)
-
-    @huey.task()
-    def top():
-        return middle().get(blocking=True)
+    huey, top = chain_huey("whatif-chain", leaf_work=0.01)
 
     with hueyviz.trace(huey) as tracer:
         run = consumer(huey, workers=workers)
