@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import sys
 import threading
@@ -72,10 +73,15 @@ def call_site(depth: int = 1) -> Optional[str]:
         f"{f.f_lineno} in {f.f_code.co_name}"
 
 
+_NOTEBOOK_CELL = re.compile(r"[/\\]ipykernel_\d+[/\\]\d+\.py$")
+
+
 def short_path(path: str, module: Optional[str] = None) -> str:
     """The file as its import path (``pkg/mod.py``) when it belongs to an
     importable module, so messages and drawings do not carry one machine's
     directories; other files (scripts, notebook cells) keep their path."""
+    if _NOTEBOOK_CELL.search(path):
+        return "<notebook cell>"   # ipykernel's temporary file name says nothing
     if module and module != "__main__" and path.endswith(".py"):
         rel = module.replace(".", os.sep)
         rel += os.sep + "__init__.py" if path.endswith("__init__.py") else ".py"

@@ -326,3 +326,14 @@ def test_a_worker_starting_late_keeps_the_others_task_context():
         runner.join(10)
     block = next(e for e in tracer.trace if e.kind == "block")
     assert block.task is not None and block.name == "waits"
+
+
+def test_call_sites_are_portable():
+    from hueyviz.hook import short_path
+    assert short_path("/srv/venv/lib/site-packages/hueyviz/demo.py", "hueyviz.demo") == \
+        "hueyviz/demo.py"
+    assert short_path("/srv/app/tasks/__init__.py", "tasks") == "tasks/__init__.py"
+    assert short_path("/tmp/ipykernel_6152/3705834055.py", "__main__") == "<notebook cell>"
+    # A script run as __main__ keeps its path; a mismatched module name is not trusted.
+    assert short_path("/home/u/job.py", "__main__") == "/home/u/job.py"
+    assert short_path("/home/u/job.py", "other.mod") == "/home/u/job.py"
