@@ -342,7 +342,15 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="smaller batches, fewer rounds")
     ap.add_argument("--only", nargs="*", choices=FIGURES, help="run only these figures")
     args = ap.parse_args(argv)
-    res = {"quick": args.quick, "machine": machine()}
+    res = {}
+    if args.only:
+        # Re-measure some figures; keep the others from the last full run.
+        try:
+            with open(os.path.join(HERE, "results.json")) as f:
+                res = json.load(f)
+        except (OSError, ValueError):
+            res = {}
+    res.update({"quick": args.quick, "machine": machine()})
     for name in args.only or FIGURES:
         res[name] = run_figure(name, args.quick)
     if not args.only:

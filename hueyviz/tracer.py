@@ -47,11 +47,11 @@ class Tracer:
                  clock: Callable[[], float] = time.time):
         self.huey = huey
         self.capture_args = capture_args
+        self.errors = 0
+        self._log = rate_limited_logger()
         self.sink = sink if sink is not None else MemorySink(max_events)
         self.workers = workers
         self.clock = clock
-        self.errors = 0
-        self._log = rate_limited_logger()
         self._hook = None
         self._header = make_header(huey=getattr(huey, "name", None),
                                    storage=type(huey.storage).__name__,
@@ -85,9 +85,9 @@ class Tracer:
         self.detach()
 
     # -- recording (hot path) ---------------------------------------------------
-    # ``sink`` stays a plain-looking attribute, but assigning it also caches
-    # its bound ``append``: recording one event looks up two instance
-    # attributes (``_append``, ``clock``) and nothing else.
+    # ``sink`` and ``clock`` stay plain-looking attributes, but assigning
+    # either rebuilds ``_record``: one closure per tracer with every lookup
+    # hoisted, which the hook calls once per event.
     @property
     def sink(self):
         return self._sink
@@ -95,25 +95,43 @@ class Tracer:
     @sink.setter
     def sink(self, sink) -> None:
         self._sink = sink
-        # A sink without ``append`` fails (and is counted) at record time, as before.
-        self._append = getattr(sink, "append", None)
-        # A MemorySink whose append is not overridden takes the fields
-        # directly and stores them compactly (no Event built per record).
-        self._append_fields = (sink.append_fields
-                               if getattr(type(sink), "append", None) is MemorySink.append
-                               else None)
+        self._rebuild()
 
-    def _record(self, kind, task_id, name, worker, data) -> None:
-        try:
-            fields = self._append_fields
-            if fields is not None:
-                fields(self.clock(), kind, task_id, name, worker, data)
-            else:
-                # tuple.__new__ builds the Event without the Python-level
-                # NamedTuple.__new__ frame: same type, same fields.
-                self._append(_new_event(Event, (self.clock(), kind, task_id, name, worker, data)))
-        except Exception:
-            self._failed("sink")
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        sink, clock = getattr(self, "_sink", None), getattr(self, "_clock", None)
+        if sink is None or clock is None:
+            return
+        failed = self._failed
+        if getattr(type(sink), "append", None) is MemorySink.append:
+            # A MemorySink whose append is not overridden stores the fields
+            # compactly: no Event is built per record.
+            store = sink.recorder(clock)
+
+            def record(kind, task_id, name, worker, data):
+                try:
+                    store(kind, task_id, name, worker, data)
+                except Exception:
+                    failed("sink")
+        else:
+            # A sink without ``append`` fails (and is counted) at record time.
+            append = getattr(sink, "append", None)
+
+            def record(kind, task_id, name, worker, data):
+                try:
+                    # tuple.__new__ skips NamedTuple.__new__'s Python frame.
+                    append(_new_event(Event, (clock(), kind, task_id, name, worker, data)))
+                except Exception:
+                    failed("sink")
+        self._record = record
 
     def _failed(self, where: str) -> None:
         self.errors += 1
