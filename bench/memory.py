@@ -15,9 +15,7 @@ the task-id strings the events hold.  Tasks return a value half of the time
 """
 from __future__ import annotations
 
-import argparse
 import gc
-import json
 import statistics
 import sys
 import tracemalloc
@@ -81,14 +79,11 @@ def main(quick: bool = False) -> dict:
             "target_bytes": 250}
 
 
+def describe(r):
+    yield (f"{r['bytes_per_event']:.0f} bytes/event ({r['events']} events, "
+           f"{r['n_tasks']} tasks; target <= {r['target_bytes']})")
+
+
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    r = main(a.quick)
-    if a.json:
-        json.dump(r, sys.stdout)
-    else:
-        print(f"{r['bytes_per_event']:.0f} bytes/event ({r['events']} events, "
-              f"{r['n_tasks']} tasks; target <= {r['target_bytes']})")
+    from figure import figure_main
+    figure_main(__doc__, main, describe)

@@ -12,14 +12,11 @@ is reported, with ratios against the untraced median of the same run.
 """
 from __future__ import annotations
 
-import argparse
 import gc
 import itertools
-import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -147,17 +144,14 @@ def main(quick: bool = False) -> dict:
     return res
 
 
+def describe(r):
+    for fig, v in r.items():
+        for c, s in v["configs"].items():
+            yield (f"{fig:10} {c:20} cpu {s['cpu_us_median']:8.1f} us/task "
+                   f"x{s['cpu_ratio']:.3f}  wall {s['wall_us_median']:8.1f} us/task "
+                   f"x{s['wall_ratio']:.3f}")
+
+
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    r = main(a.quick)
-    if a.json:
-        json.dump(r, sys.stdout)
-    else:
-        for fig, v in r.items():
-            for c, s in v["configs"].items():
-                print(f"{fig:10} {c:20} cpu {s['cpu_us_median']:8.1f} us/task "
-                      f"x{s['cpu_ratio']:.3f}  wall {s['wall_us_median']:8.1f} us/task "
-                      f"x{s['wall_ratio']:.3f}")
+    from figure import figure_main
+    figure_main(__doc__, main, describe)

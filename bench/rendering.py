@@ -10,8 +10,6 @@ output <= 10 s, each SVG <= 5 MB.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
 import statistics
@@ -82,21 +80,19 @@ def _fmt(filename: str) -> str:
             "report.html": "html", "trace.json": "perfetto"}[filename]
 
 
+def describe(r):
+    if r.get("status") == "pending":
+        yield f"pending: {r['reason']}"
+        return
+    for n, s in r["sizes"].items():
+        for f, p in s["files"].items():
+            sec = p["seconds_median"]
+            yield (f"{n:>7} {f:13} {sec if sec is None else round(sec, 2)!s:>6} s "
+                   f"{p['bytes'] or 0:>12,} bytes")
+    for k, v in r["errors"].items():
+        yield f"error {k} {v}"
+
+
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    r = main(a.quick)
-    if a.json:
-        json.dump(r, sys.stdout)
-    elif r.get("status") == "pending":
-        print("pending:", r["reason"])
-    else:
-        for n, s in r["sizes"].items():
-            for f, p in s["files"].items():
-                sec = p["seconds_median"]
-                print(f"{n:>7} {f:13} {sec if sec is None else round(sec, 2)!s:>6} s "
-                      f"{p['bytes'] or 0:>12,} bytes")
-        for k, v in r["errors"].items():
-            print("error", k, v)
+    from figure import figure_main
+    figure_main(__doc__, main, describe)

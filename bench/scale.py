@@ -10,9 +10,7 @@ sizes interleaved (10k, 100k, 10k, 100k, ...), medians reported.  The
 """
 from __future__ import annotations
 
-import argparse
 import gc
-import json
 import os
 import shutil
 import statistics
@@ -86,16 +84,13 @@ def main(quick: bool = False) -> dict:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def describe(r):
+    for n, s in r["sizes"].items():
+        yield (f"{n:>7} tasks ({s['events']} events): load {s['load_s_median']:.2f} s, "
+               f"diagnose {s['diagnose_s_median']:.2f} s, total {s['total_s_median']:.2f} s")
+    yield f"10k -> 100k ratio: { {k: round(v, 1) for k, v in r['ratio_100k_over_10k'].items()} }"
+
+
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", action="store_true")
-    a = ap.parse_args()
-    r = main(a.quick)
-    if a.json:
-        json.dump(r, sys.stdout)
-    else:
-        for n, s in r["sizes"].items():
-            print(f"{n:>7} tasks ({s['events']} events): load {s['load_s_median']:.2f} s, "
-                  f"diagnose {s['diagnose_s_median']:.2f} s, total {s['total_s_median']:.2f} s")
-        print("10k -> 100k ratio:", {k: round(v, 1) for k, v in r["ratio_100k_over_10k"].items()})
+    from figure import figure_main
+    figure_main(__doc__, main, describe)
