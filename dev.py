@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Developer entry point: ``python dev.py demo`` and ``python dev.py test``.
+"""Developer entry point: ``python dev.py demo``, ``test`` and ``bench``.
 
 Both work in a fresh clone on a fresh machine with only Python, pip and apt:
 they install what they need first (the package, its test extras, and the
@@ -67,12 +67,19 @@ def test(args):
     return run([sys.executable, "-m", "pytest", *PYTEST_ARGS, *args]).returncode
 
 
+def bench(args):
+    ensure_system_packages()          # redis-server for the live figures
+    pip_install(".[bench]")
+    return run([sys.executable, "bench/run.py", *args]).returncode
+
+
 def main(argv):
-    commands = {"demo": demo, "test": test}
+    commands = {"demo": demo, "test": test, "bench": bench}
     if not argv or argv[0] not in commands:
         print(__doc__)
         print("usage: python dev.py demo [hueyviz demo options]\n"
-              "       python dev.py test [pytest options]")
+              "       python dev.py test [pytest options]\n"
+              "       python dev.py bench [--quick]")
         return 2
     return commands[argv[0]](argv[1:])
 
