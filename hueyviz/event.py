@@ -107,39 +107,56 @@ def to_json_dict(event: Event) -> dict:
     return out
 
 
-def _opt_str(obj: dict, key: str) -> Optional[str]:
+_new_event = tuple.__new__
+
+
+def _opt_str(obj: dict, key: str, strings: Optional[dict]) -> Optional[str]:
     v = obj.get(key)
-    if v is None or isinstance(v, str):
-        return v
-    raise TraceFormatError(f"field {key!r} must be a string, got {type(v).__name__}")
+    if v is None:
+        return None
+    if type(v) is not str:
+        raise TraceFormatError(f"field {key!r} must be a string, got {type(v).__name__}")
+    return v if strings is None else strings.setdefault(v, v)
 
 
-def from_json_dict(obj: Any, workers: Optional[dict] = None) -> Event:
+def from_json_dict(obj: Any, workers: Optional[dict] = None,
+                   strings: Optional[dict] = None) -> Event:
     """Validate and build an :class:`Event` from its JSON object.
 
-    ``workers`` interns :class:`Worker` values across a load so that a
-    million events share a handful of worker objects.
+    ``obj`` is consumed: its kind-specific fields stay in it and it becomes
+    the event's ``data``, so a load builds no second dict per line.
+    ``workers`` and ``strings`` intern :class:`Worker` values and task ids
+    and names across a load, so a million events share them.
     Raises :class:`TraceFormatError` naming the bad field.
     """
     if not isinstance(obj, dict):
         raise TraceFormatError(f"event must be a JSON object, got {type(obj).__name__}")
-    t = obj.get("t")
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t):
+    get = obj.get
+    t = get("t")
+    if type(t) is not float:
+        if isinstance(t, bool) or not isinstance(t, (int, float)):
+            raise TraceFormatError("missing or non-numeric time field 't'")
+        try:
+            t = float(t)
+        except OverflowError:
+            t = math.inf
+    if not math.isfinite(t):
         raise TraceFormatError("missing or non-numeric time field 't'")
-    kind = obj.get("kind")
-    if not isinstance(kind, str) or not kind:
+    kind = get("kind")
+    if type(kind) is not str or not kind:
         raise TraceFormatError("missing field 'kind'")
-    for key in REQUIRED.get(kind, ()):
-        if obj.get(key) is None:
-            raise TraceFormatError(f"{kind} event without field {key!r}")
-    task = _opt_str(obj, "task")
-    name = _opt_str(obj, "name")
+    required = REQUIRED.get(kind)
+    if required is not None:
+        for key in required:
+            if get(key) is None:
+                raise TraceFormatError(f"{kind} event without field {key!r}")
+    task = _opt_str(obj, "task", strings)
+    name = _opt_str(obj, "name", strings)
     worker = None
-    wname = obj.get("worker")
+    wname = get("worker")
     if wname is not None:
-        host, pid = obj.get("host", ""), obj.get("pid", 0)
-        if not isinstance(wname, str) or not isinstance(host, str) or \
-                isinstance(pid, bool) or not isinstance(pid, int):
+        host, pid = get("host", ""), get("pid", 0)
+        if type(wname) is not str or type(host) is not str or type(pid) is not int:
             raise TraceFormatError("worker identity must be host (string), pid (integer), worker (string)")
         key = (host, pid, wname)
         if workers is None:
@@ -148,5 +165,8 @@ def from_json_dict(obj: Any, workers: Optional[dict] = None) -> Event:
             worker = workers.get(key)
             if worker is None:
                 worker = workers[key] = Worker(*key)
-    data = {k: v for k, v in obj.items() if k not in COMMON} or None
-    return Event(float(t), kind, task, name, worker, data)
+    pop = obj.pop
+    for k in COMMON:
+        pop(k, None)
+    # tuple.__new__ skips NamedTuple.__new__'s Python frame: same type, same fields.
+    return _new_event(Event, (t, kind, task, name, worker, obj or None))

@@ -14,8 +14,7 @@ from typing import IO, Iterable, Iterator, List, Optional, Sequence, Tuple, Unio
 
 from . import __version__
 from .collector import collector_paused
-from .event import (KINDS, REQUIRED, Event, TraceFormatError, Worker, from_json_dict,
-                    to_json_dict)
+from .event import KINDS, Event, TraceFormatError, from_json_dict, to_json_dict
 from .model import State, build_graph, build_lanes, state_at
 
 try:  # orjson roughly halves load time on big traces; stdlib is the fallback
@@ -37,64 +36,6 @@ def _loads(line: bytes):
     if _orjson is not None:
         return _orjson.loads(line)
     return json.loads(line)
-
-
-_new_event = tuple.__new__
-
-
-def _fast_event(obj, workers: dict, strings: dict) -> Optional[Event]:
-    """The :class:`Event` of a well-formed record, or ``None``.
-
-    The loader's fast path: it checks exactly what
-    :func:`~hueyviz.event.from_json_dict` checks, but only for the usual
-    shapes (float time, string ids, a known worker), and reuses the parsed
-    dict as ``data`` instead of rebuilding it.  Anything unusual returns
-    ``None`` *before* touching ``obj``, and the caller falls back to
-    ``from_json_dict``, which raises the exact error.  Task ids and names are
-    shared through ``strings`` (one object per distinct value, not one per
-    line).
-    """
-    if type(obj) is not dict:
-        return None
-    get = obj.get
-    t = get("t")
-    kind = get("kind")
-    if type(t) is not float or t - t != 0.0 or type(kind) is not str or not kind:
-        return None                      # int/bool/inf/nan time, bad kind
-    required = REQUIRED.get(kind)
-    if required is not None:
-        for key in required:
-            if get(key) is None:
-                return None
-    task = get("task")
-    name = get("name")
-    if task is not None:
-        if type(task) is not str:
-            return None
-        task = strings.setdefault(task, task)
-    if name is not None:
-        if type(name) is not str:
-            return None
-        name = strings.setdefault(name, name)
-    wname = get("worker")
-    if wname is None:
-        worker = None
-    else:
-        host = get("host", "")
-        pid = get("pid", 0)
-        if type(wname) is not str or type(host) is not str or type(pid) is not int:
-            return None
-        key = (host, pid, wname)
-        worker = workers.get(key)
-        if worker is None:
-            worker = workers[key] = Worker(host, pid, wname)
-    pop = obj.pop
-    for k in _COMMON:
-        pop(k, None)
-    return _new_event(Event, (t, kind, task, name, worker, obj or None))
-
-
-_COMMON = ("t", "kind", "task", "name", "host", "pid", "worker")
 
 
 def make_header(**fields) -> dict:
@@ -282,16 +223,14 @@ class Trace(Sequence[Event]):
             if header is None:
                 header = cls._check_header(obj, lineno, source)
                 continue
-            e = _fast_event(obj, workers, strings)
-            if e is None:
-                try:
-                    e = from_json_dict(obj, workers)
-                except TraceFormatError as exc:
-                    err = TraceFormatError(str(exc), lineno, source)
-                    if strict:
-                        raise err from None
-                    notes.append(f"skipped {err}")
-                    continue
+            try:
+                e = from_json_dict(obj, workers, strings)
+            except TraceFormatError as exc:
+                err = TraceFormatError(str(exc), lineno, source)
+                if strict:
+                    raise err from None
+                notes.append(f"skipped {err}")
+                continue
             if e.kind not in KINDS:
                 unknown[e.kind] = unknown.get(e.kind, 0) + 1
             events.append(e)
