@@ -63,27 +63,8 @@ class MemorySink:
             self.dropped += 1
         if worker is not None:
             wid = self._worker_ids.get(worker)
-            buf.append((t, kind, task, name,
-                        self._add_worker(worker) if wid is None else wid, data))
-        else:
-            buf.append((t, kind, task, name, None, data))
-
-    def recorder(self, clock):
-        """``record(kind, task, name, worker, data)``: stamp the time with
-        ``clock`` and store the fields, like :meth:`append_fields` but with
-        every lookup hoisted out of the per-event call (the tracer's hot path).
-        """
-        buf, ids, add = self._buf, self._worker_ids, self._add_worker
-        append, maxlen = buf.append, self.max_events
-
-        def record(kind, task, name, worker, data):
-            if len(buf) == maxlen:
-                self.dropped += 1
-            if worker is not None:
-                wid = ids.get(worker)
-                worker = add(worker) if wid is None else wid
-            append((clock(), kind, task, name, worker, data))
-        return record
+            worker = self._add_worker(worker) if wid is None else wid
+        buf.append((t, kind, task, name, worker, data))
 
     def _add_worker(self, worker) -> int:
         with self._lock:

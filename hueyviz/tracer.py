@@ -114,11 +114,11 @@ class Tracer:
         if getattr(type(sink), "append", None) is MemorySink.append:
             # A MemorySink whose append is not overridden stores the fields
             # compactly: no Event is built per record.
-            store = sink.recorder(clock)
+            store = sink.append_fields
 
             def record(kind, task_id, name, worker, data):
                 try:
-                    store(kind, task_id, name, worker, data)
+                    store(clock(), kind, task_id, name, worker, data)
                 except Exception:
                     failed("sink")
         else:
