@@ -24,6 +24,7 @@ from .. import palette as P
 from .axis import duration_label
 from .lanes import FS, draw_lanes, svg_document
 from .markup import esc, fit, num
+from .memo import remember_last
 from .timeline import build_timeline
 
 __all__ = ["render_animated", "snapshot_times", "waitfor_snapshots"]
@@ -60,22 +61,14 @@ def snapshot_times(trace, diagnosis, limit: Optional[int] = None) -> List[float]
 _SIZE = re.compile(r'<svg[^>]*?width="([\d.]+)(?:pt|px)?"[^>]*?height="([\d.]+)(?:pt|px)?"', re.S)
 
 
-_MEMO: list = [None]
-
-
+@remember_last(2)
 def waitfor_snapshots(trace, diagnosis, times) -> Tuple[List[Tuple[float, str, float, float]], str]:
     """``([(t, svg_text, width, height)], error)`` from the wait-for renderer.
 
     The last result is remembered (same trace and diagnosis objects, same
     times): the animation and the report share their snapshots.
     """
-    key = tuple(times)
-    memo = _MEMO[0]
-    if memo is not None and memo[0] is trace and memo[1] is diagnosis and memo[2] == key:
-        return memo[3]
-    out = _snapshots(trace, diagnosis, times)
-    _MEMO[0] = (trace, diagnosis, key, out)
-    return out
+    return _snapshots(trace, diagnosis, times)
 
 
 def _snapshots(trace, diagnosis, times):

@@ -25,6 +25,7 @@ from .axis import absolute_start, duration_label, tick_label, ticks
 from .bar import FS, MIN_BAR_PX, OUTCOME_WORDS, draw_bar, outcome_colour
 from .density import build_strip, draw_strip
 from .markup import esc, fit, num, text_width, uid
+from .memo import remember_last
 from .timeline import Timeline, build_timeline
 
 __all__ = ["render_lanes", "draw_lanes", "svg_document", "LaneDrawing"]
@@ -136,9 +137,7 @@ def _geometry(tl: Timeline, width: float, show_queue: bool, title: str, message:
     return d, label_w
 
 
-_MEMO: list = [None]
-
-
+@remember_last(1)
 def draw_lanes(tl: Timeline, *, width: float = 960, show_queue: bool = True,
                show_spawn: bool = False, title: Optional[str] = None) -> LaneDrawing:
     """Lay out and draw ``tl`` into the parts of a :class:`LaneDrawing`.
@@ -147,13 +146,8 @@ def draw_lanes(tl: Timeline, *, width: float = 960, show_queue: bool = True,
     the lanes, the animation and the report of one trace draw it once.
     Callers must not mutate the result.
     """
-    key = (width, show_queue, show_spawn, title)
-    memo = _MEMO[0]
-    if memo is not None and memo[0] is tl and memo[1] == key:
-        return memo[2]
-    d = _draw_lanes(tl, width=width, show_queue=show_queue, show_spawn=show_spawn, title=title)
-    _MEMO[0] = (tl, key, d)
-    return d
+    return _draw_lanes(tl, width=width, show_queue=show_queue, show_spawn=show_spawn,
+                       title=title)
 
 
 def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: bool,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from ..event import OUTCOMES
+from .memo import remember_last
 
 __all__ = ["Block", "Bar", "Row", "Group", "Timeline", "build_timeline",
            "outcome_key", "natural_key"]
@@ -127,9 +128,7 @@ def _task_words(rec, task_id: str) -> str:
     return f"{name} [{task_id[:4]}]"
 
 
-_MEMO: list = [None]   # (trace, diagnosis, at, timeline): the last call, by identity
-
-
+@remember_last(2)
 def build_timeline(trace, diagnosis=None, at: Optional[float] = None) -> Timeline:
     """The lane model of ``trace`` (as of time ``at`` when given).
 
@@ -137,12 +136,7 @@ def build_timeline(trace, diagnosis=None, at: Optional[float] = None) -> Timelin
     the diagnosis), so rendering lanes, animation and report of one trace
     builds the model once.  Callers must not mutate the result.
     """
-    memo = _MEMO[0]
-    if memo is not None and memo[0] is trace and memo[1] is diagnosis and memo[2] == at:
-        return memo[3]
-    tl = _build(trace, diagnosis, at)
-    _MEMO[0] = (trace, diagnosis, at, tl)
-    return tl
+    return _build(trace, diagnosis, at)
 
 
 def _build(trace, diagnosis, at: Optional[float]) -> Timeline:
