@@ -1,4 +1,6 @@
-"""Derived views of a trace: the replayed state machine, graph and lanes.
+"""Derived views of a trace: the replayed state machine and the task graph.
+
+The per-worker lanes are in :mod:`hueyviz.lane`.
 
 Everything here is computed from the event log on demand and never mutates
 it (DESIGN.md rule 4).  :class:`Replay` is the single state machine that
@@ -8,17 +10,14 @@ has exactly one definition.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional
 
 import networkx as nx
 
 from .event import OUTCOMES, Event, Worker
 
-__all__ = [
-    "TaskRecord", "Wait", "Replay", "Span", "Lane", "State",
-    "build_graph", "build_lanes", "state_at",
-]
+__all__ = ["TaskRecord", "Wait", "Replay", "State", "build_graph", "state_at"]
 
 # Outcomes after which a waiter gets something back: a value, or an Error
 # that Result.get raises as TaskException.
@@ -342,84 +341,6 @@ def state_at(events: Iterable[Event], t: Optional[float] = None) -> State:
                for w in rp.pool()}
     return State(rp.t if t is None else t, tasks, holders, rp.pool_size(),
                  tuple(rp.queue), tuple(rp.thread_waits.values()))
-
-
-# -- lanes -------------------------------------------------------------------
-@dataclass(slots=True)
-class Span:
-    """One execution of a task on a worker."""
-
-    task: str
-    name: Optional[str]
-    start: float
-    end: Optional[float]          # None: still running when the trace ends
-    outcome: Optional[str]        # complete, error, retrying, lost, ... or None
-    depth: int = 0                # >0: nested execution (immediate mode)
-    blocked: List[Wait] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class Lane:
-    worker: Worker
-    spans: List[Span] = field(default_factory=list)
-    up: Optional[float] = None
-    down: Optional[float] = None
-
-
-def build_lanes(events: Iterable[Event]) -> Dict[str, Lane]:
-    """Per worker (keyed ``host/pid/name``), the spans it ran, in order."""
-    lanes: Dict[str, Lane] = {}
-    open_: Dict[Worker, List[Span]] = {}
-    by_task: Dict[str, Span] = {}
-
-    def lane(w: Worker) -> Lane:
-        ln = lanes.get(w.key)
-        if ln is None:
-            ln = lanes[w.key] = Lane(w)
-        return ln
-
-    for e in events:
-        k = e.kind
-        if k == "executing" and e.worker is not None:
-            stack = open_.setdefault(e.worker, [])
-            sp = Span(e.task, e.name, e.t, None, None, depth=len(stack))
-            stack.append(sp)
-            lane(e.worker).spans.append(sp)
-            by_task[e.task] = sp
-        elif k in OUTCOMES or k == "retrying":
-            sp = by_task.get(e.task)
-            if sp is None:
-                continue
-            if k == "retrying":
-                sp.outcome = "retrying"
-                continue
-            sp.end, sp.outcome = e.t, k
-            stack = open_.get(e.worker) if e.worker else None
-            if stack and sp in stack:
-                stack.remove(sp)
-            for w in sp.blocked:
-                if w.until is None:
-                    w.until, w.outcome = e.t, "abandoned"
-            del by_task[e.task]
-        elif k == "block" and e.task is not None:
-            sp = by_task.get(e.task)
-            if sp is not None:
-                sp.blocked.append(Wait(e.get("waits_on"), e.t, e.worker, e.task,
-                                       e.get("timeout"), e.get("site")))
-        elif k == "unblock" and e.task is not None:
-            sp = by_task.get(e.task)
-            if sp is not None and sp.blocked and sp.blocked[-1].until is None:
-                sp.blocked[-1].until = e.t
-                sp.blocked[-1].outcome = e.get("outcome", "result")
-        elif k == "worker_up" and e.worker is not None:
-            lane(e.worker).up = e.t
-        elif k == "worker_down" and e.worker is not None:
-            lane(e.worker).down = e.t
-        elif k == "lost" and e.worker is not None:
-            for sp in open_.pop(e.worker, []):
-                sp.end, sp.outcome = e.t, "lost"
-                by_task.pop(sp.task, None)
-    return lanes
 
 
 # -- graph -------------------------------------------------------------------

@@ -15,7 +15,8 @@ from typing import IO, Iterable, Iterator, List, Optional, Sequence, Tuple, Unio
 from . import __version__
 from .collector import collector_paused
 from .event import KINDS, Event, TraceFormatError, from_json_dict, to_json_dict
-from .model import State, build_graph, build_lanes, state_at
+from .lane import build_lanes
+from .model import State, build_graph, state_at
 
 try:  # orjson roughly halves load time on big traces; stdlib is the fallback
     import orjson as _orjson
@@ -113,7 +114,7 @@ class Trace(Sequence[Event]):
         return build_graph(self._events)
 
     def lanes(self):
-        """Per worker key, the :class:`~hueyviz.model.Lane` of spans it ran.
+        """Per worker key, the :class:`~hueyviz.lane.Lane` of spans it ran.
 
         Computed once and shared between callers: treat it as read-only.
         """

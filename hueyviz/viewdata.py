@@ -20,7 +20,8 @@ from typing import Dict, List, Optional
 
 from . import palette
 from .analysis import diagnose
-from .model import Replay, build_lanes
+from .lane import build_lanes
+from .model import Replay
 
 __all__ = ["build_view_data", "build_layout", "palette_dict"]
 
