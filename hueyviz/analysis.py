@@ -230,22 +230,23 @@ class _Detector:
             if rec is not None and rec.state == "unknown" and self.active is None:
                 for w in list(waits):
                     self._hang(w, w.since)
-        out = []
-        for f in self.findings:
-            if f.get("retracted"):
-                continue
-            out.append(Finding(f["verdict"], f["at"], f["culprit"], f["knot"],
-                               f["workers"], f["message"], f["ends"], tuple(f["notes"])))
+        out = [_to_finding(f) for f in self.findings if not f.get("retracted")]
         out.sort(key=lambda f: f.at)
         return out
 
 
+def _run(events: Iterable[Event]) -> Tuple[_Detector, List[Finding]]:
+    """One pass of the detector over ``events``: linear in their number."""
+    det = _Detector()
+    with collector_paused():
+        for e in events:
+            det.feed(e)
+        return det, det.finish()
+
+
 def find_findings(events: Iterable[Event]) -> List[Finding]:
     """Every deadlock, stall and hang in ``events``, in order of time."""
-    det = _Detector()
-    for e in events:
-        det.feed(e)
-    return det.finish()
+    return _run(events)[1]
 
 
 def diagnose(trace) -> Diagnosis:
@@ -282,11 +283,7 @@ def diagnose(trace) -> Diagnosis:
     events = getattr(trace, "events", None)
     if events is None:
         events = tuple(trace)
-    det = _Detector()
-    with collector_paused():
-        for e in events:
-            det.feed(e)
-        findings = det.finish()
+    det, findings = _run(events)
     dropped = getattr(trace, "dropped", 0)
     start = min((e.t for e in events), default=None)
     notes = []
