@@ -22,8 +22,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 from hueyviz import Trace, diagnose  # noqa: E402
-from hueyviz import engine  # noqa: E402
-from hueyviz.event import Event, Worker  # noqa: E402
+from hueyviz.render import engine  # noqa: E402
+from hueyviz.core.event import Event, Worker  # noqa: E402
 from hueyviz.render.waitfor import waitfor  # noqa: E402
 
 

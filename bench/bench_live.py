@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 from livekit import RedisServer, wait_until  # noqa: E402
 
 import hueyviz  # noqa: E402
-from hueyviz.event import Event, Worker  # noqa: E402
+from hueyviz.core.event import Event, Worker  # noqa: E402
 
 APP = """\
 import os
@@ -201,8 +201,8 @@ def main(argv=None) -> int:
     tmp = tempfile.mkdtemp(prefix="hueyviz-bench-")
     srv = RedisServer(os.path.join(tmp, "redis")).start()
     try:
-        from hueyviz.redissink import RedisSink
-        from hueyviz.sqlitesink import SqliteSink
+        from hueyviz.record.redissink import RedisSink
+        from hueyviz.record.sqlitesink import SqliteSink
         big = {"max_buffer": n_sink + 10}
         r = bench_sink(RedisSink(srv.url, stream="hueyviz:sinkbench", **big), n_sink)
         print(f"redis sink : {r['events_per_s']:,.0f} events/s end-to-end, append "

@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from synth import synthetic_trace  # noqa: E402
 
-from hueyviz.analysis import diagnose  # noqa: E402
+from hueyviz.analysis.detector import diagnose  # noqa: E402
 from hueyviz.render.animated import render_animated  # noqa: E402
 from hueyviz.render.lanes import render_lanes  # noqa: E402
 from hueyviz.render.report import render_report  # noqa: E402

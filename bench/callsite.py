@@ -10,10 +10,10 @@ waits that return at once.  Compare them with Huey's own polling wait
 """
 import timeit
 
-from hueyviz.analysis import would_deadlock
-from hueyviz.event import Event, Worker
-from hueyviz.hook import call_site
-from hueyviz.model import Replay
+from hueyviz.analysis.detector import would_deadlock
+from hueyviz.core.event import Event, Worker
+from hueyviz.record.hook import call_site
+from hueyviz.analysis.replay import Replay
 
 
 def nest(depth, fn):

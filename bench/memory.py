@@ -68,7 +68,7 @@ def main(quick: bool = False) -> dict:
         del tracer
         gc.collect()
     tracemalloc.stop()
-    from hueyviz.event import Event, Worker
+    from hueyviz.core.event import Event, Worker
     sample = Event(1.0, "executing", "x" * 36, "job", Worker("h", 1, "w"), None)
     return {"n_tasks": n, "events": events, "rounds": rounds,
             "bytes_per_event": statistics.median(per_event),

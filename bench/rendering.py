@@ -30,7 +30,7 @@ WORKERS = {1_000: 8, 10_000: 16, 100_000: 64}
 
 def available() -> bool:
     try:
-        from hueyviz.export import FILES, export_all  # noqa: F401
+        from hueyviz.render.export import FILES, export_all  # noqa: F401
     except ImportError:
         return False
     return True
@@ -38,8 +38,8 @@ def available() -> bool:
 
 def main(quick: bool = False) -> dict:
     if not available():
-        return {"status": "pending", "reason": "hueyviz.export.export_all not importable"}
-    from hueyviz.export import FILES, export_all
+        return {"status": "pending", "reason": "hueyviz.render.export.export_all not importable"}
+    from hueyviz.render.export import FILES, export_all
     sizes = [1_000, 10_000] if quick else [1_000, 10_000, 100_000]
     rounds = 1 if quick else 3
     traces = {n: synthetic_trace(n, WORKERS[n], seed=1) for n in sizes}

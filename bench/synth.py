@@ -20,8 +20,8 @@ import random
 import uuid
 from typing import List
 
-from hueyviz.event import Event, Worker
-from hueyviz.trace import Trace, make_header
+from hueyviz.core.event import Event, Worker
+from hueyviz.core.trace import Trace, make_header
 
 __all__ = ["synthetic_trace"]
 

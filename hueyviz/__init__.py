@@ -6,19 +6,19 @@
 """
 __version__ = "0.1.0"
 
-from .event import Event, TraceFormatError, Worker  # noqa: E402
-from .trace import Trace, TraceWarning  # noqa: E402
-from .tracer import Tracer, trace  # noqa: E402
-from .analysis import Diagnosis, Edge, Finding, diagnose  # noqa: E402
+from .core.event import Event, TraceFormatError, Worker  # noqa: E402
+from .core.trace import Trace, TraceWarning  # noqa: E402
+from .record.tracer import Tracer, trace  # noqa: E402
+from .analysis.detector import Diagnosis, Edge, Finding, diagnose  # noqa: E402
 from .render import (render_animated, render_lanes, render_report,  # noqa: E402
                      render_waitfor, waitfor)
-from .export import export_all  # noqa: E402
-from .install import install, uninstall  # noqa: E402
-from .live import Follower, follow  # noqa: E402
-from .source import resolve_source  # noqa: E402
-from .guard import DeadlockError, guard  # noqa: E402
-from .whatif import WhatIf, whatif  # noqa: E402
-from .watchdog import Watchdog, watchdog  # noqa: E402
+from .render.export import export_all  # noqa: E402
+from .record.install import install, uninstall  # noqa: E402
+from .read.follower import Follower, follow  # noqa: E402
+from .read.source import resolve_source  # noqa: E402
+from .protect.guard import DeadlockError, guard  # noqa: E402
+from .analysis.simulation import WhatIf, whatif  # noqa: E402
+from .protect.watchdog import Watchdog, watchdog  # noqa: E402
 
 __all__ = [
     "__version__", "Event", "Worker", "TraceFormatError", "Trace", "TraceWarning",
@@ -34,6 +34,6 @@ __all__ = [
 
 def __getattr__(name):  # TraceView imports ipywidgets: only when asked for
     if name == "TraceView":
-        from .widget import TraceView
+        from .widget.traceview import TraceView
         return TraceView
     raise AttributeError(f"module 'hueyviz' has no attribute {name!r}")

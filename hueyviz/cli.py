@@ -8,8 +8,8 @@ import textwrap
 import warnings
 from typing import List, Optional
 
-from . import __version__
-from .event import TraceFormatError
+from ._version import __version__
+from .core.event import TraceFormatError
 
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -178,7 +178,7 @@ def _window_args(p: argparse.ArgumentParser) -> None:
 def load_source(source: str, args=None):
     """Load a trace named on the command line, honouring --from/--to."""
     # A file, a sink URL or an import path "app.huey" (hueyviz.source).
-    from .source import read_trace
+    from .read.source import read_trace
     strict = not getattr(args, "lenient", False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -194,7 +194,7 @@ def load_source(source: str, args=None):
 
 
 def _cmd_diagnose(args) -> int:
-    from .analysis import diagnose
+    from .analysis.detector import diagnose
     tr = load_source(args.source, args)
     d = diagnose(tr)
     if args.json:
@@ -207,7 +207,7 @@ def _cmd_diagnose(args) -> int:
 
 
 def _cmd_whatif(args) -> int:
-    from .whatif import whatif
+    from .analysis.simulation import whatif
     lo, sep, hi = args.workers.partition("..")
     try:
         counts = range(int(lo), int(hi if sep else lo) + 1)
@@ -223,8 +223,8 @@ def _cmd_whatif(args) -> int:
 
 
 def _cmd_render(args) -> int:
-    from .engine import EngineNotFound
-    from .export import export_all, parse_formats
+    from .render.engine import EngineNotFound
+    from .render.export import export_all, parse_formats
     try:
         parse_formats(args.format)
     except ValueError as exc:
@@ -248,7 +248,7 @@ def _cmd_render(args) -> int:
 
 
 def _cmd_record(args) -> int:
-    from .record import record
+    from .read.recorder import record
     res = record(args.source, args.output, duration=args.duration,
                  start="begin" if args.from_start else "end")
     for note in res.warnings:

@@ -15,9 +15,9 @@ from typing import Optional, Sequence
 
 from huey import MemoryHuey
 
-from .analysis import Diagnosis, diagnose
-from .trace import Trace
-from .tracer import trace
+from .analysis.detector import Diagnosis, diagnose
+from .core.trace import Trace
+from .record.tracer import trace
 
 __all__ = ["DemoResult", "build_huey", "run_demo", "rescue"]
 
@@ -128,7 +128,7 @@ def run_demo(out: Optional[str] = "hueyviz-demo", workers: int = 2,
 
 def _render(recorded: Trace, out: str) -> list:
     try:
-        from .export import export_all
+        from .render.export import export_all
     except ImportError:
         return []
     return export_all(recorded, out)

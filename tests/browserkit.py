@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 
-from hueyviz.event import Event, Worker
+from hueyviz.core.event import Event, Worker
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",

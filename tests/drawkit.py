@@ -5,8 +5,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from hueyviz.event import Event, Worker
-from hueyviz.trace import Trace, make_header
+from hueyviz.core.event import Event, Worker
+from hueyviz.core.trace import Trace, make_header
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 if str(BENCH) not in sys.path:

@@ -1,5 +1,5 @@
 """A tiny script language for hand-built event sequences in unit tests."""
-from hueyviz.event import Event, Worker
+from hueyviz.core.event import Event, Worker
 
 
 class Story:

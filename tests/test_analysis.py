@@ -2,7 +2,7 @@
 import pytest
 
 from hueyviz import Trace, diagnose
-from hueyviz.analysis import find_findings
+from hueyviz.analysis.detector import find_findings
 
 from story import Story
 

@@ -7,7 +7,7 @@ import pytest
 
 from hueyviz.demo import run_demo
 from hueyviz.render.animated import MAX_FRAMES, render_animated
-from hueyviz.trace import Trace
+from hueyviz.core.trace import Trace
 
 from drawkit import by_class, parse, small_trace, tags
 from synth import synthetic_trace

@@ -93,7 +93,7 @@ assert not view.live and len(view.data["spans"]["task"]) == 40""",
 
 BENCH_NB_SOURCE = """\
 import sys, types
-from hueyviz.event import Event, Worker
+from hueyviz.core.event import Event, Worker
 {generator}
 from hueyviz import TraceView
 view = TraceView(big_trace_events(10_000))

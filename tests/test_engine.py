@@ -1,4 +1,4 @@
-"""hueyviz.engine: the one place a Graphviz engine runs.
+"""hueyviz.render.engine: the one place a Graphviz engine runs.
 
 The in-process wasm engine is a dependency, so it is always tested.  The
 system ``dot`` is optional: tests that need it skip when it is absent
@@ -10,8 +10,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from hueyviz import engine
-from hueyviz.engine import EngineNotFound, GraphvizError
+from hueyviz.render import engine
+from hueyviz.render.engine import EngineNotFound, GraphvizError
 
 DOT = 'digraph g { a [id="task-a" class="task"]; b [id="task-b"]; ' \
       'a -> b [id="wait-a-b" class="wait culprit" label="waits for"] }'

@@ -31,7 +31,7 @@ try:
 except ImportError:  # pragma: no cover
     render_perfetto = None
 try:
-    from hueyviz.engine import render_svg as dot_to_svg
+    from hueyviz.render.engine import render_svg as dot_to_svg
 except ImportError:  # pragma: no cover
     dot_to_svg = None
 

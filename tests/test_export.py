@@ -7,7 +7,7 @@ import pytest
 
 from hueyviz.cli import main
 from hueyviz.demo import run_demo
-from hueyviz.export import FILES, export_all, parse_formats
+from hueyviz.render.export import FILES, export_all, parse_formats
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from huey.exceptions import TaskException
 
 import hueyviz
 from hueyviz import DeadlockError, diagnose
-from hueyviz.hook import _original_get_raw_result, hook_for
+from hueyviz.record.hook import _original_get_raw_result, hook_for
 
 
 def nested_huey(name, gate=None):
@@ -167,7 +167,7 @@ def test_block_events_carry_the_call_site_of_the_wait(consumer):
         assert r.get(blocking=True, timeout=15) == 1
     blocks = [e for e in tracer.trace if e.kind == "block" and e.task]
     assert blocks, "the parent's wait did not block"
-    from hueyviz.hook import short_path
+    from hueyviz.record.hook import short_path
     assert short_path(__file__, __name__) == "test_guard.py"
     assert blocks[0].get("site") == f"test_guard.py:{lines['wait']} in wait_for"
     # What the lanes tooltip and TraceView read: Wait.site of the model.

@@ -5,11 +5,11 @@ import re
 
 import pytest
 
-from hueyviz.analysis import diagnose
+from hueyviz.analysis.detector import diagnose
 from hueyviz.demo import run_demo
-from hueyviz.event import Event
+from hueyviz.core.event import Event
 from hueyviz.render.lanes import render_lanes
-from hueyviz.trace import Trace
+from hueyviz.core.trace import Trace
 
 from drawkit import (T0, by_class, deadlock_trace, many_workers_trace, parse, small_trace,
                      tags, worker)

@@ -8,10 +8,10 @@ import pytest
 from huey import MemoryHuey, SqliteHuey
 
 import hueyviz
-from hueyviz.event import Event, TraceFormatError, Worker
-from hueyviz.filesink import FileSink
-from hueyviz.source import resolve_source
-from hueyviz.sqlitesink import SqliteSink
+from hueyviz.core.event import Event, TraceFormatError, Worker
+from hueyviz.record.filesink import FileSink
+from hueyviz.read.source import resolve_source
+from hueyviz.record.sqlitesink import SqliteSink
 
 W = Worker("h", 1, "Worker-1")
 
@@ -137,8 +137,8 @@ def test_append_is_cheap_and_never_waits_for_io(tmp_path):
 
 def test_clock_skew_between_hosts_is_measured_and_reported():
     import json
-    from hueyviz.live import Follower
-    from hueyviz.source import Source
+    from hueyviz.read.follower import Follower
+    from hueyviz.read.source import Source
 
     class Reader:       # records as the Redis reader returns them (arrival clock last)
         def __init__(self, recs):

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 
 from hueyviz import Trace, diagnose
 from hueyviz.demo import run_demo
-from hueyviz.event import Event, Worker
+from hueyviz.core.event import Event, Worker
 from hueyviz.render.perfetto import render_perfetto, to_perfetto
 
 W1, W2, MAIN = Worker("h", 7, "Worker-1"), Worker("h", 7, "Worker-2"), Worker("h", 7, "MainThread")

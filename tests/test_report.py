@@ -10,7 +10,7 @@ import pytest
 
 from hueyviz.demo import run_demo
 from hueyviz.render.report import render_report
-from hueyviz.trace import Trace
+from hueyviz.core.trace import Trace
 
 from drawkit import parse, small_trace
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from hueyviz import Trace, TraceFormatError, TraceWarning
-from hueyviz.trace import FORMAT, VERSION
+from hueyviz.core.trace import FORMAT, VERSION
 
 from story import Story
 from test_analysis import classic

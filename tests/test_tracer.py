@@ -9,7 +9,7 @@ from huey.exceptions import ResultTimeout
 
 import hueyviz
 from hueyviz import diagnose
-from hueyviz.sink import MemorySink
+from hueyviz.record.sink import MemorySink
 
 
 def make_huey(name="t", **kw):
@@ -329,7 +329,7 @@ def test_a_worker_starting_late_keeps_the_others_task_context():
 
 
 def test_call_sites_are_portable():
-    from hueyviz.hook import short_path
+    from hueyviz.record.hook import short_path
     assert short_path("/srv/venv/lib/site-packages/hueyviz/demo.py", "hueyviz.demo") == \
         "hueyviz/demo.py"
     assert short_path("/srv/app/tasks/__init__.py", "tasks") == "tasks/__init__.py"

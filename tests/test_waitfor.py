@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from hueyviz import Trace, diagnose
 from hueyviz.demo import run_demo
-from hueyviz.engine import render_svg
-from hueyviz.event import Event, Worker
+from hueyviz.render.engine import render_svg
+from hueyviz.core.event import Event, Worker
 from hueyviz.render.dotlabel import stable_id
 from hueyviz.render.knot import knot_graph, render_diagnosis
 from hueyviz.render.waitfor import render_waitfor, waitfor

@@ -9,10 +9,10 @@ import pytest
 from huey import MemoryHuey
 
 import hueyviz
-from hueyviz.event import Event, Worker
-from hueyviz.trace import Trace
-from hueyviz.viewdata import build_layout, build_view_data
-from hueyviz.widget import TraceView
+from hueyviz.core.event import Event, Worker
+from hueyviz.core.trace import Trace
+from hueyviz.render.viewdata import build_layout, build_view_data
+from hueyviz.widget.traceview import TraceView
 
 W1, W2 = Worker("h", 1, "Worker-1"), Worker("h", 1, "Worker-2")
 
@@ -44,7 +44,7 @@ def test_view_data_is_columnar_relative_and_json():
     assert d["verdict"] == "deadlock" and d["at"] == 3.0
     assert d["culprit"]["waiter"] == 1 and d["culprit"]["target"] == 3
     assert set(d["knot"]) == {0, 1, 2, 3}
-    assert data["palette"]["culprit"] == hueyviz.palette.CULPRIT
+    assert data["palette"]["culprit"] == hueyviz.render.palette.CULPRIT
 
 
 def test_view_data_is_deterministic():

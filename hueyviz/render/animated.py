@@ -20,7 +20,7 @@ import bisect
 import re
 from typing import List, Optional, Tuple
 
-from .. import palette as P
+from . import palette as P
 from .axis import duration_label
 from .lanes import FS, draw_lanes, svg_document
 from .markup import esc, fit, num
@@ -111,8 +111,8 @@ def _discrete(values: List[str], keys: List[float], dur: float, attr: str = "opa
 def render_animated(trace, diagnosis=None, duration: Optional[float] = None,
                     width: int = 960) -> str:
     """A looping, script-free SVG replay of ``trace`` (see module doc)."""
-    from ..analysis import diagnose
-    from ..trace import Trace
+    from ..analysis.detector import diagnose
+    from ..core.trace import Trace
 
     if not isinstance(trace, Trace):
         trace = Trace(trace)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import List
 
-from .. import palette as P
+from . import palette as P
 from .axis import duration_label
 from .markup import contrast_text, esc, fit, num, text_width, uid
 from .timeline import Timeline

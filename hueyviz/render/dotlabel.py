@@ -14,7 +14,7 @@ from typing import Optional
 
 import graphviz
 
-from .. import palette
+from . import palette
 from .markup import contrast_text, uid
 
 __all__ = ["clean_text", "label", "tooltip", "stable_id", "ink", "natural_key"]

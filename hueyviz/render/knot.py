@@ -12,9 +12,9 @@ from typing import Dict, List, Optional
 
 import graphviz
 
-from ..analysis import Diagnosis
-from ..event import Worker
-from ..model import State, TaskRecord, Wait
+from ..analysis.detector import Diagnosis
+from ..core.event import Worker
+from ..analysis.replay import State, TaskRecord, Wait
 from .waitfor import _Builder, svg_of
 
 __all__ = ["knot_graph", "render_diagnosis"]
@@ -31,7 +31,7 @@ def knot_graph(diagnosis: Diagnosis) -> graphviz.Digraph:
     """The wait-for graph of a diagnosis's first finding, from the diagnosis
     alone (its knot and culprit), for when the trace is not at hand.
 
-    >>> from hueyviz.analysis import diagnose
+    >>> from hueyviz.analysis.detector import diagnose
     >>> 'no tasks' in knot_graph(diagnose([])).source
     True
     """

@@ -5,8 +5,8 @@ outcome (the palette shared with the wait-for graph); blocked intervals
 hatched with a label naming the awaited task; the verdict marked with a
 vertical line; bars narrower than a pixel aggregated into density strips.
 
->>> from hueyviz.event import Event, Worker
->>> from hueyviz.trace import Trace
+>>> from hueyviz.core.event import Event, Worker
+>>> from hueyviz.core.trace import Trace
 >>> w = Worker("h", 1, "Worker-1")
 >>> svg = render_lanes(Trace([Event(0.0, "executing", "a1", "job", w, None),
 ...                           Event(1.0, "complete", "a1", "job", w, None)]))
@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from .. import palette as P
+from . import palette as P
 from .axis import absolute_start, duration_label, tick_label, ticks
 from .bar import FS, MIN_BAR_PX, OUTCOME_WORDS, draw_bar, outcome_colour
 from .density import build_strip, draw_strip

@@ -21,8 +21,8 @@ import json
 import re
 from typing import Dict, List, Optional, Tuple
 
-from ..analysis import Diagnosis, diagnose
-from ..event import Worker
+from ..analysis.detector import Diagnosis, diagnose
+from ..core.event import Worker
 
 __all__ = ["to_perfetto", "render_perfetto"]
 

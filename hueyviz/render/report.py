@@ -9,7 +9,7 @@ import base64
 import json
 from typing import List, Optional
 
-from .. import palette as P
+from . import palette as P
 from .animated import snapshot_times, waitfor_snapshots
 from .axis import absolute_start, duration_label
 from .lanes import draw_lanes, svg_document
@@ -103,8 +103,8 @@ def _knot_words(item: dict) -> str:
 
 def render_report(trace, diagnosis=None, title: Optional[str] = None) -> str:
     """A standalone HTML report of ``trace`` (deterministic text)."""
-    from ..analysis import diagnose
-    from ..trace import Trace
+    from ..analysis.detector import diagnose
+    from ..core.trace import Trace
 
     if not isinstance(trace, Trace):
         trace = Trace(trace)

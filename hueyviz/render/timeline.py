@@ -13,7 +13,7 @@ from types import SimpleNamespace
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from ..event import OUTCOMES
+from ..core.event import OUTCOMES
 from .memo import remember_last
 
 __all__ = ["Block", "Bar", "Row", "Group", "Timeline", "build_timeline",
@@ -140,8 +140,8 @@ def build_timeline(trace, diagnosis=None, at: Optional[float] = None) -> Timelin
 
 
 def _build(trace, diagnosis, at: Optional[float]) -> Timeline:
-    from ..analysis import diagnose
-    from ..trace import Trace
+    from ..analysis.detector import diagnose
+    from ..core.trace import Trace
 
     if at is not None:
         trace = trace.window(None, at)

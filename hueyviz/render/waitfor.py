@@ -23,9 +23,9 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import graphviz
 
-from .. import palette
-from ..analysis import Diagnosis, Edge, Finding, diagnose
-from ..model import State, TaskRecord, Wait
+from . import palette
+from ..analysis.detector import Diagnosis, Edge, Finding, diagnose
+from ..analysis.replay import State, TaskRecord, Wait
 from .axis import duration_label
 from .dotlabel import clean_text, ink, label, natural_key, stable_id, tooltip
 from .markup import uid
@@ -421,7 +421,7 @@ def waitfor(trace, at: Optional[float] = None, focus: bool = True,
 
 def svg_of(g: graphviz.Digraph) -> str:
     """A wait-for ``Digraph`` drawn as SVG text (see :mod:`hueyviz.engine`)."""
-    from ..engine import render_svg
+    from .engine import render_svg
     svg = render_svg(g.source)
     # Graphviz measured the text in DejaVu Sans; viewers without it fall back
     # to the house sans-serif stack rather than to a serif default.

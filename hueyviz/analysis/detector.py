@@ -16,10 +16,10 @@ import copy
 from collections import ChainMap
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from .collector import collector_paused
-from .event import Event
+from ..core.collector import collector_paused
+from ..core.event import Event
 from .finding import VERDICTS, Diagnosis, Edge, Finding
-from .model import Replay, TaskRecord, Wait
+from .replay import Replay, TaskRecord, Wait
 from .wording import edge_of, site_words, task_label, wait_record, wait_words
 
 __all__ = ["Edge", "Finding", "Diagnosis", "VERDICTS", "diagnose", "find_findings",
@@ -266,7 +266,7 @@ def diagnose(trace) -> Diagnosis:
     --------
     Two workers, each running a task that waits for a still-queued subtask:
 
-    >>> from hueyviz.event import Event, Worker
+    >>> from hueyviz.core.event import Event, Worker
     >>> w1, w2 = Worker("h", 1, "Worker-1"), Worker("h", 1, "Worker-2")
     >>> ev = [Event(0.0, "worker_up", None, None, w1, None),
     ...       Event(0.0, "worker_up", None, None, w2, None),
@@ -335,7 +335,7 @@ def find_knot(replay: Replay) -> Optional[Finding]:
 
     Examples
     --------
-    >>> from hueyviz.event import Event, Worker
+    >>> from hueyviz.core.event import Event, Worker
     >>> w1 = Worker("h", 1, "Worker-1")
     >>> rp = Replay()
     >>> for e in [Event(0.0, "pool", None, None, None, {"size": 1}),
@@ -397,7 +397,7 @@ def would_deadlock(replay: Replay, waiter: Optional[str], waits_on: str,
     --------
     Two workers: m1 already waits for its queued subtask; m2 is about to.
 
-    >>> from hueyviz.event import Event, Worker
+    >>> from hueyviz.core.event import Event, Worker
     >>> w1, w2 = Worker("h", 1, "Worker-1"), Worker("h", 1, "Worker-2")
     >>> rp = Replay()
     >>> for e in [Event(0.0, "pool", None, None, None, {"size": 2}),

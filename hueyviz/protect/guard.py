@@ -38,7 +38,7 @@ from typing import Optional
 
 from huey.exceptions import TaskException
 
-from .analysis import Finding, would_deadlock
+from ..analysis.detector import Finding, would_deadlock
 from .mirror import Mirror
 
 __all__ = ["DeadlockError", "Guard", "guard"]

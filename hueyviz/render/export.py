@@ -88,12 +88,12 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
     diagnosis : Diagnosis, optional
         ``diagnose(trace)``, when already computed.
     """
-    from .analysis import diagnose
-    from .render.animated import render_animated
-    from .render.lanes import render_lanes
-    from .render.perfetto import render_perfetto
-    from .render.report import render_report
-    from .render.waitfor import render_waitfor
+    from ..analysis.detector import diagnose
+    from .animated import render_animated
+    from .lanes import render_lanes
+    from .perfetto import render_perfetto
+    from .report import render_report
+    from .waitfor import render_waitfor
 
     files = parse_formats(formats)
     d = diagnosis if diagnosis is not None else diagnose(trace)

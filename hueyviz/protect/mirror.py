@@ -15,9 +15,9 @@ import time
 import weakref
 from typing import Callable, Dict, Optional
 
-from .event import OUTCOMES, Event, Worker
-from .hook import hook_for, rate_limited_logger
-from .model import Replay
+from ..core.event import OUTCOMES, Event, Worker
+from ..record.hook import hook_for, rate_limited_logger
+from ..analysis.replay import Replay
 
 __all__ = ["Mirror"]
 

@@ -10,8 +10,8 @@ import threading
 from collections import deque
 from typing import Iterable, Optional, Tuple
 
-from .collector import collector_paused
-from .event import Event
+from ..core.collector import collector_paused
+from ..core.event import Event
 
 __all__ = ["MemorySink", "DEFAULT_MAX_EVENTS"]
 

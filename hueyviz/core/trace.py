@@ -12,11 +12,11 @@ import socket
 import warnings
 from typing import IO, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
-from . import __version__
+from .._version import __version__
 from .collector import collector_paused
 from .event import KINDS, Event, TraceFormatError, from_json_dict, to_json_dict
-from .lane import build_lanes
-from .model import State, build_graph, state_at
+from ..analysis.lane import build_lanes
+from ..analysis.replay import State, build_graph, state_at
 
 try:  # orjson roughly halves load time on big traces; stdlib is the fallback
     import orjson as _orjson
@@ -184,7 +184,7 @@ class Trace(Sequence[Event]):
         :func:`hueyviz.source.read_trace`.  Live sources skip corrupt entries
         with a count in ``warnings``.
         """
-        from .source import read_trace
+        from ..read.source import read_trace
         return read_trace(source, strict=strict)
 
     @classmethod
@@ -286,7 +286,7 @@ class Trace(Sequence[Event]):
         bundle = {"text/plain": self.summary()}
         try:
             # Imported here, not at the top: drawing is downstream of the trace.
-            from .render import render_lanes
+            from ..render import render_lanes
         except ImportError:
             return bundle
         bundle["image/svg+xml"] = render_lanes(self)

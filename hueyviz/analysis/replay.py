@@ -15,7 +15,7 @@ from typing import Dict, Iterable, List, Optional
 
 import networkx as nx
 
-from .event import OUTCOMES, Event, Worker
+from ..core.event import OUTCOMES, Event, Worker
 
 __all__ = ["TaskRecord", "Wait", "Replay", "State", "build_graph", "state_at"]
 

@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Callable, Optional
 
-from .analysis import find_knot
+from ..analysis.detector import find_knot
 from .mirror import Mirror
 
 __all__ = ["Watchdog", "watchdog"]

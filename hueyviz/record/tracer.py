@@ -5,10 +5,10 @@ import threading
 import time
 from typing import Callable, Optional
 
-from .event import Event
+from ..core.event import Event
 from .hook import hook_for, rate_limited_logger
 from .sink import DEFAULT_MAX_EVENTS, MemorySink
-from .trace import Trace, make_header
+from ..core.trace import Trace, make_header
 
 __all__ = ["Tracer", "trace"]
 

@@ -106,7 +106,7 @@ class Diagnosis:
             # Imported here, not at the top: drawing is downstream of the
             # analysis (one-direction data flow), and a notebook without a
             # Graphviz engine still gets the text.
-            from .render.knot import render_diagnosis
+            from ..render.knot import render_diagnosis
             bundle["image/svg+xml"] = render_diagnosis(self)
         except (ImportError, RuntimeError):
             pass

@@ -13,8 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from .event import Event, to_json_dict
-from .live import Follower
+from ..core.event import Event, to_json_dict
+from .follower import Follower
 
 __all__ = ["RecordResult", "record"]
 
@@ -36,7 +36,7 @@ def record(source, path, *, duration: Optional[float] = None, start: str = "end"
     SIGTERM).  Returns counts; events missing from the source are written as
     one ``dropped`` event at the end so that the trace carries the count.
     """
-    from .trace import make_header
+    from ..core.trace import make_header
     stop = stop or threading.Event()
     restore = _on_sigterm(stop)
     f = Follower(source, start=start, **follow_options)

@@ -41,8 +41,8 @@ import time
 from collections import deque
 from typing import Callable, Dict, List, Optional
 
-from .sink import MemorySink
-from .event import Event, TraceFormatError, Worker, from_json_dict
+from ..record.sink import MemorySink
+from ..core.event import Event, TraceFormatError, Worker, from_json_dict
 
 __all__ = ["Follower", "follow", "MemoryReader", "DEFAULT_LOST_AFTER"]
 
@@ -346,7 +346,7 @@ class Follower:
     @property
     def trace(self):
         """Everything followed so far (kept events, sorted by time)."""
-        from .trace import Trace, make_header
+        from ..core.trace import Trace, make_header
         events = sorted(self._kept, key=lambda e: e.t) if self._keep else []
         return Trace(events, header=make_header(source=self.source.name),
                      dropped=self.missing, warnings=self.warnings)

@@ -6,7 +6,7 @@ once: Graphviz ``dot`` through :mod:`hueyviz.engine` for small graphs, a
 deterministic worker-row layout for big ones.  The browser computes every
 frame from this (DESIGN.md rule 9).
 
->>> from hueyviz.event import Event, Worker
+>>> from hueyviz.core.event import Event, Worker
 >>> w = Worker("h", 1, "Worker-1")
 >>> data = build_view_data([Event(1.0, "executing", "a", "job", w, None),
 ...                         Event(2.0, "complete", "a", "job", w, None)])
@@ -19,9 +19,9 @@ import re
 from typing import Dict, List, Optional
 
 from . import palette
-from .analysis import diagnose
-from .lane import build_lanes
-from .model import Replay
+from ..analysis.detector import diagnose
+from ..analysis.lane import build_lanes
+from ..analysis.replay import Replay
 
 __all__ = ["build_view_data", "build_layout", "palette_dict"]
 

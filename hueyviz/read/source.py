@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .event import TraceFormatError
+from ..core.event import TraceFormatError
 
 __all__ = ["Source", "resolve_source", "sink_for", "read_trace", "load_import_path"]
 
@@ -58,16 +58,16 @@ def sink_for(huey, url: Optional[str] = None, **options):
     storage = getattr(huey, "storage", None)
     kind = _storage_kind(storage)
     if kind == "redis":
-        from .redissink import RedisSink, make_pool, stream_key
+        from ..record.redissink import RedisSink, make_pool, stream_key
         return RedisSink(stream=stream_key(_queue_name(huey)),
                          pool=make_pool(pool=storage.pool), **options)
     if kind == "sqlite":
-        from .sqlitesink import SqliteSink
+        from ..record.sqlitesink import SqliteSink
         return SqliteSink(os.path.abspath(storage.filename), queue=_queue_name(huey), **options)
     if kind == "file":
-        from .filesink import FileSink, sink_dir_for
+        from ..record.filesink import FileSink, sink_dir_for
         return FileSink(sink_dir_for(storage.path), **options)
-    from .sink import MemorySink
+    from ..record.sink import MemorySink
     return MemorySink()
 
 
@@ -95,14 +95,14 @@ def _sink_from_url(url: str, queue: str, **options):
     if "maxlen" in query:
         options["maxlen"] = int(query.pop("maxlen"))
     if scheme in ("redis", "rediss", "unix"):
-        from .redissink import RedisSink, stream_key
+        from ..record.redissink import RedisSink, stream_key
         stream = query.pop("stream", None) or stream_key(queue)
         return RedisSink(_strip_query(url), stream=stream, **options)
     if scheme == "sqlite":
-        from .sqlitesink import SqliteSink
+        from ..record.sqlitesink import SqliteSink
         return SqliteSink(_sqlite_path(parts), queue=queue, **options)
     if scheme == "file":
-        from .filesink import FileSink
+        from ..record.filesink import FileSink
         options.pop("maxlen", None)
         return FileSink(unquote(parts.path), **options)
     raise ValueError(f"unknown sink URL scheme {scheme!r} in {url!r}; "
@@ -154,7 +154,7 @@ def resolve_source(source) -> Source:
     >>> resolve_source("no/such/trace.jsonl")
     Traceback (most recent call last):
     ...
-    hueyviz.event.TraceFormatError: no/such/trace.jsonl: cannot open trace: No such file or directory
+    hueyviz.core.event.TraceFormatError: no/such/trace.jsonl: cannot open trace: No such file or directory
     """
     if isinstance(source, Source):
         return source
@@ -169,7 +169,7 @@ def resolve_source(source) -> Source:
         raise TraceFormatError(f"cannot read events from a {type(source).__name__}")
     if "://" in text:
         return _url_source(text)
-    from .filesink import FileReader
+    from ..record.filesink import FileReader
     if os.path.isdir(text):
         return Source(f"files in {text}", lambda: FileReader(text), path=text)
     if os.path.exists(text):
@@ -208,7 +208,7 @@ def _huey_source(huey) -> Source:
 
 def _sink_source(sink) -> Source:
     if not hasattr(sink, "reader"):
-        from .live import MemoryReader
+        from .follower import MemoryReader
         return Source("in-process memory sink", lambda: MemoryReader(sink))
     return Source(sink.describe(), sink.reader)
 
@@ -217,7 +217,7 @@ def _url_source(url: str) -> Source:
     parts, query, queue = _parse(url, None)
     scheme = parts.scheme
     if scheme in ("redis", "rediss", "unix"):
-        from .redissink import RedisReader, find_streams, make_pool
+        from ..record.redissink import RedisReader, find_streams, make_pool
         pool = make_pool(_strip_query(url))
         stream = query.get("stream") or (f"hueyviz:{queue}" if queue else None)
         if stream is None:
@@ -233,7 +233,7 @@ def _url_source(url: str) -> Source:
             stream = streams[0]
         return Source(RedisReader(pool, stream).describe(), lambda: RedisReader(pool, stream))
     if scheme == "sqlite":
-        from .sqlitesink import SqliteReader, find_queues
+        from ..record.sqlitesink import SqliteReader, find_queues
         path = _sqlite_path(parts)
         if queue is None:
             queues = find_queues(path)
@@ -257,16 +257,16 @@ def read_trace(source, *, strict: bool = True, lost_after: Optional[float] = Non
     A finished trace file goes through :meth:`Trace.load` (``strict``
     applies); live sources skip corrupt or foreign entries with a count.
     """
-    from .trace import Trace
+    from ..core.trace import Trace
     if isinstance(source, (str, os.PathLike)) and not isinstance(source, Source):
         text = os.fspath(source)
         if "://" not in text and os.path.isfile(text) and not _is_sqlite(text):
             return Trace.load(text, strict=strict)
-    from .live import Follower
+    from .follower import Follower
     kw = {} if lost_after is None else {"lost_after": lost_after}
     with Follower(resolve_source(source), reorder=0.0, **kw) as f:
         tr = f.read_all()
-    from .trace import TraceWarning
+    from ..core.trace import TraceWarning
     for note in tr.warnings:
         warnings.warn(note, TraceWarning, stacklevel=2)
     return tr

@@ -21,8 +21,8 @@ from typing import Optional
 import anywidget
 import traitlets
 
-from .analysis import diagnose
-from .viewdata import build_layout, build_view_data
+from ..analysis.detector import diagnose
+from ..render.viewdata import build_layout, build_view_data
 
 __all__ = ["TraceView", "render_static_svg"]
 
@@ -89,7 +89,7 @@ class TraceView(anywidget.AnyWidget):
     # -- source ------------------------------------------------------------------
     def _is_live(self) -> bool:
         """A Tracer (recording into memory) or a Follower (reading a sink)."""
-        from .tracer import Tracer
+        from ..record.tracer import Tracer
         src = self._source
         return isinstance(src, Tracer) or (callable(getattr(src, "poll", None))
                                            and hasattr(src, "trace"))
@@ -97,13 +97,13 @@ class TraceView(anywidget.AnyWidget):
     def _snapshot(self):
         src = self._source
         if src is None:
-            from .trace import Trace
+            from ..core.trace import Trace
             return Trace()
         if hasattr(src, "events"):
             return src
         if hasattr(src, "trace"):
             return src.trace
-        from .trace import Trace
+        from ..core.trace import Trace
         return Trace(list(src))
 
     def _build(self, trace, diagnosis) -> dict:
@@ -224,8 +224,8 @@ def _svg_body(svg: str, x: float, y: float, w: float, h: float) -> str:
 
 def render_static_svg(trace, diagnosis=None) -> str:
     """Lanes (with the diagnosis) above the wait-for graph at the finding."""
-    from .render.lanes import render_lanes
-    from .render.waitfor import render_waitfor
+    from ..render.lanes import render_lanes
+    from ..render.waitfor import render_waitfor
     if diagnosis is None:
         diagnosis = diagnose(trace)
     parts = [render_lanes(trace, diagnosis=diagnosis)]

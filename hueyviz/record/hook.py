@@ -27,7 +27,7 @@ from huey import api as huey_api
 from huey.constants import EmptyData
 from huey.exceptions import ResultTimeout
 
-from .event import Worker
+from ..core.event import Worker
 
 __all__ = ["HueyHook", "hook_for", "call_site"]
 

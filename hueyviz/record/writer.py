@@ -34,7 +34,7 @@ import weakref
 from collections import deque
 from typing import List, Optional, Tuple
 
-from .event import Event, to_json_dict
+from ..core.event import Event, to_json_dict
 
 __all__ = ["BufferedSink", "flush_all"]
 

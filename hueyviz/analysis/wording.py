@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .finding import Edge
-from .model import Replay, TaskRecord, Wait
+from .replay import Replay, TaskRecord, Wait
 
 def task_label(rec: Optional[TaskRecord], task_id: str) -> str:
     if rec is None:

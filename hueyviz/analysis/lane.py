@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
-from .event import OUTCOMES, Event, Worker
-from .model import Wait
+from ..core.event import OUTCOMES, Event, Worker
+from .replay import Wait
 
 __all__ = ["Span", "Lane", "build_lanes"]
 

@@ -29,7 +29,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from .event import OUTCOMES
+from ..core.event import OUTCOMES
 
 __all__ = ["WhatIf", "Run", "whatif", "build_scripts"]
 
@@ -370,7 +370,7 @@ def whatif(trace, workers: Iterable[int] = range(1, 9), sync: bool = False) -> W
     --------
     One worker, a task that waits for its child: a deadlock; two are enough.
 
-    >>> from hueyviz.event import Event, Worker
+    >>> from hueyviz.core.event import Event, Worker
     >>> w1, w2 = Worker("h", 1, "W1"), Worker("h", 1, "W2")
     >>> ev = [Event(0.0, "enqueued", "p", "parent", None, None),
     ...       Event(0.0, "executing", "p", "parent", w1, None),
@@ -387,7 +387,7 @@ def whatif(trace, workers: Iterable[int] = range(1, 9), sync: bool = False) -> W
     [4.0, 4.0, 4.0]
     """
     if isinstance(trace, str):
-        from .trace import Trace
+        from ..core.trace import Trace
         trace = Trace.load(trace)
     events = tuple(getattr(trace, "events", None) or trace)
     counts = sorted({int(n) for n in workers})
@@ -408,6 +408,6 @@ def whatif(trace, workers: Iterable[int] = range(1, 9), sync: bool = False) -> W
         sync_runs = tuple(Run(n, *_Sim(scripts, n, inline).run(
             [r for r in roots if r[1] not in inline], pool_up)) for n in counts)
     safe = next((r.workers for r in runs if r.verdict != "deadlock"), None)
-    from .model import state_at
+    from .replay import state_at
     recorded = state_at(events).pool_size or None
     return WhatIf(runs, safe, not notes, tuple(notes), sync_runs, len(scripts), recorded)

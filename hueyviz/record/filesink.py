@@ -37,7 +37,7 @@ class FileSink(BufferedSink):
 
     def _connect(self) -> None:
         if self._fd is None:
-            from .trace import make_header
+            from ..core.trace import make_header
             os.makedirs(self.directory, exist_ok=True)
             name = self.sender.replace("/", "-").replace(os.sep, "-")
             path = os.path.join(self.directory, f"{name}.jsonl")

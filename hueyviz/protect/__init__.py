@@ -1,0 +1,1 @@
+"""Protection on a live system: the deadlock guard and the watchdog."""

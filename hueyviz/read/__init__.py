@@ -1,0 +1,1 @@
+"""Reading recorded events back: sources, the live follower, ``hueyviz record``."""
