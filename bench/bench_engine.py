@@ -21,10 +21,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from hueyviz import Trace, diagnose  # noqa: E402
-from hueyviz.render import engine  # noqa: E402
-from hueyviz.core.event import Event, Worker  # noqa: E402
-from hueyviz.render.waitfor import waitfor  # noqa: E402
+from hueyviz import Trace, diagnose
+from hueyviz.core.event import Event, Worker
+from hueyviz.render import engine
+from hueyviz.render.waitfor import waitfor
 
 
 def knot_trace(workers: int, queued_per_main: int = 3) -> Trace:
@@ -92,7 +92,7 @@ def main() -> None:
                 svg, t_r = timed(lambda: engine.render(src), args.repeat)
                 row.append(f"{t_r * 1e3:10.1f}")
                 size = max(size, len(svg))
-            print(f"{n:7d} {str(focus):>5} {nodes:5d} {t_dot * 1e3:7.1f}ms "
+            print(f"{n:7d} {focus!s:>5} {nodes:5d} {t_dot * 1e3:7.1f}ms "
                   + " ".join(row) + f" {size / 1024:7.1f}")
     print(f"(median of {args.repeat}; engine columns exclude the DOT text time; "
           f"{os.cpu_count()} CPUs)")

@@ -29,10 +29,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 
-from livekit import RedisServer, wait_until  # noqa: E402
+from livekit import RedisServer, wait_until
 
-import hueyviz  # noqa: E402
-from hueyviz.core.event import Event, Worker  # noqa: E402
+import hueyviz
+from hueyviz.core.event import Event, Worker
 
 APP = """\
 import os

@@ -17,12 +17,12 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from synth import synthetic_trace  # noqa: E402
+from synth import synthetic_trace
 
-from hueyviz.analysis.detector import diagnose  # noqa: E402
-from hueyviz.render.animated import render_animated  # noqa: E402
-from hueyviz.render.lanes import render_lanes  # noqa: E402
-from hueyviz.render.report import render_report  # noqa: E402
+from hueyviz.analysis.detector import diagnose
+from hueyviz.render.animated import render_animated
+from hueyviz.render.lanes import render_lanes
+from hueyviz.render.report import render_report
 
 WORKERS = {1_000: 8, 10_000: 16, 100_000: 64}
 

@@ -11,9 +11,9 @@ waits that return at once.  Compare them with Huey's own polling wait
 import timeit
 
 from hueyviz.analysis.detector import would_deadlock
+from hueyviz.analysis.replay import Replay
 from hueyviz.core.event import Event, Worker
 from hueyviz.record.hook import call_site
-from hueyviz.analysis.replay import Replay
 
 
 def nest(depth, fn):
@@ -50,7 +50,7 @@ def main():
         print(f"would_deadlock, {workers:>2} workers, {in_flight:>5} queued ({verdict}): "
               f"{1e6 * t:7.1f} us")
         rp2, w2, waiter2, target2 = replay_with(in_flight, workers)
-        rp2.apply(Event(4.0, "complete", f"s0", "sub", w, None))   # one can proceed
+        rp2.apply(Event(4.0, "complete", "s0", "sub", w, None))   # one can proceed
         t = timeit.timeit(lambda: would_deadlock(rp2, waiter2, target2, worker=w2), number=m) / m
         print(f"would_deadlock, {workers:>2} workers, {in_flight:>5} queued (safe):     "
               f"{1e6 * t:7.1f} us")

@@ -21,9 +21,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-from synth import synthetic_trace  # noqa: E402
+from synth import synthetic_trace
 
-from hueyviz import diagnose  # noqa: E402
+from hueyviz import diagnose
 
 WORKERS = {1_000: 8, 10_000: 16, 100_000: 64}
 

@@ -22,9 +22,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 
-from synth import synthetic_trace  # noqa: E402
+from synth import synthetic_trace
 
-from hueyviz import Trace, diagnose  # noqa: E402
+from hueyviz import Trace, diagnose
 
 SIZES = {10_000: 64, 100_000: 64}     # tasks -> workers: the same pool, so the ratio is about n
 

@@ -9,7 +9,7 @@ import warnings
 from typing import List, Optional
 
 from ._version import __version__
-from .core.event import TraceFormatError
+from .core.errors import HueyvizError
 
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -124,10 +124,13 @@ def _parser() -> argparse.ArgumentParser:
               hueyviz whatif hueyviz-demo/trace.jsonl
               hueyviz whatif trace.jsonl --workers 2..16 --json | jq .min_safe_workers
               hueyviz whatif trace.jsonl --sync     also: waited-for subtasks called inline
+              hueyviz whatif a.jsonl b.jsonl --workers default=1..4,reports=2
             """))
     _source_args(w)
     w.add_argument("--workers", default="1..8", metavar="A..B",
-                   help="worker counts to try, A..B or N (default 1..8)")
+                   help="worker counts to try: A..B or N for every queue, or per queue "
+                        "queue=A..B,other=N (queues not named keep their recorded size; "
+                        "default 1..8)")
     w.add_argument("--json", action="store_true",
                    help="print min_safe_workers, exact, runs[{workers, verdict, makespan}]")
     w.add_argument("--sync", action="store_true",
@@ -160,9 +163,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _source_args(p: argparse.ArgumentParser) -> None:
     """The trace source and how to read it, the same for every reading command."""
-    p.add_argument("source", metavar="TRACE",
+    p.add_argument("source", metavar="SOURCE", nargs="+",
                    help="trace file, sink URL (redis://, sqlite:///, file:///) "
-                        "or import path app.huey")
+                        "or import path app.huey; several are merged into one trace "
+                        "(one pool per queue)")
     p.add_argument("--lenient", action="store_true",
                    help="skip corrupt lines (with a warning) instead of failing")
     _window_args(p)
@@ -175,10 +179,11 @@ def _window_args(p: argparse.ArgumentParser) -> None:
                    help="only events up to S seconds after the trace start")
 
 
-def load_source(source: str, args=None):
-    """Load a trace named on the command line, honouring --from/--to."""
+def load_source(source, args=None):
+    """Load a trace named on the command line (one source or a list of them,
+    merged), honouring --from/--to."""
     # A file, a sink URL or an import path "app.huey" (hueyviz.source).
-    from .read.source import read_trace
+    from .read.follower import read_trace
     strict = not getattr(args, "lenient", False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -206,16 +211,40 @@ def _cmd_diagnose(args) -> int:
     return EXIT_OK if d.ok else EXIT_FINDING
 
 
+def _counts(text: str) -> range:
+    lo, sep, hi = text.strip().partition("..")
+    counts = range(int(lo), int(hi if sep else lo) + 1)
+    if not counts or counts[0] < 1:
+        raise ValueError(text)
+    return counts
+
+
+def parse_workers(text: str):
+    """``A..B`` or ``N`` for every queue, or ``queue=A..B,other=N`` per queue.
+
+    >>> parse_workers("2..4")
+    range(2, 5)
+    >>> parse_workers("default=1..2,reports=3")
+    {'default': range(1, 3), 'reports': range(3, 4)}
+    """
+    if "=" not in text:
+        return _counts(text)
+    out = {}
+    for part in text.split(","):
+        queue, sep, counts = part.partition("=")
+        if not sep or not queue.strip():
+            raise ValueError(part)
+        out[queue.strip()] = _counts(counts)
+    return out
+
+
 def _cmd_whatif(args) -> int:
     from .analysis.simulation import whatif
-    lo, sep, hi = args.workers.partition("..")
     try:
-        counts = range(int(lo), int(hi if sep else lo) + 1)
+        counts = parse_workers(args.workers)
     except ValueError:
-        counts = range(0)
-    if not counts or counts[0] < 1:
-        print(f"hueyviz: error: --workers wants A..B or N with 1 <= A <= B, "
-              f"not {args.workers!r}", file=sys.stderr)
+        print(f"hueyviz: error: --workers wants A..B or N (1 <= A <= B), or per queue "
+              f"queue=A..B,other=N; not {args.workers!r}", file=sys.stderr)
         return EXIT_BAD_INPUT
     res = whatif(load_source(args.source, args), workers=counts, sync=args.sync)
     print(json.dumps(res.to_dict(), indent=2) if args.json else res)
@@ -285,7 +314,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return args.func(args)
-    except TraceFormatError as exc:
+    except HueyvizError as exc:
         print(f"hueyviz: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:

@@ -19,7 +19,7 @@ from .analysis.detector import Diagnosis, diagnose
 from .core.trace import Trace
 from .record.tracer import trace
 
-__all__ = ["DemoResult", "build_huey", "run_demo", "rescue"]
+__all__ = ["DemoResult", "build_huey", "rescue", "run_demo"]
 
 USERS = ("alice", "bob")
 

@@ -7,7 +7,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from hueyviz.demo import rescue  # noqa: E402
+from hueyviz.demo import rescue
 
 
 class Running:

@@ -57,7 +57,7 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         log = open(os.path.join(self.dir, "redis.log"), "ab")
         self.proc = subprocess.Popen(
             [self.exe, "--port", str(self.port), "--bind", "127.0.0.1",
@@ -169,7 +169,7 @@ class App:
                     sys.modules["app"] = saved
         return self._module
 
-    def consumer(self, workers: int, kind: str = "thread", *extra: str) -> "Consumer":
+    def consumer(self, workers: int, kind: str = "thread", *extra: str) -> Consumer:
         c = Consumer(self, workers, kind, extra)
         self.consumers.append(c)
         return c.start()
@@ -193,7 +193,7 @@ class Consumer:
         self.proc = None
         self.log = os.path.join(app.dir, f"consumer-{uuid.uuid4().hex[:6]}.log")
 
-    def start(self) -> "Consumer":
+    def start(self) -> Consumer:
         args = ["app.huey", "-w", str(self.workers), "-k", self.kind, "-n",
                 "-d", "0.01", "-m", "0.05", *self.extra]
         if self.kind == "greenlet":

@@ -1,10 +1,9 @@
 """The verdicts on hand-built event sequences, including false-positive traps."""
 import pytest
+from story import Story
 
 from hueyviz import Trace, diagnose
 from hueyviz.analysis.detector import find_findings
-
-from story import Story
 
 
 def classic(workers=2, timeout=None):

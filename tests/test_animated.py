@@ -4,13 +4,12 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from hueyviz.demo import run_demo
-from hueyviz.render.animated import MAX_FRAMES, render_animated
-from hueyviz.core.trace import Trace
-
 from drawkit import by_class, parse, small_trace, tags
 from synth import synthetic_trace
+
+from hueyviz.core.trace import Trace
+from hueyviz.demo import run_demo
+from hueyviz.render.animated import MAX_FRAMES, render_animated
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,13 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from drawkit import parse, small_trace, tags
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hueyviz.render.animated import render_animated
 from hueyviz.render.lanes import render_lanes
 from hueyviz.render.report import render_report
-
-from drawkit import parse, small_trace, tags
 
 try:
     from hueyviz.render.waitfor import render_waitfor, waitfor

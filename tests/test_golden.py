@@ -12,10 +12,9 @@ import os
 from pathlib import Path
 
 import pytest
+from drawkit import deadlock_trace, small_trace
 
 from hueyviz.render.lanes import render_lanes
-
-from drawkit import deadlock_trace, small_trace
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = {

@@ -9,7 +9,7 @@ from huey.exceptions import TaskException
 
 import hueyviz
 from hueyviz import DeadlockError, diagnose
-from hueyviz.record.hook import _original_get_raw_result, hook_for
+from hueyviz.record.hook import _original_get_raw_result, find_hook
 
 
 def nested_huey(name, gate=None):
@@ -107,13 +107,13 @@ def test_warn_logs_and_records_but_lets_it_block(consumer, caplog):
 
 def test_off_unless_enabled_and_removed_cleanly():
     huey = MemoryHuey("g4", utc=False)
-    assert hook_for(huey, create=False) is None
+    assert find_hook(huey) is None
     g = hueyviz.guard(huey)
-    hook = hook_for(huey, create=False)
+    hook = find_hook(huey)
     assert hook is not None and len(hook.before_block) == 1
     g.remove()
     assert hook.before_block == ()
-    assert hook_for(huey, create=False) is None
+    assert find_hook(huey) is None
     assert Result.get_raw_result is _original_get_raw_result
     with pytest.raises(ValueError):
         hueyviz.guard(huey, action="ignore")

@@ -4,12 +4,11 @@ import subprocess
 import sys
 
 from huey import MemoryHuey
+from workload import chain_huey
 
 import hueyviz
 from hueyviz import diagnose
 from hueyviz.demo import build_huey, run_demo
-
-from workload import chain_huey
 
 
 def settled(verdict):

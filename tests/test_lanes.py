@@ -4,16 +4,23 @@ from __future__ import annotations
 import re
 
 import pytest
+from drawkit import (
+    T0,
+    by_class,
+    deadlock_trace,
+    many_workers_trace,
+    parse,
+    small_trace,
+    tags,
+    worker,
+)
+from synth import synthetic_trace
 
 from hueyviz.analysis.detector import diagnose
-from hueyviz.demo import run_demo
 from hueyviz.core.event import Event
-from hueyviz.render.lanes import render_lanes
 from hueyviz.core.trace import Trace
-
-from drawkit import (T0, by_class, deadlock_trace, many_workers_trace, parse, small_trace,
-                     tags, worker)
-from synth import synthetic_trace
+from hueyviz.demo import run_demo
+from hueyviz.render.lanes import render_lanes
 
 
 @pytest.fixture(scope="module")

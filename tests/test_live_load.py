@@ -8,9 +8,9 @@ import time
 from collections import Counter
 
 import pytest
+from livekit import make_app, redis_server  # noqa: F401
 
 import hueyviz
-from livekit import make_app, redis_server  # noqa: F401
 
 TASKS = int(os.environ.get("HUEYVIZ_LOAD_TASKS", "50000"))
 LIFECYCLE = ("enqueued", "executing", "complete")

@@ -10,9 +10,9 @@ import sys
 from collections import Counter
 
 import pytest
+from livekit import kinds, make_app, redis_server, wait_until  # noqa: F401
 
 import hueyviz
-from livekit import kinds, make_app, redis_server, wait_until  # noqa: F401
 
 try:
     import redis  # noqa: F401

@@ -9,9 +9,9 @@ import warnings
 from collections import Counter
 
 import pytest
+from livekit import kinds, make_app  # noqa: F401
 
 import hueyviz
-from livekit import kinds, make_app  # noqa: F401
 
 
 def lifecycle(trace, ids):

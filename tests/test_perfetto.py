@@ -3,11 +3,12 @@ import json
 from collections import Counter
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hueyviz import Trace, diagnose
-from hueyviz.demo import run_demo
 from hueyviz.core.event import Event, Worker
+from hueyviz.demo import run_demo
 from hueyviz.render.perfetto import render_perfetto, to_perfetto
 
 W1, W2, MAIN = Worker("h", 7, "Worker-1"), Worker("h", 7, "Worker-2"), Worker("h", 7, "MainThread")
@@ -38,7 +39,7 @@ def test_valid_json_with_named_processes_and_threads():
     obj = json.loads(render_perfetto(_nested()))
     ev = obj["traceEvents"]
     procs = [e for e in ev if e["ph"] == "M" and e["name"] == "process_name"]
-    assert [p["args"]["name"] for p in procs] == ["h/7"]
+    assert [p["args"]["name"] for p in procs] == ["h/7", "queue"]
     assert sorted(_threads(ev).values()) == ["MainThread", "Worker-1", "Worker-2"]
     assert obj["displayTimeUnit"] == "ms"
 

@@ -7,12 +7,11 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+from drawkit import parse, small_trace
 
+from hueyviz.core.trace import Trace
 from hueyviz.demo import run_demo
 from hueyviz.render.report import render_report
-from hueyviz.core.trace import Trace
-
-from drawkit import parse, small_trace
 
 
 class _Collect(HTMLParser):

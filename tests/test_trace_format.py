@@ -4,12 +4,11 @@ import subprocess
 import sys
 
 import pytest
+from story import Story
+from test_analysis import classic
 
 from hueyviz import Trace, TraceFormatError, TraceWarning
 from hueyviz.core.trace import FORMAT, VERSION
-
-from story import Story
-from test_analysis import classic
 
 HOSTILE = ['<script>alert(1)</script>', '"]; x -> y [', "line\nbreak", "\u2028\u0000é"]
 
@@ -88,11 +87,11 @@ def test_not_a_trace(tmp_path):
 
 
 @pytest.mark.parametrize("line, why", [
-    ('{"kind": "enqueued"}', "non-numeric time"),
+    ('{"kind": "enqueued"}', "field 't' must be a finite number"),
     ('{"t": 1}', "missing field 'kind'"),
     ('{"t": 1, "kind": "block", "task": "a"}', "block event without field 'waits_on'"),
     ('{"t": 1, "kind": "enqueued", "task": 5}', "'task' must be a string"),
-    ('{"t": "NaN", "kind": "enqueued"}', "non-numeric time"),
+    ('{"t": "NaN", "kind": "enqueued"}', "field 't' must be a finite number"),
     ('[1, 2]', "must be a JSON object"),
 ])
 def test_missing_or_wrong_fields_name_the_line(tmp_path, line, why):

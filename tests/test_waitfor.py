@@ -2,13 +2,14 @@
 import xml.etree.ElementTree as ET
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hueyviz import Trace, diagnose
-from hueyviz.demo import run_demo
-from hueyviz.render.engine import render_svg
 from hueyviz.core.event import Event, Worker
+from hueyviz.demo import run_demo
 from hueyviz.render.dotlabel import stable_id
+from hueyviz.render.engine import render_svg
 from hueyviz.render.knot import knot_graph, render_diagnosis
 from hueyviz.render.waitfor import render_waitfor, waitfor
 

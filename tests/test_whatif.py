@@ -2,13 +2,12 @@
 import json
 
 import pytest
+from workload import chain_huey
 
 import hueyviz
 from hueyviz import diagnose, whatif
 from hueyviz.cli import main
 from hueyviz.demo import run_demo
-
-from workload import chain_huey
 
 
 def chain_trace(consumer, workers=3):

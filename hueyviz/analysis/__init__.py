@@ -3,5 +3,13 @@ derived from it: verdicts, knots, lanes, the task graph and what-if runs."""
 from .detector import diagnose, find_findings, find_knot, would_deadlock
 from .finding import VERDICTS, Diagnosis, Edge, Finding
 
-__all__ = ["diagnose", "find_findings", "find_knot", "would_deadlock",
-           "VERDICTS", "Diagnosis", "Edge", "Finding"]
+__all__ = [
+           "VERDICTS",
+           "Diagnosis",
+           "Edge",
+           "Finding",
+           "diagnose",
+           "find_findings",
+           "find_knot",
+           "would_deadlock",
+]

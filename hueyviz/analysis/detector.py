@@ -1,226 +1,376 @@
-"""Deadlock, stall and hang verdicts for a pool of N identical workers.
+"""Deadlock, stall and hang verdicts for pools of identical workers, one per queue.
 
-The model (see ``shared/DESIGN.md``): a running task holds one worker, a
-queued task needs one, a blocked task holds one and waits for another
-task's result.  The state is *deadlocked* when it cannot be fully reduced
-(Holt): no held worker will ever be released and what the blocked tasks wait
-for can never run.  A wait with a timeout makes the same knot a *stall*.  A
-wait for a result that can never arrive is a *hang*.
+The model (``shared/DESIGN.md``): a running task holds one worker of its
+own queue, a queued task needs one, a blocked task holds one and waits for
+another task's result (of any queue).  The state is *deadlocked* when it
+cannot be fully reduced (Holt): let every task that can finish finish and
+release its worker, let queued tasks take freed workers of their queue, and
+see whether blocked tasks are left.  A knot with a timed wait is a *stall*;
+a wait for a result that can never arrive is a *hang*.
 
-Everything here is a pure function of the event log, linear in its length:
-one :class:`~hueyviz.model.Replay` pass, with a knot check only when a wait
-begins or the pool shrinks.
+Everything here is a pure function of the event log, linear in its length
+for healthy traces: one :class:`~hueyviz.analysis.replay.Replay` pass, and
+at each new wait an O(1) test that usually settles it; the full reduction
+(quadratic in the number of blocked workers) runs only when no worker of
+the awaited task's queue is free or running.
 """
 from __future__ import annotations
+
 import copy
 from collections import ChainMap
-from typing import Dict, Iterable, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from ..core.collector import collector_paused
 from ..core.event import Event
-from .finding import VERDICTS, Diagnosis, Edge, Finding
-from .replay import Replay, TaskRecord, Wait
-from .wording import edge_of, site_words, task_label, wait_record, wait_words
+from .finding import VERDICTS, Diagnosis, Edge, Finding, KnotItem, KnotNeed, QueueCount
+from .replay import History, Replay, TaskRecord, Wait
+from .wording import edge_of, knot_wait, pool_words, queue_words, site_words, task_label, wait_words
 
-__all__ = ["Edge", "Finding", "Diagnosis", "VERDICTS", "diagnose", "find_findings",
-           "find_knot", "would_deadlock"]
+__all__ = [
+    "VERDICTS",
+    "Analysis",
+    "Diagnosis",
+    "Edge",
+    "Finding",
+    "analyse",
+    "diagnose",
+    "find_findings",
+    "find_knot",
+    "irreducible",
+    "would_deadlock",
+]
+
+_ENDS_NO_RESULT = frozenset({"complete", "revoked", "expired", "interrupted", "lost"})
+_WORKER_KINDS = frozenset({"executing", "worker_up", "block", "unblock", "retrying",
+                           "complete", "error", "timeout", "locked", "canceled",
+                           "rate-limited", "interrupted"})
 
 
-# -- detection -----------------------------------------------------------------
-def _chain(rp: Replay, start: TaskRecord) -> Tuple[List[Wait], str]:
-    """Follow waits from a blocked task.  Returns the waits walked and how the
-    chain ends: ``proceeds``, ``needs_worker``, ``cycle`` or ``no_result``."""
-    walked: List[Wait] = []
-    seen = {start.id}
-    cur = start
-    while True:
-        w = cur.wait
-        walked.append(w)
-        tgt = rp.tasks.get(w.waits_on)
+# -- the reduction ---------------------------------------------------------------
+def _flows(rp: Replay, queue: Optional[str], cache: Dict[Optional[str], bool],
+           unseen: Set[Optional[str]]) -> bool:
+    """Will a worker of ``queue`` ever take a queued task?"""
+    got = cache.get(queue)
+    if got is None:
+        p = rp.pools.get(queue)
+        if p is None or (p.size == 0 and not p.exact):
+            # Nobody was seen serving this queue: it may have consumers the
+            # tracer does not see.  Assume it flows, and say so.
+            unseen.add(queue)
+            got = True
+        else:
+            got = p.free > 0 or p.running > 0
+        cache[queue] = got
+    return got
+
+
+def irreducible(rp: Replay, unseen: Optional[Set[Optional[str]]] = None
+                ) -> Optional[List[TaskRecord]]:
+    """Holt reduction of the replay's state: the blocked tasks that can never
+    proceed, or None when everything can.
+
+    A blocked task proceeds when what it waits for can finish: it has a
+    result, it runs, it is itself a blocked task that proceeds, or it is
+    queued in a queue whose pool has a free worker or will get one (a
+    running task, or a blocked task that proceeds, releases its worker).
+    Waits on results that will never come (hangs) never proceed; a knot
+    made only of them is a hang, not a deadlock.
+
+    >>> from hueyviz.core.event import Event, Worker
+    >>> w1 = Worker("h", 1, "W1")
+    >>> rp = Replay()
+    >>> for e in [Event(0, "pool", None, None, None, {"size": 1}),
+    ...           Event(1, "executing", "m", "main", w1, None),
+    ...           Event(2, "enqueued", "s", "sub", w1, {"parent": "m"}),
+    ...           Event(2, "block", "m", "main", w1, {"waits_on": "s"})]:
+    ...     rp.apply(e)
+    >>> [r.id for r in irreducible(rp)]
+    ['m']
+    """
+    blocked = rp.blocked_holders()
+    if not blocked:
+        return None
+    unseen = set() if unseen is None else unseen
+    flowing: Dict[Optional[str], bool] = {}
+    reduced: Set[str] = set()
+    tasks = rp.tasks
+
+    def can_finish(w: Wait) -> bool:
+        tgt = tasks.get(w.waits_on)
         if tgt is None or tgt.state == "unknown":
-            return walked, "needs_worker"
+            return _flows(rp, w.target_queue if tgt is None else tgt.queue, flowing, unseen)
         if tgt.has_result:
-            return walked, "proceeds"
+            return True
         if tgt.never_result:
-            return walked, "no_result"
-        if tgt.state == "blocked" and tgt.wait is not None:
-            if tgt.id in seen:
-                return walked, "cycle"
-            seen.add(tgt.id)
-            cur = tgt
-            continue
-        if tgt.state == "running":
-            return walked, "proceeds"
-        return walked, "needs_worker"   # queued, scheduled, or between retries
+            return False
+        st = tgt.state
+        if st == "running" or st == "finished":
+            return True
+        if st == "blocked":
+            return tgt.id in reduced
+        return _flows(rp, tgt.queue, flowing, unseen)
 
-
-def _pool_knot(rp: Replay) -> Optional[Tuple[List[Wait], List[TaskRecord]]]:
-    """All pool workers held by blocked tasks, none of which can proceed?"""
-    size = rp.pool_size()
-    if size == 0:
+    changed = True
+    while changed:
+        changed = False
+        for rec in blocked:
+            if rec.id not in reduced and rec.wait is not None and can_finish(rec.wait):
+                reduced.add(rec.id)
+                flowing[rec.queue] = True     # its worker will be released
+                changed = True
+    stuck = [r for r in blocked if r.id not in reduced]
+    if not stuck:
         return None
-    holders = rp.blocked_holders()
-    if len(holders) < size:
+    # Waits on results that never come are hangs (reported as such); a knot
+    # needs at least one wait that a worker would have satisfied.
+    if all(r.wait is not None and (tasks.get(r.wait.waits_on) is not None
+                                   and tasks[r.wait.waits_on].never_result) for r in stuck):
         return None
-    waits: List[Wait] = []
-    needs: Dict[str, TaskRecord] = {}
-    for h in holders:
-        walked, end = _chain(rp, h)
-        if end == "proceeds":
-            return None
-        for w in walked:
-            if w not in waits:
-                waits.append(w)
-        last = rp.tasks.get(walked[-1].waits_on)
-        if end == "needs_worker" and last is not None:
-            needs[last.id] = last
-    return waits, list(needs.values())
+    return stuck
 
 
-def _cycle(rp: Replay, rec: TaskRecord) -> Optional[List[Wait]]:
-    walked, end = _chain(rp, rec)
-    if end != "cycle":
-        return None
-    # Keep only the cycle itself, starting from the wait that closed it.
-    ids = [w.waiter for w in walked]
-    closing = walked[-1].waits_on
-    return walked[ids.index(closing):] if closing in ids else walked
+def _settled_at_once(rp: Replay, rec: TaskRecord) -> bool:
+    """The O(1) test for a new wait: does what it waits for finish without
+    needing the reduction?  (The state before the wait was reducible, so a
+    wait whose target surely finishes keeps it reducible.)"""
+    w = rec.wait
+    if w is None:
+        return True
+    tgt = rp.tasks.get(w.waits_on)
+    if tgt is not None:
+        if tgt.has_result or (tgt.state in ("running", "finished") and not tgt.never_result):
+            return True
+        if tgt.state == "blocked" or tgt.never_result:
+            return False
+    queue = tgt.queue if tgt is not None else w.target_queue
+    p = rp.pools.get(queue)
+    if p is None or (p.size == 0 and not p.exact):
+        return False        # let the reduction note the unseen queue
+    return p.free > 0 or p.running > 0
+
+
+# -- findings --------------------------------------------------------------------
+@dataclass
+class _Open:
+    """A knot under watch: what dissolves it, and what retracts it."""
+
+    index: int
+    waiters: Set[Optional[str]]
+    targets: Set[str]
+    inferred: Set[Optional[str]]            # queues whose pool size was inferred
+    members: Dict[Optional[str], Set] = field(default_factory=dict)
 
 
 class _Detector:
     """Incremental knot detection over one replay."""
 
-    def __init__(self, rp: Optional[Replay] = None) -> None:
-        self.rp = rp if rp is not None else Replay()
-        self.findings: List[dict] = []
-        self.active: Optional[dict] = None    # open deadlock/stall knot
+    def __init__(self, rp: Optional[Replay] = None, history: bool = False) -> None:
+        self.rp = rp if rp is not None else Replay(history=history)
+        self.findings: List[Finding] = []
+        self.retracted: Set[int] = set()
+        self.active: Optional[_Open] = None    # open deadlock/stall knot
+        self.hung: Set[Tuple[Optional[str], str, float]] = set()
+        self.unseen: Set[Optional[str]] = set()
 
     def feed(self, e: Event) -> None:
         rp = self.rp
+        if self.active is not None:
+            self._watch(e)
         rp.apply(e)
         kind = e.kind
-        if self.active is not None:
+        if self.active is not None and kind in ("executing", "unblock"):
             self._maybe_dissolve(e)
         if kind == "block":
             self._on_block(e)
-        elif kind in ("complete", "revoked", "expired", "lost"):
+        elif kind in _ENDS_NO_RESULT:
             self._on_no_result(e)
-        elif kind in ("worker_down", "pool", "lost") and self.active is None:
-            self._check_pool(None)
+        elif kind in ("worker_down", "pool", "consumer") and self.active is None:
+            self._check(None)
 
+    # -- checks ------------------------------------------------------------------
     def _on_block(self, e: Event) -> None:
         rp = self.rp
-        target = rp.tasks.get(e.get("waits_on"))
-        w = rp.thread_waits.get(e.worker) if e.task is None else rp.tasks[e.task].wait
+        if e.task is None:
+            w = rp.thread_waits.get(e.worker) if e.worker is not None else None
+        else:
+            w = rp.tasks[e.task].wait
         if w is None:
             return
+        target = rp.tasks.get(w.waits_on)
         if target is not None and target.never_result:
             self._hang(w, e.t)
             return
         if e.task is None or self.active is not None:
             return
-        rec = rp.tasks[e.task]
-        cyc = _cycle(rp, rec)
-        if cyc is not None:
-            self._knot(cyc, [], e.t, culprit=w, cycle=True)
+        if _settled_at_once(rp, rp.tasks[e.task]):
             return
-        self._check_pool(w)
+        self._check(w)
 
     def _on_no_result(self, e: Event) -> None:
-        rec = self.rp.tasks.get(e.task) if e.task else None
-        if rec is None or not rec.never_result:
-            if e.kind == "lost":
-                for tid in self.rp.lost:
-                    for w in list(self.rp.waiting.get(tid, ())):
-                        self._hang(w, e.t)
-            return
-        for w in list(self.rp.waiting.get(rec.id, ())):
-            self._hang(w, e.t)
+        rp = self.rp
+        ids = rp.lost if e.kind == "lost" else [e.task] if e.task else []
+        for tid in ids:
+            rec = rp.tasks.get(tid)
+            if rec is not None and rec.never_result:
+                for w in list(rp.waiting.get(tid, ())):
+                    self._hang(w, e.t)
+        if e.kind == "lost" and self.active is None:
+            self._check(None)
 
-    def _check_pool(self, closing: Optional[Wait]) -> None:
-        found = _pool_knot(self.rp)
-        if found is None:
+    def _check(self, closing: Optional[Wait]) -> None:
+        rp = self.rp
+        stuck = irreducible(rp, self.unseen)
+        if stuck is None:
             return
-        waits, needs = found
+        waits = self._knot_waits(stuck)
         if closing is None or closing not in waits:
             closing = max(waits, key=lambda w: w.since)
-        self._knot(waits, needs, self.rp.t, culprit=closing, cycle=False)
+        self._knot(waits, stuck, closing)
 
-    # -- findings ------------------------------------------------------------
-    def _workers(self) -> Dict[str, int]:
-        return {"total": self.rp.pool_size(), "blocked": len(self.rp.blocked_holders())}
+    def _knot_waits(self, stuck: List[TaskRecord]) -> List[Wait]:
+        out = [r.wait for r in stuck if r.wait is not None]
+        return sorted(out, key=lambda w: (w.since, w.waiter or ""))
 
-    def _knot(self, waits: List[Wait], needs: List[TaskRecord], t: float,
-              culprit: Wait, cycle: bool) -> None:
+    # -- building a finding ----------------------------------------------------
+    def _queue_counts(self, queues: Iterable[Optional[str]]) -> Dict[Optional[str], QueueCount]:
         rp = self.rp
+        out = {}
+        for q in queues:
+            p = rp.pools.get(q)
+            if p is None:
+                continue
+            out[q] = QueueCount(p.size, len(rp.blocked_holders(q)), p.exact)
+        return out
+
+    def _knot(self, waits: List[Wait], stuck: List[TaskRecord], culprit: Wait) -> None:
+        rp = self.rp
+        t = rp.t
         timed = [w for w in waits if w.timeout is not None]
         verdict = "stall" if timed else "deadlock"
-        ends = min(w.deadline for w in timed) if timed else None
-        workers = self._workers()
-        knot = [wait_record(rp, w) for w in waits]
-        for rec in needs:
-            knot.append({"kind": "needs_worker", "task": rec.id, "name": rec.name,
-                         "queue_position": rp.queue_position(rec.id)})
-        members = {w.waiter for w in waits} | {w.waits_on for w in waits}
+        # The knot dissolves when the first of its timeouts expires.
+        ends = min(w.since + (w.timeout or 0.0) for w in timed) if timed else None
+        stuck_ids = {r.id for r in stuck}
+        needs: Dict[str, TaskRecord] = {}
+        for w in waits:
+            tgt = rp.tasks.get(w.waits_on)
+            if tgt is not None and tgt.id not in stuck_ids and tgt.state in (
+                    "queued", "scheduled", "pending", "unknown"):
+                needs[tgt.id] = tgt
+        queues = {r.queue for r in stuck} | {r.queue for r in needs.values()}
+        counts = self._queue_counts(sorted(queues, key=str))
+        knot: List[KnotItem] = [knot_wait(rp, w) for w in waits]
+        for rec in needs.values():
+            knot.append(KnotNeed(rec.id, rec.name, rp.queue_position(rec.id), rec.queue))
+        members = stuck_ids | set(needs)
         bystanders = [w for w in rp.thread_waits.values() if w.waits_on in members]
-        for w in bystanders:
-            knot.append(wait_record(rp, w))
+        knot.extend(knot_wait(rp, w) for w in bystanders)
         edge = edge_of(rp, culprit)
         parts = [wait_words(rp, w) for w in waits]
         head = "Deadlock" if verdict == "deadlock" else "Stall"
-        if cycle:
+        if self._cycle(culprit, stuck_ids) and not needs:
             tail = "the waits form a cycle, so none of them can ever return"
         else:
-            tail = f"no worker is free: {workers['blocked']} of {workers['total']} are blocked"
+            tail = f"no worker is free: {pool_words(counts)}"
         msg = f"{head}: " + "; ".join(parts) + f"; {tail}."
-        msg += (f" The wait that closed it: {task_label(rp.tasks.get(edge.waiter), edge.waiter)}"
+        waiter = edge.waiter or "?"
+        msg += (f" The wait that closed it: {task_label(rp.tasks.get(waiter), waiter)}"
                 f" on {edge.worker or '?'} waiting for "
                 f"{task_label(rp.tasks.get(edge.waits_on), edge.waits_on)}{site_words(edge)}.")
         if bystanders:
             msg += " Also waiting: " + "; ".join(wait_words(rp, w) for w in bystanders) + "."
-        if verdict == "stall":
+        if ends is not None:
             msg += (f" It dissolves by itself when the first timeout expires, "
                     f"{ends - t:.3g} s after it formed.")
-        finding = {"verdict": verdict, "at": t, "culprit": edge, "knot": tuple(knot),
-                   "workers": workers, "message": msg, "ends": ends, "notes": [],
-                   "_waiters": {w.waiter for w in waits}, "_targets": {r.id for r in needs} |
-                   {w.waits_on for w in waits}, "_members": set(rp.members),
-                   "_exact": rp.exact}
+        inferred = {q for q, c in counts.items() if not c.exact}
+        notes = []
+        for q in sorted(inferred, key=str):
+            where = f" of {queue_words(q)}" if len(rp.pools) > 1 else ""
+            notes.append(f"the pool size{where} was inferred from the {counts[q].total} "
+                         f"worker{'s' if counts[q].total != 1 else ''} seen (no consumer "
+                         "announced its size); if it has more, this is not a deadlock")
+        for q in sorted(self.unseen, key=str):
+            notes.append(self._unseen_words(q))
+        total = sum(c.total for c in counts.values())
+        blocked = sum(c.blocked for c in counts.values())
+        finding = Finding(verdict, t, edge, tuple(knot), {"total": total, "blocked": blocked},
+                          msg, ends, tuple(notes), counts, not inferred)
         self.findings.append(finding)
-        self.active = finding
+        self.active = _Open(len(self.findings) - 1, {w.waiter for w in waits},
+                            set(needs) | {w.waits_on for w in waits}, inferred,
+                            {q: set(rp.pools[q].members) for q in inferred})
+
+    @staticmethod
+    def _unseen_words(q: Optional[str]) -> str:
+        return (f"tasks wait on {queue_words(q)}, which no consumer was seen serving; "
+                "if none serves it, those waits never return")
+
+    def _cycle(self, w: Wait, stuck: Set[str]) -> bool:
+        seen = set()
+        cur: Optional[Wait] = w
+        while cur is not None and cur.waits_on in stuck:
+            if cur.waits_on in seen:
+                return True
+            seen.add(cur.waits_on)
+            cur = self.rp.tasks[cur.waits_on].wait
+        return cur is not None and cur.waits_on == w.waiter
 
     def _hang(self, w: Wait, t: float) -> None:
         rp = self.rp
         key = (w.waiter, w.waits_on, w.since)
-        for f in self.findings:
-            if f.get("_key") == key:
-                return
+        if key in self.hung:
+            return
+        self.hung.add(key)
         edge = edge_of(rp, w)
         msg = f"Hang: {wait_words(rp, w)}{site_words(edge)}; that wait can never be satisfied."
         if w.timeout is not None:
             msg += f" Its {w.timeout:g} s timeout will end it with ResultTimeout."
-        self.findings.append({"verdict": "hang", "at": max(t, w.since), "culprit": edge,
-                              "knot": (wait_record(rp, w),), "workers": self._workers(),
-                              "message": msg, "ends": w.deadline, "notes": [], "_key": key})
+        queues = [q for q in (w.queue,) if w.waiter is not None]
+        counts = self._queue_counts(queues)
+        self.findings.append(Finding(
+            "hang", max(t, w.since), edge, (knot_wait(rp, w),),
+            {"total": sum(c.total for c in counts.values()),
+             "blocked": sum(c.blocked for c in counts.values())},
+            msg, w.deadline, (), counts, True))
+
+    # -- what happens to an open knot --------------------------------------------
+    def _watch(self, e: Event) -> None:
+        """Before ``e`` is applied: does it show that an inferred pool was bigger?"""
+        a = self.active
+        assert a is not None
+        if not a.inferred or e.worker is None or e.kind not in _WORKER_KINDS:
+            if e.kind in ("consumer", "pool") and e.queue in a.inferred:
+                self._retract()
+            return
+        rec = self.rp.tasks.get(e.task) if e.task else None
+        queue = e.queue if e.queue is not None or rec is None else rec.queue
+        if queue in a.inferred and e.worker not in a.members.get(queue, ()):
+            # No consumer announced its size, so the pool was inferred from the
+            # workers seen; one nobody had seen just did something.
+            self._retract()
+
+    def _retract(self) -> None:
+        a = self.active
+        if a is not None:
+            self.retracted.add(a.index)
+            self.active = None
 
     def _maybe_dissolve(self, e: Event) -> None:
-        f = self.active
-        progressed = ((e.kind == "unblock" and e.task in f["_waiters"])
-                      or (e.kind == "executing" and e.task in f["_targets"]))
+        a = self.active
+        assert a is not None
+        progressed = ((e.kind == "unblock" and e.task in a.waiters)
+                      or (e.kind == "executing" and e.task in a.targets))
         if not progressed:
             return
         self.active = None
-        if f["verdict"] == "stall":
-            f["ends"] = e.t
-            f["message"] += f" It dissolved {e.t - f['at']:.3g} s later."
-            return
-        if e.kind == "executing" and e.worker not in f["_members"] and not f["_exact"]:
-            # No consumer announced its size, so the pool was inferred from the
-            # workers seen so far; a new one just appeared: it was larger.
-            f["retracted"] = True
+        f = self.findings[a.index]
+        if f.verdict == "stall":
+            self.findings[a.index] = _replace(
+                f, ends=e.t, message=f.message + f" It dissolved {e.t - f.at:.3g} s later.")
             return
         who = e.worker.name if e.worker else "someone"
-        f["notes"].append(f"rescued at +{e.t - f['at']:.3g} s by {who}")
+        self.findings[a.index] = _replace(
+            f, notes=f.notes + (f"rescued at +{e.t - f.at:.3g} s by {who}",))
 
     def finish(self) -> List[Finding]:
         rp = self.rp
@@ -230,23 +380,53 @@ class _Detector:
             if rec is not None and rec.state == "unknown" and self.active is None:
                 for w in list(waits):
                     self._hang(w, w.since)
-        out = [_to_finding(f) for f in self.findings if not f.get("retracted")]
+        out = [f for i, f in enumerate(self.findings) if i not in self.retracted]
         out.sort(key=lambda f: f.at)
         return out
 
 
-def _run(events: Iterable[Event]) -> Tuple[_Detector, List[Finding]]:
-    """One pass of the detector over ``events``: linear in their number."""
-    det = _Detector()
+def _replace(f: Finding, **changes) -> Finding:
+    from dataclasses import replace
+    return replace(f, **changes)
+
+
+# -- the public functions ----------------------------------------------------------
+@dataclass(frozen=True)
+class Analysis:
+    """One replay pass over a trace: its findings, the final replay (with its
+    :class:`~hueyviz.analysis.replay.History`) and what the pass noticed."""
+
+    replay: Replay
+    findings: Tuple[Finding, ...]
+    unseen: Tuple[Optional[str], ...]
+
+    @property
+    def history(self) -> History:
+        assert self.replay.history is not None
+        return self.replay.history
+
+
+def analyse(trace) -> Analysis:
+    """Replay ``trace`` once: findings and history.  Cached on a
+    :class:`~hueyviz.Trace` (it is immutable)."""
+    derived = getattr(trace, "derived", None)
+    if derived is not None:
+        return derived("analysis", lambda: _analyse(trace.events))
+    return _analyse(tuple(trace))
+
+
+def _analyse(events) -> Analysis:
+    det = _Detector(history=True)
     with collector_paused():
         for e in events:
             det.feed(e)
-        return det, det.finish()
+        findings = det.finish()
+    return Analysis(det.rp, tuple(findings), tuple(sorted(det.unseen, key=str)))
 
 
 def find_findings(events: Iterable[Event]) -> List[Finding]:
     """Every deadlock, stall and hang in ``events``, in order of time."""
-    return _run(events)[1]
+    return list(analyse(events).findings)
 
 
 def diagnose(trace) -> Diagnosis:
@@ -280,58 +460,62 @@ def diagnose(trace) -> Diagnosis:
     >>> d.verdict, d.at, d.culprit.waiter, d.workers
     ('deadlock', 3.0, 'm2', {'total': 2, 'blocked': 2})
     """
+    if isinstance(trace, (str, bytes)) or not hasattr(trace, "__iter__"):
+        raise TypeError(f"diagnose() wants a Trace or events, not a {type(trace).__name__}; "
+                        "for a file or a source use hueyviz.Trace.read(path) first")
+    a = analyse(trace)
+    findings = list(a.findings)
+    rp = a.replay
     events = getattr(trace, "events", None)
     if events is None:
         events = tuple(trace)
-    det, findings = _run(events)
-    dropped = getattr(trace, "dropped", 0)
+    dropped = int(getattr(trace, "dropped", 0) or 0)
     start = min((e.t for e in events), default=None)
     notes = []
     if dropped:
-        notes.append(f"{dropped} events were dropped while recording; "
+        notes.append(f"{dropped} events were lost while recording; "
                      "the verdict may miss what they showed")
-    lost = det.rp.lost
+    lost = rp.lost
     if lost:
         notes.append(f"{len(lost)} task{'s were' if len(lost) != 1 else ' was'} lost: "
                      "the worker running it vanished (process killed?) before it "
                      "finished; lost workers are not counted in the pool")
+    if rp.anomaly_count:
+        notes.append(f"{rp.anomaly_count} event{'s' if rp.anomaly_count != 1 else ''} "
+                     "contradicted the state (first: " + rp.anomalies[0] + ")")
+    unseen_note = [_Detector._unseen_words(q) for q in a.unseen]
     if findings:
         first = findings[0]
         message = first.message
         if len(findings) > 1:
-            message += f" ({len(findings) - 1} more finding{'s' if len(findings) > 2 else ''}: " + \
-                ", ".join(f"{f.verdict} at +{f.at - (start or 0):.3f} s" for f in findings[1:]) + ")"
+            message += (f" ({len(findings) - 1} more finding{'s' if len(findings) > 2 else ''}: "
+                        + ", ".join(f"{f.verdict} at +{f.at - (start or 0):.3f} s"
+                                    for f in findings[1:]) + ")")
         return Diagnosis(first.verdict, first.at, first.culprit, first.knot,
-                         first.workers, message, tuple(findings), dropped, start, tuple(notes))
-    rp = det.rp
+                         first.workers, message, tuple(findings), dropped, start,
+                         tuple(notes + list(first.notes)), first.queues, first.exact)
     n_tasks = sum(1 for r in rp.tasks.values() if r.state != "unknown")
     total = rp.pool_size()
+    counts = {q: QueueCount(p.size, len(rp.blocked_holders(q)), p.exact)
+              for q, p in rp.pools.items()}
+    where = ""
+    if len(counts) > 1:
+        where = " (" + ", ".join(f"{queue_words(q)}: {c.total}" for q, c in
+                                 sorted(counts.items(), key=lambda kv: str(kv[0]))) + ")"
     message = (f"OK: {n_tasks} task{'s' if n_tasks != 1 else ''} on "
-               f"{total} worker{'s' if total != 1 else ''}; no deadlock, stall or hang.")
+               f"{total} worker{'s' if total != 1 else ''}{where}; no deadlock, stall or hang.")
     return Diagnosis("ok", None, None, (), {"total": total,
                      "blocked": len(rp.blocked_holders())}, message, (), dropped,
-                     start, tuple(notes))
-
-
-def _to_finding(f: dict) -> Finding:
-    return Finding(f["verdict"], f["at"], f["culprit"], f["knot"], f["workers"],
-                   f["message"], f["ends"], tuple(f["notes"]))
+                     start, tuple(notes + unseen_note), counts, rp.exact or not rp.pools)
 
 
 def find_knot(replay: Replay) -> Optional[Finding]:
     """The deadlock or stall that the replayed state is in right now, if any.
 
     Reads ``replay`` without changing it (a watchdog asks this of a live
-    replay; :func:`diagnose` asks it of a whole trace, event by event).
-
-    Parameters
-    ----------
-    replay : Replay
-
-    Returns
-    -------
-    Finding or None
-        ``deadlock`` or ``stall`` with the knot in words, or None.
+    replay); the knot and its culprit (the latest wait in it) are the ones
+    :func:`diagnose` reports when the same state was closed by a pool that
+    shrank.
 
     Examples
     --------
@@ -347,24 +531,19 @@ def find_knot(replay: Replay) -> Optional[Finding]:
     'deadlock'
     """
     det = _Detector(replay)
-    for rec in replay.blocked_holders():
-        cyc = _cycle(replay, rec)
-        if cyc is not None:
-            det._knot(cyc, [], replay.t, culprit=max(cyc, key=lambda w: w.since),
-                      cycle=True)
-            return _to_finding(det.findings[0])
-    det._check_pool(None)
-    return _to_finding(det.findings[0]) if det.findings else None
+    det._check(None)
+    return det.findings[0] if det.findings else None
 
 
 def would_deadlock(replay: Replay, waiter: Optional[str], waits_on: str,
                    timeout: Optional[float] = None, *, worker=None,
                    site: Optional[str] = None, t: Optional[float] = None,
-                   name: Optional[str] = None) -> Optional[Finding]:
-    """Would the pool be stuck if ``waiter`` now blocked on ``waits_on``?
+                   name: Optional[str] = None, queue: Optional[str] = None,
+                   target_queue: Optional[str] = None) -> Optional[Finding]:
+    """Would the pools be stuck if ``waiter`` now blocked on ``waits_on``?
 
     Applies the wait hypothetically to the state held by ``replay`` (which
-    is left unchanged: the check works on a thin overlay, O(pool) to build)
+    is left unchanged: the check works on a thin overlay, O(pools) to build)
     and runs the same knot detection as :func:`diagnose`.
 
     Parameters
@@ -373,7 +552,7 @@ def would_deadlock(replay: Replay, waiter: Optional[str], waits_on: str,
         The current state (a replay fed with the events so far).
     waiter : str or None
         Id of the task about to block; None (non-task code holds no worker)
-        never deadlocks the pool.
+        never deadlocks a pool.
     waits_on : str
         Id of the task whose result it waits for.
     timeout : float, optional
@@ -386,6 +565,9 @@ def would_deadlock(replay: Replay, waiter: Optional[str], waits_on: str,
         When the wait begins (default: the replay's clock).
     name : str, optional
         The waiter's task name, if the replay does not know it.
+    queue, target_queue : str, optional
+        The waiter's and the awaited task's queues, if the replay does not
+        know them.
 
     Returns
     -------
@@ -422,30 +604,45 @@ def would_deadlock(replay: Replay, waiter: Optional[str], waits_on: str,
         worker = rec.worker if rec is not None else None
     if worker is None:
         return None
+    q = rec.queue if rec is not None and rec.queue is not None else queue
     t = replay.t if t is None else t
-    w = Wait(waits_on, t, worker, waiter, timeout, site)
-    me = copy.copy(rec) if rec is not None else TaskRecord(waiter, name, worker=worker)
+    target = replay.tasks.get(waits_on)
+    tq = target.queue if target is not None and target.queue is not None else (
+        target_queue if target_queue is not None else q)
+    if target is not None and (target.has_result or target.never_result):
+        return None     # returns at once, or a hang: not a knot
+    w = Wait(waits_on, t, worker, waiter, timeout, site, queue=q, target_queue=tq)
+    me = copy.copy(rec) if rec is not None else TaskRecord(waiter, name, queue=q)
+    me.worker = worker
+    stack_now = replay.stacks.get((q, worker)) or []
+    was_holding = rec is not None and rec.state in ("running", "blocked") and \
+        bool(stack_now) and stack_now[-1] == waiter
     me.state, me.wait = "blocked", w
     extra: Dict[str, TaskRecord] = {waiter: me}
-    if waits_on not in replay.tasks:
-        extra[waits_on] = TaskRecord(waits_on)
+    if target is None:
+        extra[waits_on] = TaskRecord(waits_on, queue=tq)
     over = copy.copy(replay)
-    over.tasks = ChainMap(extra, replay.tasks)
+    over.tasks = ChainMap(extra, replay.tasks)       # type: ignore[assignment]
     over.t = max(replay.t, t)
-    stack = replay.stacks.get(worker) or []
+    pool = copy.copy(replay.pool(q)) if q in replay.pools else None
+    if pool is None:
+        from .replay import Pool
+        pool = Pool(q)
+    pool.members = dict(pool.members)
+    pool.members.setdefault(worker, None)
+    if not was_holding:
+        pool.busy += 1
+    if rec is None or rec.state != "blocked":
+        pool.blocked += 1
+    over.pools = dict(replay.pools)
+    over.pools[q] = pool
+    stack = replay.stacks.get((q, worker)) or []
     if waiter not in stack:
         over.stacks = dict(replay.stacks)
-        over.stacks[worker] = stack + [waiter]
-    if worker not in replay.members:
-        over.members = dict(replay.members)
-        over.members[worker] = None
-    target = over.tasks[waits_on]
-    if target.has_result or target.never_result:
-        return None     # returns at once, or a hang: not a knot
+        over.stacks[(q, worker)] = stack + [waiter]
     det = _Detector(over)
-    cyc = _cycle(over, me)
-    if cyc is not None:
-        det._knot(cyc, [], t, culprit=w, cycle=True)
-    else:
-        det._check_pool(w)
-    return _to_finding(det.findings[0]) if det.findings else None
+    stuck = irreducible(over, det.unseen)
+    if stuck is None or waiter not in {r.id for r in stuck}:
+        return None
+    det._knot(det._knot_waits(stuck), stuck, w)
+    return det.findings[0]

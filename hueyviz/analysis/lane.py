@@ -1,26 +1,17 @@
-"""Worker lanes: per worker, the executions it ran and the waits inside them."""
+"""Worker lanes: per worker, the executions it ran and the waits inside them.
+
+Read off the :class:`~hueyviz.analysis.replay.History` of one replay pass:
+a lane is every :class:`~hueyviz.analysis.replay.Span` of one worker slot.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional
 
-from ..core.event import OUTCOMES, Event, Worker
-from .replay import Wait
+from ..core.event import Event, Worker
+from .replay import History, Replay, Span
 
-__all__ = ["Span", "Lane", "build_lanes"]
-
-
-@dataclass(slots=True)
-class Span:
-    """One execution of a task on a worker."""
-
-    task: str
-    name: Optional[str]
-    start: float
-    end: Optional[float]          # None: still running when the trace ends
-    outcome: Optional[str]        # complete, error, retrying, lost, ... or None
-    depth: int = 0                # >0: nested execution (immediate mode)
-    blocked: List[Wait] = field(default_factory=list)
+__all__ = ["Lane", "Span", "build_lanes", "lane_key", "lanes_of"]
 
 
 @dataclass(slots=True)
@@ -29,59 +20,42 @@ class Lane:
     spans: List[Span] = field(default_factory=list)
     up: Optional[float] = None
     down: Optional[float] = None
+    queue: Optional[str] = None
+
+
+def lane_key(queue: Optional[str], worker: Worker, queues: int = 1) -> str:
+    """``host/pid/name``, prefixed with the queue when there are several."""
+    return worker.key if queues <= 1 else f"{queue}:{worker.key}"
+
+
+def lanes_of(history: History) -> Dict[str, Lane]:
+    """Per worker slot, the spans it ran, in start order."""
+    queues = {sp.queue for sp in history.spans} | {q for q, _ in history.up}
+    n = len(queues)
+    lanes: Dict[str, Lane] = {}
+
+    def lane(queue: Optional[str], w: Worker) -> Lane:
+        key = lane_key(queue, w, n)
+        ln = lanes.get(key)
+        if ln is None:
+            ln = lanes[key] = Lane(w, queue=queue)
+        return ln
+
+    for (q, w), t in history.up.items():
+        lane(q, w).up = t
+    for sp in history.spans:
+        if sp.worker is not None:
+            lane(sp.queue, sp.worker).spans.append(sp)
+    for (q, w), t in history.down.items():
+        lane(q, w).down = t
+    return lanes
 
 
 def build_lanes(events: Iterable[Event]) -> Dict[str, Lane]:
-    """Per worker (keyed ``host/pid/name``), the spans it ran, in order."""
-    lanes: Dict[str, Lane] = {}
-    open_: Dict[Worker, List[Span]] = {}
-    by_task: Dict[str, Span] = {}
-
-    def lane(w: Worker) -> Lane:
-        ln = lanes.get(w.key)
-        if ln is None:
-            ln = lanes[w.key] = Lane(w)
-        return ln
-
+    """Per worker (keyed ``host/pid/name``; ``queue:host/pid/name`` when the
+    trace has several queues), the spans it ran, in order."""
+    rp = Replay(history=True)
     for e in events:
-        k = e.kind
-        if k == "executing" and e.worker is not None:
-            stack = open_.setdefault(e.worker, [])
-            sp = Span(e.task, e.name, e.t, None, None, depth=len(stack))
-            stack.append(sp)
-            lane(e.worker).spans.append(sp)
-            by_task[e.task] = sp
-        elif k in OUTCOMES or k == "retrying":
-            sp = by_task.get(e.task)
-            if sp is None:
-                continue
-            if k == "retrying":
-                sp.outcome = "retrying"
-                continue
-            sp.end, sp.outcome = e.t, k
-            stack = open_.get(e.worker) if e.worker else None
-            if stack and sp in stack:
-                stack.remove(sp)
-            for w in sp.blocked:
-                if w.until is None:
-                    w.until, w.outcome = e.t, "abandoned"
-            del by_task[e.task]
-        elif k == "block" and e.task is not None:
-            sp = by_task.get(e.task)
-            if sp is not None:
-                sp.blocked.append(Wait(e.get("waits_on"), e.t, e.worker, e.task,
-                                       e.get("timeout"), e.get("site")))
-        elif k == "unblock" and e.task is not None:
-            sp = by_task.get(e.task)
-            if sp is not None and sp.blocked and sp.blocked[-1].until is None:
-                sp.blocked[-1].until = e.t
-                sp.blocked[-1].outcome = e.get("outcome", "result")
-        elif k == "worker_up" and e.worker is not None:
-            lane(e.worker).up = e.t
-        elif k == "worker_down" and e.worker is not None:
-            lane(e.worker).down = e.t
-        elif k == "lost" and e.worker is not None:
-            for sp in open_.pop(e.worker, []):
-                sp.end, sp.outcome = e.t, "lost"
-                by_task.pop(sp.task, None)
-    return lanes
+        rp.apply(e)
+    assert rp.history is not None
+    return lanes_of(rp.history)

@@ -1,36 +1,67 @@
-"""Derived views of a trace: the replayed state machine and the task graph.
+"""The replay: the one definition of the state of every task and worker at time t.
 
-The per-worker lanes are in :mod:`hueyviz.lane`.
+:class:`Replay` is a state machine fed with events in time order.  It is
+the only place that turns events into states; everything else hueyviz shows
+is derived from it (DESIGN.md, "one replay"):
 
-Everything here is computed from the event log on demand and never mutates
-it (DESIGN.md rule 4).  :class:`Replay` is the single state machine that
-both :func:`state_at` and the analysis drive, so "what was true at time t"
-has exactly one definition.
+- the analysis (:mod:`hueyviz.analysis.detector`) reads its state after each
+  event;
+- :func:`state_at` snapshots it at an instant (the wait-for graph);
+- with ``history=True`` it also keeps a :class:`History` of what happened:
+  every state change of every task, every execution (the worker lanes) and
+  every wait, and the queue depth over time.  Lanes, the render timeline,
+  the what-if scripts, the Perfetto export and the widget's data are all
+  read off that history.
+
+Queues and pools
+    Every event names its queue (its Huey instance).  The workers of one
+    queue form one :class:`Pool`; a running task holds a worker of its own
+    queue.  A worker is identified within its queue (a *slot*: queue plus
+    host/pid/thread), because two consumers in one process both call their
+    threads ``Worker-1``.
 """
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional
-
-import networkx as nx
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from ..core.event import OUTCOMES, Event, Worker
 
-__all__ = ["TaskRecord", "Wait", "Replay", "State", "build_graph", "state_at"]
+__all__ = [
+    "NO_RESULT_OUTCOMES",
+    "RESULT_OUTCOMES",
+    "History",
+    "Pool",
+    "PoolState",
+    "Replay",
+    "Slot",
+    "Span",
+    "State",
+    "TaskRecord",
+    "Wait",
+    "state_at",
+]
+
+# A worker of one queue.
+Slot = Tuple[Optional[str], Worker]
 
 # Outcomes after which a waiter gets something back: a value, or an Error
 # that Result.get raises as TaskException.
-_RESULT_OUTCOMES = frozenset({"complete", "error", "timeout", "locked",
-                              "rate-limited", "canceled", "interrupted"})
-# Outcomes after which the task will never store a result.
-_NO_RESULT_OUTCOMES = frozenset({"revoked", "expired", "lost"})
+RESULT_OUTCOMES = frozenset({"complete", "error", "timeout", "locked", "rate-limited",
+                             "canceled"})
+# Outcomes after which the task will never store a result: huey stores
+# nothing for a revoked or expired task, nor for one interrupted by a
+# shutdown (KeyboardInterrupt returns before the result is stored).
+NO_RESULT_OUTCOMES = frozenset({"revoked", "expired", "lost", "interrupted"})
 
 
 @dataclass(slots=True)
 class Wait:
     """One blocking wait: ``waiter`` (a task id, or None for non-task code)
-    waits on ``waits_on`` from ``since`` until ``until``."""
+    waits on ``waits_on`` from ``since`` until ``until``.  ``queue`` is the
+    waiter's queue (whose worker it holds), ``target_queue`` the awaited
+    task's."""
 
     waits_on: str
     since: float
@@ -40,6 +71,8 @@ class Wait:
     site: Optional[str] = None
     until: Optional[float] = None
     outcome: Optional[str] = None
+    queue: Optional[str] = None
+    target_queue: Optional[str] = None
 
     @property
     def deadline(self) -> Optional[float]:
@@ -66,6 +99,9 @@ class TaskRecord:
     stored: Optional[bool] = None     # False: finished without a result
     error: Optional[str] = None
     wait: Optional[Wait] = None       # the wait in progress, if blocked
+    queue: Optional[str] = None
+    priority: float = 0
+    order: int = 0                    # enqueue sequence number (queue order)
 
     @property
     def has_result(self) -> bool:
@@ -74,14 +110,18 @@ class TaskRecord:
             return False
         if self.outcome == "complete":
             return self.stored is not False
-        return self.outcome in _RESULT_OUTCOMES
+        return self.outcome in RESULT_OUTCOMES
 
     @property
     def never_result(self) -> bool:
         """True once no result can ever arrive for this task."""
         return self.state == "finished" and (
-            self.outcome in _NO_RESULT_OUTCOMES
+            self.outcome in NO_RESULT_OUTCOMES
             or (self.outcome == "complete" and self.stored is False))
+
+    @property
+    def slot(self) -> Optional[Slot]:
+        return None if self.worker is None else (self.queue, self.worker)
 
     def label(self) -> str:
         short = self.id[:8]
@@ -90,64 +130,178 @@ class TaskRecord:
         return f"{self.name or '?'} [{short}]"
 
 
-class Replay:
-    """Feed events in order; read the state in between.
+@dataclass(slots=True)
+class Pool:
+    """The workers of one queue.
 
-    The pool is every worker announced by ``worker_up`` or seen executing a
-    task, until ``worker_down`` or ``lost``; its size is at least what a
-    ``pool`` event declared.  Consumers started before the tracer attached
-    announce nothing, so seeing a worker execute is enough to count it.
+    Its size is the larger of what was announced (``consumer`` and ``pool``
+    events, less workers that went down or were lost) and the workers seen;
+    it is *exact* once something announced it, else inferred from the
+    workers seen executing, and then it can only grow.
     """
 
-    def __init__(self) -> None:
-        self.t = float("-inf")
-        self.tasks: Dict[str, TaskRecord] = {}
-        self.queue: Dict[str, None] = {}          # queued ids, FIFO order
-        self.stacks: Dict[Worker, List[str]] = {}  # worker -> executing ids
-        self.members: Dict[Worker, None] = {}   # the pool, in order of arrival
-        self.announced = 0                     # how many came by worker_up
-        self.declared = 0
-        self.thread_waits: Dict[Worker, Wait] = {}  # waits by non-task code
-        self.waits: List[Wait] = []
-        self.waiting: Dict[str, List[Wait]] = {}  # target id -> waits in progress
-        self.dropped = 0
-        self.lost: List[str] = []
+    queue: Optional[str]
+    members: Dict[Worker, None] = field(default_factory=dict)   # in order of arrival
+    declared: int = 0
+    announced: int = 0
+    backlog: Dict[str, None] = field(default_factory=dict)      # queued ids, in order
+    busy: int = 0            # workers holding a task (running or blocked)
+    blocked: int = 0         # of those, how many are blocked
+    prioritised: bool = False
 
-    # -- pool -------------------------------------------------------------
-    def pool(self) -> List[Worker]:
-        return list(self.members)
-
-    def pool_size(self) -> int:
+    @property
+    def size(self) -> int:
         return max(self.declared, len(self.members))
 
-    def in_pool(self, worker: Optional[Worker]) -> bool:
-        return worker is not None and worker in self.members
+    @property
+    def exact(self) -> bool:
+        """Whether the size was announced rather than inferred."""
+        return bool(self.declared or self.announced)
 
-    def holder(self, worker: Worker) -> Optional[TaskRecord]:
-        stack = self.stacks.get(worker)
+    @property
+    def free(self) -> int:
+        return max(0, self.size - self.busy)
+
+    @property
+    def running(self) -> int:
+        return self.busy - self.blocked
+
+
+@dataclass(slots=True)
+class Span:
+    """One execution of a task on a worker (a bar in a lane)."""
+
+    task: str
+    name: Optional[str]
+    start: float
+    end: Optional[float]          # None: still running when the trace ends
+    outcome: Optional[str]        # complete, error, retrying, lost, ... or None
+    depth: int = 0                # >0: nested execution (immediate mode)
+    blocked: List[Wait] = field(default_factory=list)
+    queue: Optional[str] = None
+    worker: Optional[Worker] = None
+
+
+@dataclass(slots=True)
+class History:
+    """Everything that happened, as recorded by one :class:`Replay` pass.
+
+    ``changes`` are the state changes of every task, as three parallel
+    columns (time, task id, new state) in time order; the state of a task at
+    time t is its last change at or before t.  ``spans`` are the executions
+    in start order, each with its blocked intervals; ``depth`` is, per
+    queue, the number of queued tasks after each change.
+    """
+
+    change_t: List[float] = field(default_factory=list)
+    change_task: List[str] = field(default_factory=list)
+    change_state: List[str] = field(default_factory=list)
+    spans: List[Span] = field(default_factory=list)
+    depth: Dict[Optional[str], List[Tuple[float, int]]] = field(default_factory=dict)
+    up: Dict[Slot, float] = field(default_factory=dict)
+    down: Dict[Slot, float] = field(default_factory=dict)
+    spawns: List[Tuple[float, str, str]] = field(default_factory=list)  # (t, parent, child)
+
+
+class Replay:
+    """Feed events in time order with :meth:`apply`; read the state in between.
+
+    Parameters
+    ----------
+    history : bool
+        Also keep a :class:`History` of every change (``self.history``).
+    """
+
+    def __init__(self, history: bool = False) -> None:
+        self.t = float("-inf")
+        self.tasks: Dict[str, TaskRecord] = {}
+        self.pools: Dict[Optional[str], Pool] = {}
+        self.stacks: Dict[Slot, List[str]] = {}       # slot -> executing ids, innermost last
+        self.thread_waits: Dict[Worker, Wait] = {}    # waits by non-task code
+        self.waits: List[Wait] = []
+        self.waiting: Dict[str, List[Wait]] = {}      # target id -> waits in progress
+        self.dropped = 0
+        self.lost: List[str] = []
+        self.anomalies: List[str] = []                # events that contradict the state
+        self.anomaly_count = 0
+        self.history: Optional[History] = History() if history else None
+        self._open: Dict[str, Span] = {}              # task id -> its running span
+        self._order = 0
+
+    # -- pools --------------------------------------------------------------
+    def pool(self, queue: Optional[str]) -> Pool:
+        p = self.pools.get(queue)
+        if p is None:
+            p = self.pools[queue] = Pool(queue)
+        return p
+
+    def pool_size(self, queue: Optional[str] = None) -> int:
+        """The size of ``queue``'s pool, or of all pools together (None)."""
+        if queue is not None or (len(self.pools) == 1 and None in self.pools):
+            p = self.pools.get(queue)
+            return p.size if p else 0
+        return sum(p.size for p in self.pools.values())
+
+    @property
+    def exact(self) -> bool:
+        """Whether every pool's size was announced rather than inferred."""
+        return bool(self.pools) and all(p.exact for p in self.pools.values())
+
+    def pool_members(self) -> List[Slot]:
+        return [(q, w) for q, p in self.pools.items() for w in p.members]
+
+    def is_member(self, queue: Optional[str], worker: Optional[Worker]) -> bool:
+        p = self.pools.get(queue)
+        return worker is not None and p is not None and worker in p.members
+
+    def holder(self, slot: Slot) -> Optional[TaskRecord]:
+        stack = self.stacks.get(slot)
         return self.tasks[stack[-1]] if stack else None
 
-    def blocked_holders(self) -> List[TaskRecord]:
+    def blocked_holders(self, queue: Optional[str] = None) -> List[TaskRecord]:
+        """Tasks holding a pool worker while they wait (of one queue, or all)."""
         out = []
-        for w in self.pool():
-            rec = self.holder(w)
-            if rec is not None and rec.state == "blocked":
-                out.append(rec)
+        for q, p in self.pools.items():
+            if queue is not None and q != queue:
+                continue
+            for w in p.members:
+                rec = self.holder((q, w))
+                if rec is not None and rec.state == "blocked":
+                    out.append(rec)
         return out
 
     def queue_position(self, task_id: str) -> Optional[int]:
-        for i, tid in enumerate(self.queue):
-            if tid == task_id:
-                return i
-        return None
+        """How many queued tasks run before ``task_id`` (priority, then order)."""
+        rec = self.tasks.get(task_id)
+        if rec is None or rec.state != "queued":
+            return None
+        p = self.pools.get(rec.queue)
+        if p is None or task_id not in p.backlog:
+            return None
+        if not p.prioritised:
+            for i, tid in enumerate(p.backlog):
+                if tid == task_id:
+                    return i
+        key = (-rec.priority, rec.order)
+        tasks = self.tasks
+        return sum(1 for tid in p.backlog
+                   if (-tasks[tid].priority, tasks[tid].order) < key)
 
     # -- events -----------------------------------------------------------
-    def task(self, task_id: str, name: Optional[str] = None) -> TaskRecord:
+    def task(self, task_id: Optional[str], name: Optional[str] = None,
+             queue: Optional[str] = None) -> TaskRecord:
+        if task_id is None:
+            # Task events without a task id are rejected when read; a test or
+            # a hand-built list may still hold one: it names an unknown task.
+            task_id = "?"
         rec = self.tasks.get(task_id)
         if rec is None:
-            rec = self.tasks[task_id] = TaskRecord(task_id, name)
-        elif name is not None and rec.name is None:
-            rec.name = name
+            rec = self.tasks[task_id] = TaskRecord(task_id, name, queue=queue)
+        else:
+            if name is not None and rec.name is None:
+                rec.name = name
+            if queue is not None and rec.queue is None:
+                rec.queue = queue
         return rec
 
     def apply(self, e: Event) -> None:
@@ -157,48 +311,149 @@ class Replay:
         if handler is not None:
             handler(self, e)
 
+    def _anomaly(self, text: str) -> None:
+        self.anomaly_count += 1
+        if len(self.anomalies) < 20:
+            self.anomalies.append(text)
+
+    # The pools' busy/blocked counters follow each slot's top task.  Every
+    # change to a stack or to the state of a task on top of one goes through
+    # _leave / _enter, so the counters always equal a full count.
+    def _leave(self, slot: Optional[Slot]) -> None:
+        stack = self.stacks.get(slot) if slot is not None else None
+        if stack and slot is not None:
+            p = self.pool(slot[0])
+            p.busy -= 1
+            if self.tasks[stack[-1]].state == "blocked":
+                p.blocked -= 1
+
+    def _enter(self, slot: Optional[Slot]) -> None:
+        stack = self.stacks.get(slot) if slot is not None else None
+        if stack and slot is not None:
+            p = self.pool(slot[0])
+            p.busy += 1
+            if self.tasks[stack[-1]].state == "blocked":
+                p.blocked += 1
+
+    def _on_top(self, rec: TaskRecord) -> Optional[Slot]:
+        slot = rec.slot
+        if slot is None:
+            return None
+        stack = self.stacks.get(slot)
+        return slot if stack and stack[-1] == rec.id else None
+
+    def _set(self, rec: TaskRecord, state: str) -> None:
+        """The one place a task's state changes (and is recorded)."""
+        top = self._on_top(rec) if state == "blocked" or rec.state == "blocked" else None
+        self._leave(top)
+        rec.state = state
+        self._enter(top)
+        h = self.history
+        if h is not None:
+            h.change_t.append(self.t)
+            h.change_task.append(rec.id)
+            h.change_state.append(state if state != "finished" else f"finished:{rec.outcome}")
+
+    def _queue(self, rec: TaskRecord) -> None:
+        p = self.pool(rec.queue)
+        if rec.id not in p.backlog:
+            p.backlog[rec.id] = None
+            self._depth(p)
+
+    def _dequeue(self, rec: TaskRecord) -> None:
+        p = self.pools.get(rec.queue)
+        if p is not None and p.backlog.pop(rec.id, 0) is None:
+            self._depth(p)
+
+    def _depth(self, p: Pool) -> None:
+        h = self.history
+        if h is not None:
+            d = h.depth.setdefault(p.queue, [])
+            n = len(p.backlog)
+            if d and d[-1][0] == self.t:
+                d[-1] = (self.t, n)
+            else:
+                d.append((self.t, n))
+
     def _enqueued(self, e: Event) -> None:
-        rec = self.task(e.task, e.name)
+        rec = self.task(e.task, e.name, e.queue)
+        data = e.data
         if rec.enqueued is None:
             rec.enqueued = e.t
-            rec.parent = e.get("parent")
-            rec.via = e.get("via")
-            rec.then = tuple(e.get("then") or ())
-            rec.args = e.get("args", rec.args)
+            if data:
+                rec.parent = data.get("parent")
+                rec.via = data.get("via")
+                rec.then = tuple(data.get("then") or ())
+                rec.args = data.get("args", rec.args)
+                rec.priority = data.get("priority") or 0
+                if rec.priority:
+                    self.pool(rec.queue).prioritised = True
+                if rec.parent is not None and self.history is not None:
+                    self.history.spawns.append((e.t, rec.parent, rec.id))
             for succ in rec.then:
                 # Huey enqueues a pipeline's next step when this one completes.
-                nxt = self.task(succ)
+                nxt = self.task(succ, None, rec.queue)
                 if nxt.state == "unknown":
-                    nxt.state = "pending"
-        rec.state = "queued"
-        self.queue[rec.id] = None
+                    self._set(nxt, "pending")
+        elif rec.state in ("running", "blocked"):
+            self._anomaly(f"task {rec.id[:8]} enqueued again while it runs")
+            self._release(rec)
+        self._order += 1
+        rec.order = self._order
+        self._set(rec, "queued")
+        self._queue(rec)
 
     def _scheduled(self, e: Event) -> None:
-        rec = self.task(e.task, e.name)
-        rec.state = "scheduled"
-        self.queue.pop(rec.id, None)
+        rec = self.task(e.task, e.name, e.queue)
+        self._dequeue(rec)
+        self._set(rec, "scheduled")
 
     def _executing(self, e: Event) -> None:
-        rec = self.task(e.task, e.name)
-        self.queue.pop(rec.id, None)
-        rec.state = "running"
+        rec = self.task(e.task, e.name, e.queue)
+        if rec.state in ("running", "blocked") and rec.worker != e.worker:
+            self._anomaly(f"task {rec.id[:8]} started on {e.worker} while it runs on "
+                          f"{rec.worker}: a duplicate task id?")
+        self._release(rec)          # a task holds at most one worker
+        self._dequeue(rec)
         rec.worker = e.worker
         rec.started = e.t
         rec.finished = None
         rec.outcome = None
         rec.attempts += 1
-        if e.worker is not None:
-            if e.worker not in self.members:
-                self.members[e.worker] = None
-            self.stacks.setdefault(e.worker, []).append(rec.id)
+        self._set(rec, "running")
+        if e.worker is None:
+            return
+        p = self.pool(rec.queue)
+        if e.worker not in p.members:
+            p.members[e.worker] = None
+        slot = (rec.queue, e.worker)
+        stack = self.stacks.setdefault(slot, [])
+        self._leave(slot)
+        stack.append(rec.id)
+        self._enter(slot)
+        h = self.history
+        if h is not None:
+            sp = Span(rec.id, rec.name, e.t, None, None, len(stack) - 1,
+                      queue=rec.queue, worker=e.worker)
+            h.spans.append(sp)
+            self._open[rec.id] = sp
 
     def _release(self, rec: TaskRecord) -> None:
-        stack = self.stacks.get(rec.worker) if rec.worker else None
-        if stack and rec.id in stack:
-            stack.remove(rec.id)
+        """``rec`` leaves its worker (finished, lost or gone)."""
         if rec.wait is not None:
             self._end_wait(rec.wait, self.t, "abandoned")
             rec.wait = None
+        slot = rec.slot
+        stack = self.stacks.get(slot) if slot is not None else None
+        if stack and rec.id in stack:
+            self._leave(slot)
+            stack.remove(rec.id)
+            if rec.state == "blocked":
+                rec.state = "running"      # off the stack: no longer holds a worker
+            self._enter(slot)
+        sp = self._open.pop(rec.id, None)
+        if sp is not None:
+            sp.end = self.t
 
     def _end_wait(self, w: Wait, t: float, outcome: str) -> None:
         w.until, w.outcome = t, outcome
@@ -212,72 +467,115 @@ class Replay:
                 del self.waiting[w.waits_on]
 
     def _outcome(self, e: Event) -> None:
-        rec = self.task(e.task, e.name)
-        self.queue.pop(rec.id, None)
+        rec = self.task(e.task, e.name, e.queue)
+        if rec.state in ("queued", "unknown", "pending") and e.kind not in (
+                "revoked", "expired", "canceled"):
+            self._anomaly(f"task {rec.id[:8]} ended ({e.kind}) before it was seen starting")
+        self._dequeue(rec)
         self._release(rec)
-        rec.state = "finished"
         rec.outcome = e.kind
         rec.finished = e.t
         if e.kind == "complete":
             rec.stored = e.get("stored", True)
         elif e.kind == "error":
             rec.error = e.get("error")
+        sp = self._last_span(rec)
+        if sp is not None and sp.end == e.t:
+            sp.outcome = e.kind
+        self._set(rec, "finished")
+
+    def _last_span(self, rec: TaskRecord) -> Optional[Span]:
+        h = self.history
+        if h is None or rec.started is None:
+            return None
+        for sp in reversed(h.spans[-64:]):
+            if sp.task == rec.id:
+                return sp
+        return None
 
     def _retrying(self, e: Event) -> None:
-        rec = self.task(e.task, e.name)
+        rec = self.task(e.task, e.name, e.queue)
         rec.outcome = "retrying"
+        sp = self._last_span(rec)
+        if sp is not None:
+            sp.outcome = "retrying"
         # Huey re-enqueues or schedules the task right after this signal.
-        rec.state = "queued"
+        self._set(rec, "queued")
 
     def _block(self, e: Event) -> None:
-        target = e.get("waits_on")
-        self.task(target)
-        w = Wait(target, e.t, e.worker, e.task, e.get("timeout"), e.get("site"))
-        self.waits.append(w)
-        self.waiting.setdefault(target, []).append(w)
+        data = e.data or {}
+        target_id: str = data.get("waits_on") or "?"
         if e.task is None:
+            target = self.task(target_id, None, data.get("waits_on_queue", e.queue))
+            w = Wait(target_id, e.t, e.worker, None, data.get("timeout"), data.get("site"),
+                     queue=None, target_queue=target.queue)
             if e.worker is not None:
+                old = self.thread_waits.get(e.worker)
+                if old is not None and old.waits_on == target_id and old.since == e.t:
+                    return              # delivered twice
                 self.thread_waits[e.worker] = w
+            self.waits.append(w)
+            self.waiting.setdefault(target_id, []).append(w)
             return
-        rec = self.task(e.task, e.name)
-        if rec.state != "running" and e.worker is not None:
+        rec = self.task(e.task, e.name, e.queue)
+        if rec.state == "blocked" and rec.wait is not None and rec.wait.waits_on == target_id \
+                and rec.wait.since == e.t:
+            return                      # delivered twice
+        target = self.task(target_id, None, data.get("waits_on_queue", rec.queue))
+        if rec.state not in ("running", "blocked") and e.worker is not None:
             # The executing event was lost (ring buffer); the block proves it ran.
-            self._executing(Event(e.t, "executing", e.task, e.name, e.worker, None))
-        rec.state = "blocked"
+            self._executing(Event(e.t, "executing", e.task, e.name, e.worker, None, rec.queue))
+        w = Wait(target_id, e.t, e.worker, e.task, data.get("timeout"), data.get("site"),
+                 queue=rec.queue, target_queue=target.queue)
+        self.waits.append(w)
+        self.waiting.setdefault(target_id, []).append(w)
+        if rec.wait is not None:
+            self._end_wait(rec.wait, e.t, "abandoned")
         rec.wait = w
+        if rec.state != "blocked":
+            self._set(rec, "blocked")
+        sp = self._open.get(rec.id)
+        if sp is not None:
+            sp.blocked.append(w)
 
     def _unblock(self, e: Event) -> None:
         outcome = e.get("outcome", "result")
         if e.task is None:
             w = self.thread_waits.pop(e.worker, None) if e.worker else None
-        else:
-            rec = self.task(e.task, e.name)
-            w, rec.wait = rec.wait, None
-            if rec.state == "blocked":
-                rec.state = "running"
+            if w is not None:
+                self._end_wait(w, e.t, outcome)
+            return
+        rec = self.task(e.task, e.name, e.queue)
+        w, rec.wait = rec.wait, None
         if w is not None:
             self._end_wait(w, e.t, outcome)
+        if rec.state == "blocked":
+            self._set(rec, "running")
 
     def _worker_up(self, e: Event) -> None:
-        if e.worker is not None and e.worker not in self.members:
-            self.members[e.worker] = None
-            self.announced += 1
+        if e.worker is None:
+            return
+        p = self.pool(e.queue)
+        if e.worker not in p.members:
+            p.members[e.worker] = None
+            p.announced += 1
+        if self.history is not None:
+            self.history.up[(e.queue, e.worker)] = e.t
 
     def _worker_down(self, e: Event) -> None:
-        if e.worker is not None:
-            self.members.pop(e.worker, None)
-            self.declared = max(0, self.declared - 1)
+        if e.worker is None:
+            return
+        p = self.pool(e.queue)
+        p.members.pop(e.worker, None)
+        p.declared = max(0, p.declared - 1)
+        if self.history is not None:
+            self.history.down[(e.queue, e.worker)] = e.t
 
     def _pool(self, e: Event) -> None:
-        self.declared = int(e.get("size", 0))
+        self.pool(e.queue).declared = int(e.get("size", 0))
 
     def _consumer(self, e: Event) -> None:
-        self.declared += int(e.get("workers", 0))
-
-    @property
-    def exact(self) -> bool:
-        """Whether the pool size was announced rather than inferred."""
-        return bool(self.declared or self.announced)
+        self.pool(e.queue).declared += int(e.get("workers", 0))
 
     def _dropped(self, e: Event) -> None:
         self.dropped += int(e.get("count", 0))
@@ -285,16 +583,25 @@ class Replay:
     def _lost(self, e: Event) -> None:
         # A worker vanished (kill -9): what it ran will never finish.
         w = e.worker
-        for tid in list(self.stacks.get(w, ())):
-            rec = self.tasks[tid]
-            self._release(rec)
-            rec.state, rec.outcome, rec.finished = "finished", "lost", e.t
-            self.lost.append(tid)
-        if w in self.members:
-            # Like worker_down: the consumer's declared size shrinks too, or a
-            # killed-and-restarted consumer would count its workers twice.
-            del self.members[w]
-            self.declared = max(0, self.declared - 1)
+        slots = [s for s in self.stacks if s[1] == w and (e.queue is None or s[0] == e.queue)]
+        for slot in slots:
+            for tid in list(self.stacks.get(slot, ())):
+                rec = self.tasks[tid]
+                self._release(rec)
+                rec.outcome, rec.finished = "lost", e.t
+                sp = self._last_span(rec)
+                if sp is not None:
+                    sp.outcome = "lost"
+                self._set(rec, "finished")
+                self.lost.append(tid)
+        for q, p in self.pools.items():
+            if (e.queue is None or q == e.queue) and w in p.members:
+                # Like worker_down: the consumer's declared size shrinks too, or a
+                # killed-and-restarted consumer would count its workers twice.
+                del p.members[w]
+                p.declared = max(0, p.declared - 1)
+                if self.history is not None:
+                    self.history.down[(q, w)] = e.t
 
 
 _HANDLERS = {
@@ -314,19 +621,62 @@ _HANDLERS = {
 _HANDLERS.update({k: Replay._outcome for k in OUTCOMES})
 
 
+# -- snapshots ---------------------------------------------------------------
+@dataclass(frozen=True)
+class PoolState:
+    """One queue's pool at one instant: its size, whether it was announced,
+    and what each worker seen holds (a task id, or None when idle)."""
+
+    queue: Optional[str]
+    size: int
+    exact: bool
+    holders: Dict[Worker, Optional[str]]
+    backlog: Tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class State:
     """The state of every task and worker at one instant."""
 
     t: float
     tasks: Dict[str, TaskRecord]
-    holders: Dict[Worker, Optional[str]]
-    pool_size: int
-    queue: tuple
+    pools: Dict[Optional[str], PoolState]
     thread_waits: tuple
+    positions: Dict[str, int] = field(default_factory=dict)   # queued id -> tasks ahead
+
+    @property
+    def pool_size(self) -> int:
+        return sum(p.size for p in self.pools.values())
+
+    @property
+    def holders(self) -> Dict[Slot, Optional[str]]:
+        return {(q, w): tid for q, p in self.pools.items() for w, tid in p.holders.items()}
+
+    @property
+    def queue(self) -> tuple:
+        return tuple(tid for p in self.pools.values() for tid in p.backlog)
 
     def by_state(self, state: str) -> List[TaskRecord]:
         return [r for r in self.tasks.values() if r.state == state]
+
+
+def snapshot(rp: Replay, t: Optional[float] = None) -> State:
+    """A frozen copy of the replay's state (its tasks are copies)."""
+    tasks = {k: copy.copy(v) for k, v in rp.tasks.items()}
+    pools = {}
+    positions = {}
+    for q, p in rp.pools.items():
+        holders = {}
+        for w in p.members:
+            stack = rp.stacks.get((q, w))
+            holders[w] = stack[-1] if stack else None
+        pools[q] = PoolState(q, p.size, p.exact, holders, tuple(p.backlog))
+        for tid in p.backlog:
+            pos = rp.queue_position(tid)
+            if pos is not None:
+                positions[tid] = pos
+    return State(rp.t if t is None else t, tasks, pools, tuple(rp.thread_waits.values()),
+                 positions)
 
 
 def state_at(events: Iterable[Event], t: Optional[float] = None) -> State:
@@ -336,46 +686,4 @@ def state_at(events: Iterable[Event], t: Optional[float] = None) -> State:
         if t is not None and e.t > t:
             break
         rp.apply(e)
-    tasks = {k: copy.copy(v) for k, v in rp.tasks.items()}
-    holders = {w: (rp.stacks[w][-1] if rp.stacks.get(w) else None)
-               for w in rp.pool()}
-    return State(rp.t if t is None else t, tasks, holders, rp.pool_size(),
-                 tuple(rp.queue), tuple(rp.thread_waits.values()))
-
-
-# -- graph -------------------------------------------------------------------
-def build_graph(events: Iterable[Event]) -> nx.MultiDiGraph:
-    """Task graph: nodes are task ids, edges ``spawn``/``pipeline``/``wait``.
-
-    Waits by non-task code appear as nodes ``thread:<host/pid/name>`` with
-    ``kind='thread'``.
-    """
-    rp = Replay()
-    for e in events:
-        rp.apply(e)
-    g = nx.MultiDiGraph()
-    for rec in rp.tasks.values():
-        g.add_node(rec.id, kind="task", name=rec.name, state=rec.state,
-                   outcome=rec.outcome,
-                   worker=rec.worker.key if rec.worker else None,
-                   enqueued=rec.enqueued, started=rec.started,
-                   finished=rec.finished, attempts=rec.attempts,
-                   args=rec.args, parent=rec.parent)
-    for rec in rp.tasks.values():
-        if rec.parent is not None and rec.parent in g:
-            kind = "pipeline" if rec.via == "pipeline" else "spawn"
-            g.add_edge(rec.parent, rec.id, kind=kind, via=rec.via)
-        prev = rec.id
-        for succ in rec.then:
-            if succ in g and not g.has_edge(prev, succ):
-                g.add_edge(prev, succ, kind="pipeline", via="then")
-            prev = succ
-    for w in rp.waits:
-        src = w.waiter
-        if src is None:
-            src = f"thread:{w.worker.key if w.worker else '?'}"
-            if src not in g:
-                g.add_node(src, kind="thread", name=w.worker.name if w.worker else "?")
-        g.add_edge(src, w.waits_on, kind="wait", since=w.since, until=w.until,
-                   timeout=w.timeout, outcome=w.outcome, site=w.site)
-    return g
+    return snapshot(rp, t)

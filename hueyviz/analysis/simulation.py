@@ -1,37 +1,48 @@
-"""What if the pool had N workers?  Replay a recorded workload, simulated.
+"""What if the pools had other sizes?  Replay a recorded workload, simulated.
 
-From a trace, each task's *script* is read off: its own running time
-(execution time minus the time it spent blocked), and when within that time
-it enqueued which children and blocked on which results.  Tasks enqueued by
-non-task code arrive at their recorded times, in their recorded order.  A
-deterministic discrete-event simulation then runs the same scripts on 1, 2,
-... workers (one FIFO queue, higher ``priority`` first, like Huey; the pool
-comes up when the recorded one did) and tells,
-for each count, whether everything finishes (``ok``; ``stall`` when only a
-wait's timeout got it going again) or the pool knots up (``deadlock``), and
-the makespan.
+From a trace, each task's *script* is read off the one replay's history:
+its own running time (execution time minus the time it spent blocked), and
+when within that time it enqueued which children and blocked on which
+results, and how it ended.  Tasks enqueued by non-task code arrive at their
+recorded times, in their recorded order; each queue's workers come up when
+the recorded ones did.  A deterministic discrete-event simulation then runs
+the same scripts on other pool sizes (per queue: higher ``priority`` first
+where the recording used priorities, then first in, first out, like Huey)
+and writes what happens as *events*.  The verdict of each run is
+:func:`~hueyviz.analysis.detector.diagnose` of those events: the same
+semantics as a real trace, by construction.  The simulated traces are kept
+(``Run.trace``), so they can be drawn like real ones.
 
 ``sync=True`` also replays the first of the usual fixes, "call the subtask
 synchronously": every child its parent waits for runs inline in the parent
 (its own time is added there, no enqueue, no wait), the rest is unchanged.
 
-Limits (said in ``notes`` and in words): tasks that never ran in the
-recording (a trace that ended deadlocked) are assumed to take the median
-time of their namesakes and to neither spawn nor block, and tasks cut off by
-the end of the trace to end when their last recorded wait returns; then
-``exact`` is false and ``min_safe_workers`` is a lower bound.  Retried tasks
-run their attempts back to back; ETAs, rate limits and locks are ignored.
+Limits (said in ``notes``; then ``exact`` is false): tasks that never ran in
+the recording (a trace that ended deadlocked) are assumed to take the
+median time of their namesakes and to neither spawn nor block, so
+``min_safe_workers`` is a lower bound; tasks cut off by the end of the
+trace end where the trace does; waits on tasks the recording never saw
+return at once.  Retried tasks run their attempts back to back; ETAs, rate
+limits and locks are ignored.
 """
 from __future__ import annotations
 
 import heapq
+import itertools
 import statistics
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ..core.event import OUTCOMES
+from ..core.errors import UsageError
+from ..core.event import Event, Worker
+from .detector import Analysis, analyse, diagnose
+from .finding import Diagnosis
+from .replay import NO_RESULT_OUTCOMES, RESULT_OUTCOMES
 
-__all__ = ["WhatIf", "Run", "whatif", "build_scripts"]
+__all__ = ["Counts", "Run", "Script", "WhatIf", "build_scripts", "simulate", "whatif"]
+
+Counts = Union[int, Dict[Optional[str], int]]
+_HOST = "whatif"
 
 
 @dataclass
@@ -40,41 +51,58 @@ class Script:
 
     id: str
     name: Optional[str]
+    queue: Optional[str]
     enqueued: Optional[float]
     parent: Optional[str] = None
-    via: Optional[str] = None
-    priority: int = 0
+    priority: float = 0
     steps: List[Tuple[float, str, str, Optional[float]]] = field(default_factory=list)
     own: float = 0.0
     ran: bool = False
     finished: bool = False
+    outcome: str = "complete"
+    stored: bool = True
 
 
 @dataclass(frozen=True)
 class Run:
-    workers: int
-    verdict: str                 # ok, stall or deadlock
+    """One simulated pool size: ``workers`` (an int for one queue, else per
+    queue), the verdict and makespan, and the simulated trace."""
+
+    workers: Counts
+    verdict: str                 # ok, stall, deadlock or hang
     makespan: Optional[float]    # None when it never completes
+    diagnosis: Optional[Diagnosis] = field(default=None, compare=False, repr=False)
+    events: Tuple[Event, ...] = field(default=(), compare=False, repr=False)
+
+    @property
+    def trace(self):
+        from ..core.trace import Trace, make_header
+        return Trace(self.events, header=make_header(source="hueyviz whatif", clock="sim"))
 
     def to_dict(self) -> dict:
         span = None if self.makespan is None else round(self.makespan, 6)
-        return {"workers": self.workers, "verdict": self.verdict, "makespan": span}
+        workers = self.workers if isinstance(self.workers, int) else {
+            ("" if q is None else q): n for q, n in self.workers.items()}
+        return {"workers": workers, "verdict": self.verdict, "makespan": span}
 
 
 @dataclass(frozen=True)
 class WhatIf:
-    """Per worker count, the verdict and makespan of the replayed workload."""
+    """Per pool size, the verdict and makespan of the replayed workload."""
 
     runs: Tuple[Run, ...]
-    min_safe_workers: Optional[int]
+    min_safe_workers: Optional[Counts]
     exact: bool
     notes: Tuple[str, ...] = ()
     sync: Optional[Tuple[Run, ...]] = None
     tasks: int = 0
-    recorded_workers: Optional[int] = None
+    recorded_workers: Optional[Counts] = None
 
     def to_dict(self) -> dict:
-        d = {"min_safe_workers": self.min_safe_workers, "exact": self.exact,
+        safe = self.min_safe_workers
+        if isinstance(safe, dict):
+            safe = {("" if q is None else q): n for q, n in safe.items()}
+        d = {"min_safe_workers": safe, "exact": self.exact,
              "runs": [r.to_dict() for r in self.runs]}
         if self.sync is not None:
             d["sync"] = [r.to_dict() for r in self.sync]
@@ -82,31 +110,34 @@ class WhatIf:
 
     def summary(self) -> str:
         n = self.min_safe_workers
-        counts = [r.workers for r in self.runs]
+        counts = [_total(r.workers) for r in self.runs]
         span = f"{min(counts)}..{max(counts)}" if counts else "none"
+        shown = _counts_words(n) if n is not None else None
         if n is None:
             words = f"No worker count in {span} completes the workload."
         elif self.exact:
-            words = f"min_safe_workers: {n} (the smallest pool that completes it)."
+            words = f"min_safe_workers: {shown} (the smallest pool that completes it)."
         else:
-            words = (f"min_safe_workers: {n} at least; a lower bound, not exact: "
+            words = (f"min_safe_workers: {shown} at least; a lower bound, not exact: "
                      + "; ".join(self.notes) + ".")
-        if n is not None and n == min(counts) and n > 1:
+        if isinstance(n, int) and n == min(counts) and n > 1:
             words += " (It is the smallest count tried; try from 1.)"
         return words
 
     def __str__(self) -> str:
         head = f"What if: {self.tasks} tasks replayed"
         if self.recorded_workers:
-            head += f" (recorded on {self.recorded_workers} workers)"
+            head += f" (recorded on {_counts_words(self.recorded_workers)} workers)"
         lines = [head + ".", ""]
         cols = ["workers", "verdict", "makespan"] + (["sync makespan"] if self.sync else [])
-        lines.append("  ".join(f"{c:>13}" if i else f"{c:>7}" for i, c in enumerate(cols)))
-        sync = {r.workers: r for r in self.sync or ()}
+        width = max([7] + [len(_counts_words(r.workers)) for r in self.runs])
+        lines.append("  ".join(f"{c:>13}" if i else f"{c:>{width}}" for i, c in enumerate(cols)))
+        sync = {_key(r.workers): r for r in self.sync or ()}
         for r in self.runs:
-            row = [f"{r.workers:>7}", f"{r.verdict:>13}", f"{_secs(r.makespan):>13}"]
+            row = [f"{_counts_words(r.workers):>{width}}", f"{r.verdict:>13}",
+                   f"{_secs(r.makespan):>13}"]
             if self.sync is not None:
-                s = sync.get(r.workers)
+                s = sync.get(_key(r.workers))
                 row.append(f"{_secs(s.makespan if s else None):>13}")
             lines.append("  ".join(row))
         lines += ["", self.summary()]
@@ -123,56 +154,73 @@ def _secs(x: Optional[float]) -> str:
     return "-" if x is None else f"{x:.3f} s"
 
 
-# -- reading scripts off a trace -------------------------------------------------
-def build_scripts(events: Iterable) -> Tuple[Dict[str, Script], List[str]]:
-    """Each task's script, and notes on what had to be assumed."""
+def _total(c: Counts) -> int:
+    return c if isinstance(c, int) else sum(c.values())
+
+
+def _key(c: Counts):
+    return c if isinstance(c, int) else tuple(sorted(c.items(), key=lambda kv: str(kv[0])))
+
+
+def _counts_words(c: Counts) -> str:
+    if isinstance(c, int):
+        return str(c)
+    return ",".join(f"{'default' if q is None else q}={n}"
+                    for q, n in sorted(c.items(), key=lambda kv: str(kv[0])))
+
+
+# -- reading scripts off the replay ------------------------------------------------
+def build_scripts(source) -> Tuple[Dict[str, Script], List[str]]:
+    """Each task's script (from a trace, events or an :class:`Analysis`), and
+    notes on what had to be assumed."""
+    a = source if isinstance(source, Analysis) else analyse(source)
+    rp, history = a.replay, a.history
+    end = rp.t
     scripts: Dict[str, Script] = {}
-    running: Dict[str, list] = {}     # id -> [start, blocked_total, blocked_since, own_before]
+    for rec in rp.tasks.values():
+        if rec.enqueued is None and rec.started is None:
+            continue                        # only ever waited on: not part of the workload
+        scripts[rec.id] = Script(rec.id, rec.name, rec.queue, rec.enqueued, rec.parent,
+                                 rec.priority or 0)
+    spawned_by: Dict[str, List[Tuple[float, str]]] = {}
+    for t, parent, child in history.spawns:
+        spawned_by.setdefault(parent, []).append((t, child))
     own_before: Dict[str, float] = {}
-    unknown_waits = 0
-    end = None
-    for e in events:
-        end = e.t
-        k = e.kind
-        if k == "enqueued":
-            s = scripts.get(e.task)
-            if s is None:
-                s = scripts[e.task] = Script(e.task, e.name, e.t, e.get("parent"),
-                                             e.get("via"), int(e.get("priority") or 0))
-            parent = e.get("parent")
-            if parent in running and e.get("via") != "retry":
-                scripts[parent].steps.append((_own(running[parent], e.t), "spawn", e.task, None))
-        elif k == "executing":
-            s = scripts.get(e.task)
-            if s is None:
-                s = scripts[e.task] = Script(e.task, e.name, None)
-            s.ran = True
-            running[e.task] = [e.t, 0.0, None, own_before.get(e.task, 0.0)]
-        elif k == "block" and e.task in running:
-            r = running[e.task]
-            scripts[e.task].steps.append((_own(r, e.t), "wait", e.get("waits_on"),
-                                          e.get("timeout")))
-            r[2] = e.t
-        elif k == "unblock" and e.task in running:
-            r = running[e.task]
-            if r[2] is not None:
-                r[1] += e.t - r[2]
-                r[2] = None
-        elif k in OUTCOMES and e.task in running:
-            r = running.pop(e.task)
-            own_before[e.task] = scripts[e.task].own = _own(r, e.t)
-            scripts[e.task].finished = True
-    notes = []
     cut = 0
-    for tid, r in running.items():       # cut off by the end of the trace
-        s = scripts[tid]
-        s.own = _own(r, end)
-        s.finished = False
-        cut += 1
+    for sp in history.spans:
+        s = scripts.get(sp.task)
+        if s is None:
+            continue
+        s.ran = True
+        stop = sp.end if sp.end is not None else end
+        blocked = [(w.since, w.until if w.until is not None else stop) for w in sp.blocked]
+        before = own_before.get(sp.task, 0.0)
+
+        def own_at(t: float, start=sp.start, blocked=blocked, before=before) -> float:
+            waited = sum(max(0.0, min(t, until) - since) for since, until in blocked
+                         if since < t)
+            return before + max(0.0, t - start - waited)
+
+        for t, child in spawned_by.get(sp.task, ()):
+            if sp.start <= t <= stop and child in scripts:
+                s.steps.append((own_at(t), "spawn", child, None))
+        for w in sp.blocked:
+            s.steps.append((own_at(w.since), "wait", w.waits_on, w.timeout))
+        own_before[sp.task] = s.own = own_at(stop)
+        if sp.end is None:
+            cut += 1
+            s.finished = False
+        else:
+            s.finished = True
     for s in scripts.values():
-        for _, kind, arg, _ in s.steps:
-            if kind == "wait" and arg not in scripts:
-                unknown_waits += 1
+        s.steps.sort(key=lambda x: (x[0], x[1] != "spawn"))
+        rec = rp.tasks[s.id]
+        if rec.state == "finished" and rec.outcome in RESULT_OUTCOMES | NO_RESULT_OUTCOMES:
+            s.outcome = rec.outcome
+            s.stored = rec.stored is not False
+    unknown_waits = sum(1 for s in scripts.values() for _, k, arg, _ in s.steps
+                        if k == "wait" and arg not in scripts)
+    notes = []
     done = [s for s in scripts.values() if s.finished]
     never = [s for s in scripts.values() if not s.ran]
     by_name: Dict[Optional[str], List[float]] = {}
@@ -190,39 +238,55 @@ def build_scripts(events: Iterable) -> Tuple[Dict[str, Script], List[str]]:
                      "are assumed to take no time")
     if cut:
         notes.append(f"{cut} task{'s' if cut != 1 else ''} did not finish in the recording "
-                     "and are assumed to end when their last recorded wait returns")
+                     "and are assumed to end where the trace ends")
     if unknown_waits:
         notes.append(f"{unknown_waits} wait{'s' if unknown_waits != 1 else ''} on tasks "
                      "enqueued before the recording are assumed to return at once")
+    if any(rec.state == "scheduled" or (rec.enqueued is not None and rec.state == "scheduled")
+           for rec in rp.tasks.values()):
+        notes.append("scheduled tasks (ETAs) are replayed as if enqueued at once")
     return scripts, notes
 
 
-def _own(r: list, t: float) -> float:
-    """Own running time at wall time ``t`` of an execution ``r``."""
-    start, blocked, since, before = r
-    if since is not None:          # blocked now: own time stopped at `since`
-        t = since
-    return before + max(0.0, t - start - blocked)
+def _up_times(a: Analysis) -> Dict[Optional[str], List[float]]:
+    """Per queue, when each recorded worker came up (announced, or first seen)."""
+    h = a.history
+    ups: Dict[Optional[str], Dict[Worker, float]] = {}
+    for (q, w), t in h.up.items():
+        ups.setdefault(q, {})[w] = t
+    for sp in h.spans:
+        if sp.worker is not None:
+            d = ups.setdefault(sp.queue, {})
+            if sp.worker not in d or sp.start < d[sp.worker]:
+                d[sp.worker] = min(sp.start, d.get(sp.worker, sp.start))
+    return {q: sorted(d.values()) for q, d in ups.items()}
 
 
 # -- the simulation --------------------------------------------------------------
 class _Sim:
-    def __init__(self, scripts: Dict[str, Script], workers: int, inline: frozenset):
+    """One run: scripts on ``workers`` per queue; writes events."""
+
+    def __init__(self, scripts: Dict[str, Script], workers: Dict[Optional[str], int],
+                 inline: frozenset, prioritised: Mapping[Optional[str], bool]):
         self.scripts = scripts
         self.workers = workers
-        self.free = 0            # until the pool comes up
         self.inline = inline
+        self.prioritised = prioritised
         self.heap: list = []
-        self.order = 0
-        self.queue: list = []
-        self.seq = 0
+        self.order = itertools.count()
+        self.queues: Dict[Optional[str], list] = {q: [] for q in workers}
+        self.idle: Dict[Optional[str], List[Worker]] = {q: [] for q in workers}
+        self.seq = itertools.count()
         self.steps: Dict[str, list] = {}
         self.own: Dict[str, float] = {}
         self.pos: Dict[str, int] = {}
-        self.done_at: Dict[str, float] = {}
+        self.done: Dict[str, float] = {}
+        self.queued: set = set()
+        self.slot: Dict[str, Worker] = {}
         self.waiters: Dict[str, List[str]] = {}
         self.gen: Dict[str, int] = {}
-        self.timeouts = 0
+        self.blocked_own: Dict[str, float] = {}
+        self.events: List[Event] = []
         self.now = 0.0
         for tid in scripts:
             if tid not in inline:
@@ -242,52 +306,84 @@ class _Sim:
                 out.append((off + shift, kind, arg, timeout))
         return out, s.own + shift
 
-    def push(self, t: float, kind: str, tid: str, data=None) -> None:
-        self.order += 1
-        heapq.heappush(self.heap, (t, self.order, kind, tid, data))
+    def emit(self, kind: str, task: Optional[str], worker: Optional[Worker],
+             data: Optional[dict], queue: Optional[str]) -> None:
+        name = self.scripts[task].name if task in self.scripts else None
+        self.events.append(Event(self.now, kind, task, name, worker, data, queue))
 
-    def enqueue(self, tid: str) -> None:
-        if tid in self.inline or tid in self.pos:
+    def push(self, t: float, kind: str, tid, data=None) -> None:
+        heapq.heappush(self.heap, (t, next(self.order), kind, tid, data))
+
+    def enqueue(self, tid: str, parent: Optional[str] = None, by: Optional[Worker] = None
+                ) -> None:
+        if tid in self.inline or tid in self.queued or tid not in self.steps:
             return
-        self.seq += 1
-        self.pos[tid] = -1                       # queued
-        heapq.heappush(self.queue, (-self.scripts[tid].priority, self.seq, tid))
+        s = self.scripts[tid]
+        self.queued.add(tid)
+        data: dict = {}
+        if parent is not None:
+            data["parent"] = parent
+        if s.priority:
+            data["priority"] = s.priority
+        self.emit("enqueued", tid, by, data or None, s.queue)
+        key = -s.priority if self.prioritised.get(s.queue) else 0
+        heapq.heappush(self.queues.setdefault(s.queue, []), (key, next(self.seq), tid))
 
     def dispatch(self) -> None:
-        while self.free and self.queue:
-            _, _, tid = heapq.heappop(self.queue)
-            self.free -= 1
-            self.pos[tid] = 0
-            self.push(self.now, "run", tid, 0.0)
+        for q, queue in self.queues.items():
+            idle = self.idle.get(q, [])
+            while idle and queue:
+                _, _, tid = heapq.heappop(queue)
+                w = idle.pop(0)
+                self.slot[tid] = w
+                self.pos[tid] = 0
+                self.emit("executing", tid, w, None, self.scripts[tid].queue)
+                self.push(self.now, "run", tid, 0.0)
 
     def finish(self, tid: str) -> None:
-        self.done_at[tid] = self.now
-        for w in self.waiters.pop(tid, ()):
-            self.gen[w] = self.gen.get(w, 0) + 1
-            self.push(self.now, "run", w, None)
+        s = self.scripts[tid]
+        w = self.slot.get(tid)
+        data = None if s.stored or s.outcome != "complete" else {"stored": False}
+        self.emit(s.outcome, tid, w, data, s.queue)
+        self.done[tid] = self.now
+        if w is not None:
+            self.idle.setdefault(s.queue, []).append(w)
+            self.idle[s.queue].sort(key=lambda x: x.name)
+        if s.outcome in NO_RESULT_OUTCOMES or not s.stored:
+            return                          # its waiters wait forever (a hang)
+        for waiter in self.waiters.pop(tid, ()):
+            self.gen[waiter] = self.gen.get(waiter, 0) + 1
+            self.push(self.now, "woken", waiter, tid)
 
     def advance(self, tid: str, own: float) -> None:
         steps = self.steps[tid]
+        s = self.scripts[tid]
+        w = self.slot[tid]
         while True:
             i = self.pos[tid]
             if i >= len(steps):
                 total = self.own[tid]
-                if total > own:
+                if total > own + 1e-12:
                     self.push(self.now + total - own, "run", tid, total)
                     return
-                self.free += 1
                 self.finish(tid)
                 return
             off, kind, arg, timeout = steps[i]
-            if off > own:
+            if off > own + 1e-12:
                 self.push(self.now + off - own, "run", tid, off)
                 return
             self.pos[tid] = i + 1
             if kind == "spawn":
-                self.enqueue(arg)
+                self.enqueue(arg, tid, w)
             elif kind == "done":
-                self.finish(arg)
-            elif kind == "wait" and arg in self.scripts and arg not in self.done_at:
+                self.done[arg] = self.now
+            elif kind == "wait" and arg in self.scripts and arg not in self.done:
+                data: dict = {"waits_on": arg}
+                if timeout is not None:
+                    data["timeout"] = timeout
+                if self.scripts[arg].queue != s.queue:
+                    data["waits_on_queue"] = self.scripts[arg].queue
+                self.emit("block", tid, w, data, s.queue)
                 self.waiters.setdefault(arg, []).append(tid)
                 self.gen[tid] = g = self.gen.get(tid, 0) + 1
                 if timeout is not None:
@@ -295,18 +391,22 @@ class _Sim:
                 self.blocked_own[tid] = own
                 return
 
-    def run(self, roots: List[Tuple[float, str]], pool_up: Optional[float]
-            ) -> Tuple[str, Optional[float]]:
-        self.blocked_own: Dict[str, float] = {}
-        t0 = roots[0][0] if roots else 0.0      # the makespan counts from here
-        self.push(max(0.0, (t0 if pool_up is None else pool_up) - t0), "pool", "")
+    def run(self, roots: List[Tuple[float, str]], ups: Dict[Optional[str], List[float]],
+            t0: float) -> Tuple[List[Event], bool]:
+        for q, n in sorted(self.workers.items(), key=lambda kv: str(kv[0])):
+            self.emit("pool", None, None, {"size": n}, q)
+            times = ups.get(q) or [t0]
+            for i in range(n):
+                up = times[i] if i < len(times) else times[-1]
+                self.push(max(0.0, up - t0), "up", Worker(_HOST, 0, f"Worker-{i + 1}"), q)
         for t, tid in roots:
             self.push(t - t0, "arrive", tid)
         while self.heap:
             t, _, kind, tid, data = heapq.heappop(self.heap)
             self.now = t
-            if kind == "pool":
-                self.free = self.workers
+            if kind == "up":
+                self.emit("worker_up", None, tid, None, data)
+                self.idle.setdefault(data, []).append(tid)
             elif kind == "arrive":
                 self.enqueue(tid)
             elif kind == "timeout":
@@ -314,18 +414,20 @@ class _Sim:
                 if self.gen.get(tid) == g:
                     self.waiters[target].remove(tid)
                     self.gen[tid] = g + 1
-                    self.timeouts += 1
-                    self.advance(tid, self.blocked_own.pop(tid))
-            elif data is None:              # woken from a wait
-                self.advance(tid, self.blocked_own.pop(tid))
+                    self._unblock(tid, target, "timeout")
+            elif kind == "woken":
+                self._unblock(tid, data, "result")
             else:
                 self.advance(tid, data)
             self.dispatch()
-        pending = [tid for tid in self.steps if tid not in self.done_at]
-        if pending:
-            return "deadlock", None
-        makespan = max(self.done_at.values(), default=0.0)
-        return ("stall" if self.timeouts else "ok"), makespan
+        finished = all(tid in self.done for tid in self.steps)
+        return self.events, finished
+
+    def _unblock(self, tid: str, target: str, outcome: str) -> None:
+        s = self.scripts[tid]
+        self.emit("unblock", tid, self.slot[tid], {"waits_on": target, "outcome": outcome},
+                  s.queue)
+        self.advance(tid, self.blocked_own.pop(tid))
 
 
 def _inline_set(scripts: Dict[str, Script]) -> frozenset:
@@ -349,22 +451,71 @@ def _roots(scripts: Dict[str, Script]) -> List[Tuple[float, str]]:
     return roots
 
 
-def whatif(trace, workers: Iterable[int] = range(1, 9), sync: bool = False) -> WhatIf:
-    """Replay the recorded workload on other worker counts.
+def simulate(scripts: Dict[str, Script], workers: Dict[Optional[str], int],
+             ups: Dict[Optional[str], List[float]], prioritised: Mapping[Optional[str], bool],
+             inline: frozenset = frozenset()) -> Run:
+    """One simulated run of ``scripts`` on ``workers`` per queue."""
+    roots = [r for r in _roots(scripts) if r[1] not in inline]
+    t0 = roots[0][0] if roots else 0.0      # the makespan counts from here
+    events, finished = _Sim(scripts, workers, inline, prioritised).run(roots, ups, t0)
+    d = diagnose(events)
+    makespan = None
+    if finished:
+        makespan = max((e.t for e in events if e.task is not None and e.kind != "enqueued"),
+                       default=0.0)
+    verdict = d.verdict
+    if verdict == "ok" and not finished:
+        verdict = "deadlock"   # cannot happen if diagnose is right; never say "ok" on it
+    workers_out: Counts = (next(iter(workers.values())) if len(workers) == 1
+                           else dict(workers))
+    return Run(workers_out, verdict, makespan, d, tuple(events))
+
+
+def _parse_counts(workers, queues: Sequence[Optional[str]],
+                  recorded: Dict[Optional[str], int]) -> List[Dict[Optional[str], int]]:
+    """Every combination of pool sizes to try."""
+    if isinstance(workers, Mapping):
+        per = {}
+        for q in queues:
+            given = workers.get(q, workers.get("" if q is None else q))
+            if given is None:
+                per[q] = [recorded.get(q) or 1]
+            else:
+                per[q] = sorted({int(n) for n in ([given] if isinstance(given, int) else given)})
+        unknown = set(workers) - {q for q in queues} - {"" if q is None else q for q in queues}
+        if unknown:
+            raise UsageError(f"no queue named {', '.join(sorted(map(str, unknown)))} in the "
+                             f"trace; its queues: {', '.join(map(str, queues)) or 'none'}")
+    else:
+        counts = sorted({int(n) for n in workers})
+        per = {q: counts for q in queues}
+    for counts in per.values():
+        if not counts or counts[0] < 1:
+            raise UsageError("worker counts must be at least 1")
+    keys = list(per)
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(per[k] for k in keys))]
+
+
+def whatif(trace, workers: Union[Iterable[int], Mapping] = range(1, 9),
+           sync: bool = False) -> WhatIf:
+    """Replay the recorded workload on other pool sizes.
 
     Parameters
     ----------
     trace : Trace, iterable of Event, or path of a trace file
-    workers : iterable of int
-        The pool sizes to try.
+    workers : iterable of int, or mapping of queue name to int or ints
+        The pool sizes to try: the same counts for every queue, or per queue
+        (``{"default": range(1, 5), "reports": 2}``; queues not named keep
+        their recorded size).
     sync : bool
         Also replay with waited-for children called synchronously.
 
     Returns
     -------
     WhatIf
-        ``runs`` (workers, verdict, makespan), ``min_safe_workers`` (the
-        smallest count that completes, or None), ``exact`` and ``notes``.
+        ``runs`` (workers, verdict, makespan, and the simulated trace),
+        ``min_safe_workers`` (the smallest pool that completes, or None),
+        ``exact`` and ``notes``.
 
     Examples
     --------
@@ -389,25 +540,33 @@ def whatif(trace, workers: Iterable[int] = range(1, 9), sync: bool = False) -> W
     if isinstance(trace, str):
         from ..core.trace import Trace
         trace = Trace.load(trace)
-    events = tuple(getattr(trace, "events", None) or trace)
-    counts = sorted({int(n) for n in workers})
-    if not counts or counts[0] < 1:
-        raise ValueError("worker counts must be at least 1")
-    scripts, notes = build_scripts(events)
-    dropped = getattr(trace, "dropped", 0)
+    if not hasattr(trace, "events"):
+        trace = tuple(trace)
+    a = analyse(trace)
+    rp = a.replay
+    scripts, notes = build_scripts(a)
+    dropped = int(getattr(trace, "dropped", 0) or 0)
     if dropped:
-        notes.append(f"{dropped} events were dropped while recording")
-    roots = _roots(scripts)
-    # The recorded pool came up here: tasks enqueued before it waited in the queue.
-    pool_up = next((e.t for e in events if e.kind in ("consumer", "worker_up", "executing")),
-                   None)
-    runs = tuple(Run(n, *_Sim(scripts, n, frozenset()).run(roots, pool_up)) for n in counts)
+        notes.append(f"{dropped} events were lost while recording")
+    if rp.anomaly_count:
+        notes.append(f"{rp.anomaly_count} recorded events contradicted the state")
+    queues = sorted({s.queue for s in scripts.values()} | set(rp.pools), key=str)
+    recorded = {q: p.size for q, p in rp.pools.items() if p.size}
+    combos = _parse_counts(workers, queues or [None], recorded)
+    ups = _up_times(a)
+    prioritised = {q: p.prioritised for q, p in rp.pools.items()}
+    runs = tuple(simulate(scripts, c, ups, prioritised) for c in combos)
     sync_runs = None
     if sync:
         inline = _inline_set(scripts)
-        sync_runs = tuple(Run(n, *_Sim(scripts, n, inline).run(
-            [r for r in roots if r[1] not in inline], pool_up)) for n in counts)
-    safe = next((r.workers for r in runs if r.verdict != "deadlock"), None)
-    from .replay import state_at
-    recorded = state_at(events).pool_size or None
-    return WhatIf(runs, safe, not notes, tuple(notes), sync_runs, len(scripts), recorded)
+        sync_runs = tuple(simulate(scripts, c, ups, prioritised, inline) for c in combos)
+    safe_runs = [r for r in runs if r.verdict in ("ok", "stall")]
+    safe: Optional[Counts] = None
+    if safe_runs:
+        best = min(safe_runs, key=lambda r: (_total(r.workers), _key(r.workers)))
+        safe = best.workers
+    rec: Optional[Counts] = None
+    if recorded:
+        rec = next(iter(recorded.values())) if len(recorded) == 1 and len(queues) <= 1 \
+            else recorded
+    return WhatIf(runs, safe, not notes, tuple(notes), sync_runs, len(scripts), rec)

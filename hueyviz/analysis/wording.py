@@ -2,13 +2,26 @@
 
 The messages follow PostgreSQL's deadlock report: every edge of the knot is
 named, "<worker> runs <task>, which waits for <task>, <why it cannot run>".
+Queue names appear only when the trace has more than one queue.
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional
 
-from .finding import Edge
+from .finding import Edge, KnotWait, QueueCount
 from .replay import Replay, TaskRecord, Wait
+
+__all__ = [
+    "edge_of",
+    "knot_wait",
+    "pool_words",
+    "queue_words",
+    "site_words",
+    "target_words",
+    "task_label",
+    "wait_words",
+]
+
 
 def task_label(rec: Optional[TaskRecord], task_id: str) -> str:
     if rec is None:
@@ -16,18 +29,29 @@ def task_label(rec: Optional[TaskRecord], task_id: str) -> str:
     return rec.label()
 
 
+def queue_words(queue: Optional[str]) -> str:
+    return f"queue `{queue if queue is not None else 'default'}`"
+
+
+def _named(rp: Replay) -> bool:
+    return len(rp.pools) > 1
+
+
 def target_words(rp: Replay, rec: TaskRecord) -> str:
+    where = f" in {queue_words(rec.queue)}" if _named(rp) else ""
     if rec.state == "queued":
         pos = rp.queue_position(rec.id)
         if pos is None:
-            return "queued"
+            return "queued" + where
         if pos == 0:
-            return "next in the queue"
-        return f"queued behind {pos} task{'s' if pos != 1 else ''}"
+            return "next in the queue" + (f" ({queue_words(rec.queue)})" if where else "")
+        return f"queued behind {pos} task{'s' if pos != 1 else ''}{where}"
     if rec.state == "scheduled":
         return "scheduled, not yet due"
+    if rec.state == "pending":
+        return "pending (the next step of a pipeline)"
     if rec.state == "blocked":
-        return f"itself blocked on {rec.worker or '?'}"
+        return f"itself blocked on {rec.worker or '?'}{where}"
     if rec.state == "unknown":
         return "never enqueued while the tracer was attached"
     if rec.never_result:
@@ -40,21 +64,19 @@ def target_words(rp: Replay, rec: TaskRecord) -> str:
 def edge_of(rp: Replay, w: Wait) -> Edge:
     waiter = rp.tasks.get(w.waiter) if w.waiter else None
     target = rp.tasks.get(w.waits_on)
-    held = rp.in_pool(w.worker) and w.waiter is not None
+    held = w.waiter is not None and rp.is_member(w.queue, w.worker)
     return Edge(w.waiter, w.waits_on,
                 waiter.name if waiter else None,
                 target.name if target else None,
                 w.worker.name if (w.worker and held) else None,
                 w.worker.key if w.worker else None,
-                w.since, w.timeout, w.site)
+                w.since, w.timeout, w.site, w.queue,
+                target.queue if target is not None else w.target_queue)
 
 
-def wait_record(rp: Replay, w: Wait) -> dict:
-    d = edge_of(rp, w).to_dict()
-    d["kind"] = "waits_for"
+def knot_wait(rp: Replay, w: Wait) -> KnotWait:
     target = rp.tasks.get(w.waits_on)
-    d["waits_on_state"] = target.state if target else "unknown"
-    return d
+    return KnotWait(edge_of(rp, w), target.state if target else "unknown")
 
 
 def wait_words(rp: Replay, w: Wait) -> str:
@@ -65,8 +87,20 @@ def wait_words(rp: Replay, w: Wait) -> str:
         return f"{who} waits for {tgt}"
     waiter = rp.tasks[w.waiter]
     timeout = f" (timeout {w.timeout:g} s)" if w.timeout is not None else ""
-    return f"{w.worker.name if w.worker else '?'} runs {waiter.label()}, which waits for {tgt}{timeout}"
+    worker = w.worker.name if w.worker else "?"
+    if _named(rp):
+        worker = f"{worker} of {queue_words(w.queue)}"
+    return f"{worker} runs {waiter.label()}, which waits for {tgt}{timeout}"
 
 
 def site_words(edge: Edge) -> str:
     return f" at {edge.site}" if edge.site else ""
+
+
+def pool_words(queues: Dict[Optional[str], QueueCount]) -> str:
+    """``2 of 2 are blocked``, or per queue when there are several."""
+    if len(queues) == 1:
+        c = next(iter(queues.values()))
+        return f"{c.blocked} of {c.total} are blocked"
+    return "; ".join(f"{queue_words(q)}: {c.blocked} of {c.total} workers blocked"
+                     for q, c in sorted(queues.items(), key=lambda kv: str(kv[0])))

@@ -3,15 +3,27 @@
 An :class:`Event` is a small immutable tuple so that the tracer's hot path
 only builds a tuple and appends it.  Its JSON form is one flat object per
 line (see :func:`to_json_dict` / :func:`from_json_dict`).
+
+Every event names its *queue*: the name of the Huey instance it happened
+in.  The workers of the consumers of one queue form one pool; several
+queues are several pools.
 """
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple, Optional
+from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
+
+from .errors import TraceFormatError
 
 __all__ = [
-    "Event", "Worker", "KINDS", "OUTCOMES", "TraceFormatError",
-    "to_json_dict", "from_json_dict",
+    "KINDS",
+    "OUTCOMES",
+    "Event",
+    "TraceFormatError",
+    "Worker",
+    "check_data",
+    "from_json_dict",
+    "to_json_dict",
 ]
 
 # Outcomes Huey signals for one execution attempt.  ``retrying`` follows an
@@ -25,17 +37,8 @@ TASK_KINDS = frozenset({"enqueued", "scheduled", "executing", "retrying",
 SYSTEM_KINDS = frozenset({"worker_up", "worker_down", "pool", "dropped",
                           "lost", "consumer", "alive"})
 KINDS = TASK_KINDS | SYSTEM_KINDS
-
-# Fields every kind needs beyond the common ones; checked on load so that a
-# trace with a block that names no awaited task fails loudly, not later.
-REQUIRED = {
-    "block": ("waits_on",),
-    "unblock": ("waits_on",),
-    "pool": ("size",),
-    "consumer": ("workers",),
-    "dropped": ("count",),
-}
-COMMON = ("t", "kind", "task", "name", "host", "pid", "worker")
+COMMON = ("t", "kind", "task", "name", "host", "pid", "worker", "queue")
+MAX_LIST = 1024        # longest list field (a pipeline's ``then``) accepted
 
 
 class Worker(NamedTuple):
@@ -59,7 +62,8 @@ class Event(NamedTuple):
     ``t`` is seconds on the trace's clock (Unix time unless a test injects
     another clock); ``task`` and ``name`` are the Huey task id and task
     name, or ``None`` for pool events and for waits by non-task code;
-    ``data`` holds the kind-specific fields, or ``None``.
+    ``data`` holds the kind-specific fields, or ``None``; ``queue`` is the
+    name of the Huey instance (``None``: not recorded, one default queue).
     """
 
     t: float
@@ -68,24 +72,10 @@ class Event(NamedTuple):
     name: Optional[str]
     worker: Optional[Worker]
     data: Optional[dict]
+    queue: Optional[str] = None
 
     def get(self, key: str, default: Any = None) -> Any:
         return default if self.data is None else self.data.get(key, default)
-
-
-class TraceFormatError(ValueError):
-    """A trace file or record that cannot be used, with where and why."""
-
-    def __init__(self, message: str, line: Optional[int] = None,
-                 source: Optional[str] = None):
-        where = ""
-        if source is not None:
-            where = f"{source}"
-        if line is not None:
-            where = f"{where}:{line}" if where else f"line {line}"
-        super().__init__(f"{where}: {message}" if where else message)
-        self.line = line
-        self.source = source
 
 
 def to_json_dict(event: Event) -> dict:
@@ -95,6 +85,8 @@ def to_json_dict(event: Event) -> dict:
         out["task"] = event.task
     if event.name is not None:
         out["name"] = event.name
+    if event.queue is not None:
+        out["queue"] = event.queue
     w = event.worker
     if w is not None:
         out["host"] = w.host
@@ -107,7 +99,95 @@ def to_json_dict(event: Event) -> dict:
     return out
 
 
-_new_event = tuple.__new__
+# -- validation ------------------------------------------------------------------
+def _bad(key: str, want: str, value: Any) -> TraceFormatError:
+    shown = repr(value)
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return TraceFormatError(f"field {key!r} must be {want}, got {shown}")
+
+
+def _string(key: str, v: Any) -> Any:
+    if type(v) is not str:
+        raise _bad(key, "a string", v)
+    return v
+
+
+def _count(key: str, v: Any) -> Any:
+    if type(v) is not int or v < 0:
+        raise _bad(key, "a whole number >= 0", v)
+    return v
+
+
+def _seconds(key: str, v: Any) -> Any:
+    if v is None:
+        return v
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise _bad(key, "a finite number of seconds >= 0", v)
+    return float(v)
+
+
+def _number(key: str, v: Any) -> Any:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise _bad(key, "a finite number", v)
+    return v
+
+
+def _flag(key: str, v: Any) -> Any:
+    if type(v) is not bool:
+        raise _bad(key, "true or false", v)
+    return v
+
+
+def _ids(key: str, v: Any) -> Any:
+    if type(v) is not list or len(v) > MAX_LIST or any(type(x) is not str for x in v):
+        raise _bad(key, f"a list of at most {MAX_LIST} task ids", v)
+    return v
+
+
+_Check = Callable[[str, Any], Any]
+# Known fields per kind: (checks, required keys).  Other fields are kept as
+# they are (a newer hueyviz may add some) and never read.
+_SCHEMA: Dict[str, Tuple[Dict[str, _Check], Tuple[str, ...]]] = {
+    "enqueued": ({"parent": _string, "via": _string, "then": _ids, "eta": _string,
+                  "priority": _number, "args": _string}, ()),
+    "scheduled": ({"eta": _string, "parent": _string}, ()),
+    "block": ({"waits_on": _string, "timeout": _seconds, "site": _string,
+               "waits_on_queue": _string}, ("waits_on",)),
+    "unblock": ({"waits_on": _string, "outcome": _string}, ("waits_on",)),
+    "complete": ({"stored": _flag}, ()),
+    "error": ({"error": _string, "message": _string}, ()),
+    "pool": ({"size": _count}, ("size",)),
+    "consumer": ({"workers": _count, "worker_type": _string}, ("workers",)),
+    "dropped": ({"count": _count, "proc": _string, "reason": _string}, ("count",)),
+    "lost": ({"silent": _seconds}, ()),
+    "alive": ({"proc": _string, "sent": _count}, ()),
+}
+
+
+def check_data(kind: str, data: Optional[dict]) -> Optional[dict]:
+    """Check the kind-specific fields of an event; returns them (numbers
+    normalised) or raises :class:`TraceFormatError` naming the field.
+
+    >>> check_data("block", {"waits_on": "a1", "timeout": 2})
+    {'waits_on': 'a1', 'timeout': 2.0}
+    >>> check_data("pool", {"size": "x"})
+    Traceback (most recent call last):
+    ...
+    hueyviz.core.errors.TraceFormatError: field 'size' must be a whole number >= 0, got 'x'
+    """
+    schema = _SCHEMA.get(kind)
+    if schema is None:
+        return data
+    checks, required = schema
+    for key in required:
+        if data is None or data.get(key) is None:
+            raise TraceFormatError(f"{kind} event without field {key!r}")
+    if data:
+        for key, check in checks.items():
+            if key in data:
+                data[key] = check(key, data[key])
+    return data
 
 
 def _opt_str(obj: dict, key: str, strings: Optional[dict]) -> Optional[str]:
@@ -115,19 +195,31 @@ def _opt_str(obj: dict, key: str, strings: Optional[dict]) -> Optional[str]:
     if v is None:
         return None
     if type(v) is not str:
-        raise TraceFormatError(f"field {key!r} must be a string, got {type(v).__name__}")
+        raise _bad(key, "a string", v)
     return v if strings is None else strings.setdefault(v, v)
 
 
+_new_event = tuple.__new__
+
+
 def from_json_dict(obj: Any, workers: Optional[dict] = None,
-                   strings: Optional[dict] = None) -> Event:
+                   strings: Optional[dict] = None, queue: Optional[str] = None) -> Event:
     """Validate and build an :class:`Event` from its JSON object.
 
     ``obj`` is consumed: its kind-specific fields stay in it and it becomes
     the event's ``data``, so a load builds no second dict per line.
     ``workers`` and ``strings`` intern :class:`Worker` values and task ids
-    and names across a load, so a million events share them.
+    and names across a load, so a million events share them.  ``queue``
+    is used when the object names none (files written before queues were
+    recorded, or a source that knows its queue).
     Raises :class:`TraceFormatError` naming the bad field.
+
+    >>> from_json_dict({"t": 1, "kind": "enqueued", "task": "a", "queue": "q"}).queue
+    'q'
+    >>> from_json_dict({"t": float("nan"), "kind": "pool", "size": 1})
+    Traceback (most recent call last):
+    ...
+    hueyviz.core.errors.TraceFormatError: field 't' must be a finite number of seconds, got nan
     """
     if not isinstance(obj, dict):
         raise TraceFormatError(f"event must be a JSON object, got {type(obj).__name__}")
@@ -135,29 +227,26 @@ def from_json_dict(obj: Any, workers: Optional[dict] = None,
     t = get("t")
     if type(t) is not float:
         if isinstance(t, bool) or not isinstance(t, (int, float)):
-            raise TraceFormatError("missing or non-numeric time field 't'")
+            raise _bad("t", "a finite number of seconds", t)
         try:
             t = float(t)
         except OverflowError:
             t = math.inf
     if not math.isfinite(t):
-        raise TraceFormatError("missing or non-numeric time field 't'")
+        raise _bad("t", "a finite number of seconds", t)
     kind = get("kind")
     if type(kind) is not str or not kind:
         raise TraceFormatError("missing field 'kind'")
-    required = REQUIRED.get(kind)
-    if required is not None:
-        for key in required:
-            if get(key) is None:
-                raise TraceFormatError(f"{kind} event without field {key!r}")
     task = _opt_str(obj, "task", strings)
     name = _opt_str(obj, "name", strings)
+    q = _opt_str(obj, "queue", strings)
     worker = None
     wname = get("worker")
     if wname is not None:
         host, pid = get("host", ""), get("pid", 0)
-        if type(wname) is not str or type(host) is not str or type(pid) is not int:
-            raise TraceFormatError("worker identity must be host (string), pid (integer), worker (string)")
+        if type(wname) is not str or type(host) is not str or type(pid) is not int or pid < 0:
+            raise TraceFormatError("worker identity must be host (string), pid (whole "
+                                   "number >= 0), worker (string)")
         key = (host, pid, wname)
         if workers is None:
             worker = Worker(*key)
@@ -168,5 +257,11 @@ def from_json_dict(obj: Any, workers: Optional[dict] = None,
     pop = obj.pop
     for k in COMMON:
         pop(k, None)
+    data = check_data(kind, obj or None)
+    if data is not None:
+        for k in ("waits_on", "parent"):
+            v = data.get(k)
+            if v is not None and strings is not None:
+                data[k] = strings.setdefault(v, v)
     # tuple.__new__ skips NamedTuple.__new__'s Python frame: same type, same fields.
-    return _new_event(Event, (t, kind, task, name, worker, obj or None))
+    return _new_event(Event, (t, kind, task, name, worker, data, q if q is not None else queue))

@@ -10,20 +10,18 @@ import json
 import os
 import socket
 import warnings
-from typing import IO, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .._version import __version__
 from .collector import collector_paused
 from .event import KINDS, Event, TraceFormatError, from_json_dict, to_json_dict
-from ..analysis.lane import build_lanes
-from ..analysis.replay import State, build_graph, state_at
 
 try:  # orjson roughly halves load time on big traces; stdlib is the fallback
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised where orjson is absent
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
-__all__ = ["Trace", "FORMAT", "VERSION", "TraceWarning"]
+__all__ = ["FORMAT", "VERSION", "Trace", "TraceWarning"]
 
 FORMAT = "hueyviz-trace"
 VERSION = 1
@@ -46,6 +44,25 @@ def make_header(**fields) -> dict:
     return header
 
 
+def _time(e: Event) -> float:
+    return e.t
+
+
+def _logged_losses(events: Iterable[Event]) -> int:
+    return sum(e.get("count", 0) for e in events if e.kind == "dropped")
+
+
+def _header_unlogged(header: dict, events: List[Event]) -> int:
+    """Losses the header knows of that are not ``dropped`` events in the file."""
+    unlogged = header.get("unlogged")
+    if type(unlogged) is int and unlogged >= 0:
+        return unlogged
+    total = header.get("dropped", 0)      # files written before "unlogged"
+    if type(total) is not int or total < 0:
+        return 0
+    return max(0, total - _logged_losses(events))
+
+
 class Trace(Sequence[Event]):
     """Ordered, immutable sequence of :class:`~hueyviz.event.Event`.
 
@@ -59,18 +76,26 @@ class Trace(Sequence[Event]):
     (1, 'enqueued', 'queued')
     """
 
-    __slots__ = ("_events", "header", "dropped", "warnings", "_views")
+    __slots__ = ("_events", "_views", "header", "unlogged", "warnings")
 
     def __init__(self, events: Iterable[Event] = (), *, header: Optional[dict] = None,
                  dropped: int = 0, warnings: Iterable[str] = ()):
         self._events: Tuple[Event, ...] = tuple(events)
         self.header = dict(header) if header else make_header()
-        self.dropped = int(dropped) + sum(
-            int(e.get("count", 0)) for e in self._events if e.kind == "dropped")
+        # Losses come two ways: ``dropped`` events in the log (a sink that
+        # could not write), and counts known only outside it (a ring that
+        # evicted, a reader that saw gaps): ``unlogged``.  Each is counted once.
+        self.unlogged = max(0, int(dropped))
         self.warnings = tuple(warnings)
         # Derived views, computed once: the trace never changes, and exporting
         # every format would otherwise rebuild the same lanes and states.
         self._views: dict = {}
+
+    @property
+    def dropped(self) -> int:
+        """Events lost while recording or reading: the ``dropped`` events in
+        the log plus losses known only outside it."""
+        return self.unlogged + _logged_losses(self._events)
 
     # -- sequence -----------------------------------------------------------
     def __len__(self) -> int:
@@ -101,49 +126,73 @@ class Trace(Sequence[Event]):
     def end(self) -> Optional[float]:
         return max((e.t for e in self._events), default=None)
 
-    def window(self, start: Optional[float] = None, end: Optional[float] = None) -> "Trace":
+    def window(self, start: Optional[float] = None, end: Optional[float] = None) -> Trace:
         """The events with ``start <= t <= end`` (times on the trace clock)."""
         lo = float("-inf") if start is None else start
         hi = float("inf") if end is None else end
-        return Trace((e for e in self._events if lo <= e.t <= hi),
-                     header=self.header, dropped=self.dropped)
+        inside = [e for e in self._events if lo <= e.t <= hi]
+        # The window keeps every known loss: one outside it may still explain
+        # what is missing inside.
+        return Trace(inside, header=self.header,
+                     dropped=self.dropped - _logged_losses(inside), warnings=self.warnings)
+
+    @classmethod
+    def merge(cls, traces: Iterable[Trace]) -> Trace:
+        """One trace of several (several queues or sinks), in time order.
+
+        The sort is stable, so events with equal times keep their order
+        within each input; losses and warnings add up.
+        """
+        traces = list(traces)
+        events = sorted((e for tr in traces for e in tr.events), key=_time)
+        header = make_header(sources=[tr.header.get("source") or tr.header.get("huey")
+                                      for tr in traces])
+        return cls(events, header=header, dropped=sum(tr.unlogged for tr in traces),
+                   warnings=[w for tr in traces for w in tr.warnings])
 
     # -- derived views -------------------------------------------------------
+    def derived(self, key: str, make: Callable[[], Any]) -> Any:
+        """``make()``, computed once per trace and key and shared by callers.
+
+        The trace never changes, so what is derived from it (the replay,
+        lanes, states) is computed once.  Treat the result as read-only.
+        """
+        views = self._views
+        if key not in views:
+            with collector_paused():
+                views[key] = make()
+        return views[key]
+
+    # The derived views below live in the layers above (the replay and the
+    # analysis); :mod:`hueyviz.views` is the one module they are reached
+    # through, imported only when asked for.
     def graph(self):
         """networkx ``MultiDiGraph`` of tasks with spawn, pipeline and wait edges."""
-        return build_graph(self._events)
+        from ..views import trace_graph
+        return trace_graph(self)
 
     def lanes(self):
-        """Per worker key, the :class:`~hueyviz.lane.Lane` of spans it ran.
+        """Per worker, the :class:`~hueyviz.analysis.lane.Lane` of spans it ran.
 
         Computed once and shared between callers: treat it as read-only.
         """
-        lanes = self._views.get("lanes")
-        if lanes is None:
-            with collector_paused():
-                lanes = self._views["lanes"] = build_lanes(self._events)
-        return lanes
+        from ..views import trace_lanes
+        return trace_lanes(self)
 
-    def state_at(self, t: Optional[float] = None) -> State:
+    def state_at(self, t: Optional[float] = None):
         """The state of every task and worker at time ``t`` (default: the end).
 
         The last few states asked for are kept and shared: treat them as
         read-only.
         """
-        states = self._views.setdefault("states", {})
-        state = states.get(t)
-        if state is None:
-            with collector_paused():
-                state = state_at(self._events, t)
-            if len(states) >= 4:
-                del states[next(iter(states))]
-            states[t] = state
-        return state
+        from ..views import trace_state_at
+        return trace_state_at(self, t)
 
     # -- files ----------------------------------------------------------------
     def save(self, path: Union[str, os.PathLike]) -> None:
         """Write JSON Lines: a header line, then one event per line."""
-        header = dict(self.header, dropped=self.dropped, events=len(self._events))
+        header = dict(self.header, dropped=self.dropped, unlogged=self.unlogged,
+                      events=len(self._events))
         tmp = f"{os.fspath(path)}.tmp"
         with open(tmp, "w", encoding="utf-8") as f:
             self.write(f, header)
@@ -158,7 +207,7 @@ class Trace(Sequence[Event]):
             f.write(dump(to_json_dict(e), default=repr) + "\n")
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike], *, strict: bool = True) -> "Trace":
+    def load(cls, path: Union[str, os.PathLike], *, strict: bool = True) -> Trace:
         """Read a trace saved by :meth:`save` (or streamed by a file sink).
 
         A truncated last line (a recorder killed mid-write) is dropped with a
@@ -176,19 +225,19 @@ class Trace(Sequence[Event]):
             return cls._parse(f, source, strict)
 
     @classmethod
-    def read(cls, source, *, strict: bool = True) -> "Trace":
+    def read(cls, source, *, strict: bool = True) -> Trace:
         """Everything recorded at ``source`` so far, merged in time order.
 
         ``source`` is a trace file, a sink URL (``redis://``, ``sqlite:///``,
         ``file:///``), a Huey instance or an import path ``"app.huey"``; see
-        :func:`hueyviz.source.read_trace`.  Live sources skip corrupt entries
+        :func:`hueyviz.read.follower.read_trace`.  Live sources skip corrupt entries
         with a count in ``warnings``.
         """
-        from ..read.source import read_trace
-        return read_trace(source, strict=strict)
+        from ..views import read_sources
+        return read_sources(source, strict=strict)
 
     @classmethod
-    def _parse(cls, f: Iterable[bytes], source: str, strict: bool) -> "Trace":
+    def _parse(cls, f: Iterable[bytes], source: str, strict: bool) -> Trace:
         notes: List[str] = []
         events: List[Event] = []
         workers: dict = {}
@@ -197,7 +246,7 @@ class Trace(Sequence[Event]):
             return cls._parse_lines(f, source, strict, notes, events, workers, strings)
 
     @classmethod
-    def _parse_lines(cls, f, source, strict, notes, events, workers, strings) -> "Trace":
+    def _parse_lines(cls, f, source, strict, notes, events, workers, strings) -> Trace:
         header = None
         unknown: dict = {}
         pending_error = None
@@ -247,9 +296,8 @@ class Trace(Sequence[Event]):
         for note in notes:
             # stacklevel: warn -> _parse_lines -> _parse -> load -> the caller
             warnings.warn(note, TraceWarning, stacklevel=4)
-        dropped = header.get("dropped", 0)
-        return cls(events, header=header,
-                   dropped=dropped if isinstance(dropped, int) else 0, warnings=notes)
+        return cls(events, header=header, dropped=_header_unlogged(header, events),
+                   warnings=notes)
 
     @staticmethod
     def _check_header(obj, lineno: int, source: str) -> dict:
@@ -283,11 +331,5 @@ class Trace(Sequence[Event]):
         return f"<{self.summary()}>"
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        bundle = {"text/plain": self.summary()}
-        try:
-            # Imported here, not at the top: drawing is downstream of the trace.
-            from ..render import render_lanes
-        except ImportError:
-            return bundle
-        bundle["image/svg+xml"] = render_lanes(self)
-        return bundle
+        from ..views import mimebundle
+        return mimebundle(self)

@@ -36,34 +36,15 @@ import logging
 from collections import deque
 from typing import Optional
 
-from huey.exceptions import TaskException
-
-from ..analysis.detector import Finding, would_deadlock
+from ..analysis.detector import would_deadlock
+from ..core.errors import DeadlockError
+from ..record.hook import HueyHook
 from .mirror import Mirror
 
 __all__ = ["DeadlockError", "Guard", "guard"]
 
 logger = logging.getLogger("hueyviz")
 ACTIONS = ("raise", "warn")
-
-
-class DeadlockError(TaskException):
-    """Raised by ``Result.get`` inside a task when the wait would deadlock.
-
-    A subclass of huey's :class:`~huey.exceptions.TaskException`, the error
-    ``Result.get`` already raises when the awaited task failed: code that
-    handles a failed subtask (``except TaskException``) handles a refused
-    wait the same way (the result will not come), and huey stores it the
-    way it stores a failed subtask's error.  ``finding`` holds the knot.
-    """
-
-    def __init__(self, message: str = "", finding: Optional[Finding] = None):
-        super().__init__({"error": f"DeadlockError: {message}"}, message)
-        self.message = message
-        self.finding = finding
-
-    def __str__(self) -> str:
-        return self.message
 
 
 class Guard:
@@ -82,14 +63,15 @@ class Guard:
         self.findings: deque = deque(maxlen=100)
         self.checked = 0
         self._mirror = Mirror(huey, tracer=tracer, workers=workers)
-        self._hook = None
+        self._hook: Optional[HueyHook] = None
         self._warned_inexact = False
 
-    def install(self) -> "Guard":
+    def install(self) -> Guard:
         if self._hook is None:
             self._mirror.start()
-            self._hook = self._mirror.hook
-            self._hook.before_block = self._hook.before_block + (self._check,)
+            hook = self._hook = self._mirror.hook
+            assert hook is not None          # start() attached the mirror
+            hook.before_block = hook.before_block + (self._check,)
         return self
 
     def remove(self) -> None:
@@ -99,7 +81,7 @@ class Guard:
             hook.before_block = tuple(c for c in hook.before_block if c != self._check)
             self._mirror.stop()
 
-    def __enter__(self) -> "Guard":
+    def __enter__(self) -> Guard:
         return self.install()
 
     def __exit__(self, *exc) -> None:
@@ -110,11 +92,11 @@ class Guard:
         return self._hook is not None
 
     # -- the check (runs on the worker thread that is about to block) ---------
-    def _check(self, task, block: dict, worker) -> None:
+    def _check(self, task, block: dict, worker, queue=None) -> None:
         if task is None:
             return          # not a task: holds no worker
         try:
-            refused = self._decide(task, block, worker)
+            refused = self._decide(task, block, worker, queue)
         except Exception:   # a bug here must not break the wait (house rule 1)
             self._mirror._failed("guard")
             return
@@ -127,30 +109,33 @@ class Guard:
         logger.error("%s", message)
         raise DeadlockError(message, finding)
 
-    def _decide(self, task, block: dict, worker):
+    def _decide(self, task, block: dict, worker, queue=None):
         """(message, finding) refusing the wait, or None when it may block."""
         fol = self._mirror
         with fol.lock:
             self.checked += 1
             rp = fol.replay
-            finding = None
-            if rp.exact:
-                finding = would_deadlock(rp, task.id, block["waits_on"],
-                                         block.get("timeout"), worker=worker,
-                                         site=block.get("site"), t=fol.clock(),
-                                         name=task.name)
-            elif not self._warned_inexact:
-                self._warned_inexact = True
-                logger.warning("hueyviz.guard: the pool size is unknown (no consumer "
-                               "was started while it watched); pass workers=N")
+            finding = would_deadlock(rp, task.id, block["waits_on"],
+                                     block.get("timeout"), worker=worker,
+                                     site=block.get("site"), t=fol.clock(),
+                                     name=task.name, queue=queue,
+                                     target_queue=block.get("waits_on_queue", queue))
+            if finding is not None and not finding.exact:
+                # A pool size inferred from the workers seen may be too small:
+                # refusing on it could break a wait that would have returned.
+                if not self._warned_inexact:
+                    self._warned_inexact = True
+                    logger.warning("hueyviz.guard: the pool size is unknown (no consumer "
+                                   "was started while it watched); pass workers=N")
+                finding = None
             if finding is None or finding.verdict != "deadlock":
                 # Safe (or a stall that its timeout dissolves): let it block,
                 # and apply it now so a concurrent wait sees this one.
-                fol.apply_ahead("block", task.id, task.name, worker, block)
+                fol.apply_ahead("block", task.id, task.name, worker, block, queue)
                 return None
             self.findings.append(finding)
             if self.action == "warn":
-                fol.apply_ahead("block", task.id, task.name, worker, block)
+                fol.apply_ahead("block", task.id, task.name, worker, block, queue)
         return (f"hueyviz.guard refused this wait, it would never return. "
                 f"{finding.message}", finding)
 

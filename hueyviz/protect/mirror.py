@@ -15,16 +15,16 @@ import time
 import weakref
 from typing import Callable, Dict, Optional
 
-from ..core.event import OUTCOMES, Event, Worker
-from ..record.hook import hook_for, rate_limited_logger
 from ..analysis.replay import Replay
+from ..core.event import OUTCOMES, Event, Worker
+from ..record.hook import HueyHook, hook_for, rate_limited_logger
 
 __all__ = ["Mirror"]
 
 # Events that show the pool moving forward.
 PROGRESS = frozenset({"executing", "unblock", "retrying"}) | OUTCOMES
 _PRUNE_MIN = 4096
-_mirrors: "weakref.WeakSet" = weakref.WeakSet()
+_mirrors: weakref.WeakSet = weakref.WeakSet()
 
 
 class Mirror:
@@ -57,7 +57,7 @@ class Mirror:
         self.in_flight: Dict[str, None] = {}
         self.last_progress = time.monotonic()
         self.errors = 0
-        self.hook = None
+        self.hook: Optional[HueyHook] = None
         self._log = rate_limited_logger()
         self._dup: Dict[Optional[Worker], Event] = {}   # seeding overlap, per worker
         self._skip: Dict[Optional[Worker], dict] = {}   # blocks applied ahead of their event
@@ -67,12 +67,12 @@ class Mirror:
         _mirrors.add(self)
 
     # -- lifecycle ----------------------------------------------------------
-    def start(self) -> "Mirror":
+    def start(self) -> Mirror:
         if self.hook is not None:
             return self
         with self.lock:
-            self.hook = hook_for(self.huey)
-            self.hook.add(self)
+            hook = self.hook = hook_for(self.huey)
+            hook.add(self)
             if self.tracer is not None:
                 # Events emitted while we seed wait on the lock; each worker
                 # thread has at most one in flight, and it may already be in
@@ -82,7 +82,7 @@ class Mirror:
                     self._dup[e.worker] = e
             if self._workers:
                 self._apply(Event(self.clock(), "pool", None, None, None,
-                                  {"size": int(self._workers)}))
+                                  {"size": int(self._workers)}, hook.queue))
         return self
 
     def stop(self) -> None:
@@ -91,7 +91,7 @@ class Mirror:
             self.hook = None
 
     # -- hook API (runs on Huey's threads; never raises) ---------------------
-    def _record(self, kind, task_id, name, worker, data) -> None:
+    def _record(self, kind, task_id, name, worker, data, queue=None) -> None:
         try:
             with self.lock:
                 if self._dup:
@@ -102,7 +102,7 @@ class Mirror:
                 if kind == "block" and self._skip.get(worker) is data:
                     del self._skip[worker]
                     return
-                self._apply(Event(self.clock(), kind, task_id, name, worker, data))
+                self._apply(Event(self.clock(), kind, task_id, name, worker, data, queue))
         except Exception:
             self._failed("mirror")
 
@@ -111,10 +111,10 @@ class Mirror:
         self._log(f"hueyviz: {where} failed ({self.errors} failures so far)")
 
     # -- state ----------------------------------------------------------------
-    def apply_ahead(self, kind, task_id, name, worker, data) -> None:
+    def apply_ahead(self, kind, task_id, name, worker, data, queue=None) -> None:
         """Apply an event before the hook emits it (call with ``lock`` held);
         the emitted copy is then skipped.  Only for ``block``."""
-        self._apply(Event(self.clock(), kind, task_id, name, worker, data))
+        self._apply(Event(self.clock(), kind, task_id, name, worker, data, queue))
         self._skip[worker] = data
 
     def _apply(self, e: Event) -> None:
@@ -123,10 +123,11 @@ class Mirror:
         if kind == "enqueued":
             if not self.in_flight:
                 self.last_progress = time.monotonic()   # new work after idling
-            self.in_flight[e.task] = None
+            if e.task is not None:
+                self.in_flight[e.task] = None
         elif kind in PROGRESS:
             self.last_progress = time.monotonic()
-            if kind in OUTCOMES:
+            if kind in OUTCOMES and e.task is not None:
                 self.in_flight.pop(e.task, None)
         self._since_prune += 1
         if self._since_prune >= max(_PRUNE_MIN, self._live_after_prune):

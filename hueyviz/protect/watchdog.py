@@ -14,7 +14,7 @@ import logging
 import threading
 from typing import Callable, Optional
 
-from ..analysis.detector import find_knot
+from ..analysis.detector import Finding, find_knot
 from .mirror import Mirror
 
 __all__ = ["Watchdog", "watchdog"]
@@ -35,13 +35,13 @@ class Watchdog:
         self.fired = 0
         self.ticks = 0
         self.message: Optional[str] = None
-        self.finding = None
+        self.finding: Optional[Finding] = None
         self._mirror = Mirror(huey, tracer=tracer, workers=workers)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
-        self._fired_at = None            # last_progress when it last fired
+        self._fired_at: Optional[float] = None     # last_progress when it last fired
 
-    def start(self) -> "Watchdog":
+    def start(self) -> Watchdog:
         if self._thread is None:
             self._mirror.start()
             self._stop.clear()
@@ -58,7 +58,7 @@ class Watchdog:
             th.join(timeout)
         self._mirror.stop()
 
-    def __enter__(self) -> "Watchdog":
+    def __enter__(self) -> Watchdog:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -96,7 +96,7 @@ class Watchdog:
             for w in rp.thread_waits.values():
                 waits.append((w.worker.name if w.worker else "?", "(not a task)", w))
             running = sum(1 for r in rp.tasks.values() if r.state == "running")
-            queued = len(rp.queue)
+            queued = sum(len(p.backlog) for p in rp.pools.values())
             lines = [f"hueyviz watchdog: no progress for {idle:.3g} s with {n} "
                      f"task{'s' if n != 1 else ''} in flight ({running} running, "
                      f"{len(waits)} waiting, {queued} queued)."]

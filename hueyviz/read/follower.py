@@ -36,15 +36,18 @@ from __future__ import annotations
 
 import heapq
 import json
-import threading
+import os
 import time
+import warnings
 from collections import deque
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
-from ..record.sink import MemorySink
-from ..core.event import Event, TraceFormatError, Worker, from_json_dict
+from ..core.errors import SourceError, TraceFormatError
+from ..core.event import Event, Worker, from_json_dict
+from ..core.trace import Trace, TraceWarning, make_header
+from .source import Source, is_sqlite, resolve_sources
 
-__all__ = ["Follower", "follow", "MemoryReader", "DEFAULT_LOST_AFTER"]
+__all__ = ["DEFAULT_LOST_AFTER", "Follower", "follow", "read_trace"]
 
 DEFAULT_LOST_AFTER = 5.0
 SKEW_WARNING = 1.0     # seconds of clock difference between hosts worth a warning
@@ -52,7 +55,7 @@ SKEW_WARNING = 1.0     # seconds of clock difference between hosts worth a warni
 try:
     import orjson as _orjson
 except ImportError:  # pragma: no cover
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
 
 def _loads(text):
@@ -61,50 +64,12 @@ def _loads(text):
     return json.loads(text)
 
 
-class MemoryReader:
-    """Reader over an in-process sink (MemorySink or a tracer's sink)."""
-
-    def __init__(self, sink):
-        self.sink = sink
-        self.seen = 0
-
-    def describe(self) -> str:
-        return "in-process memory sink"
-
-    def _total(self) -> int:
-        return len(self.sink) + getattr(self.sink, "dropped", 0)
-
-    def seek_end(self) -> None:
-        self.seen = self._total()
-
-    def fetch(self, timeout: float = 0.0, count: int = 0) -> List[tuple]:
-        deadline = time.monotonic() + timeout
-        idle = threading.Event()
-        while True:
-            total = self._total()
-            if total > self.seen or time.monotonic() >= deadline:
-                break
-            idle.wait(min(0.01, max(0.0, deadline - time.monotonic())))
-        new, self.seen = total - self.seen, total
-        if new <= 0:
-            return []
-        if isinstance(self.sink, MemorySink):
-            evs = self.sink.events(last=new)   # rebuild only the new events
-        else:
-            evs = self.sink.events()
-            evs = evs[max(0, len(evs) - new):]
-        return [(None, None, e, "memory") for e in evs]
-
-    def close(self) -> None:
-        pass
-
-
 class _Proc:
-    __slots__ = ("last", "workers", "lost")
+    __slots__ = ("last", "lost", "workers")
 
     def __init__(self) -> None:
         self.last = float("-inf")
-        self.workers: Dict[Worker, None] = {}
+        self.workers: Dict[Tuple[Optional[str], Worker], None] = {}
         self.lost = False
 
 
@@ -114,7 +79,8 @@ class Follower:
     Parameters
     ----------
     source
-        Anything :func:`~hueyviz.source.resolve_source` accepts.
+        Anything :func:`~hueyviz.read.source.resolve_source` accepts, or a list of them
+        (merged into one time order).
     start : {"begin", "end"}
         Read from the oldest kept record, or only what arrives from now.
     reorder : float
@@ -131,8 +97,7 @@ class Follower:
     def __init__(self, source, *, start: str = "begin", reorder: float = 0.2,
                  lost_after: Optional[float] = DEFAULT_LOST_AFTER, keep: int = 1_000_000,
                  poll: float = 0.1, clock: Callable[[], float] = time.time):
-        from .source import resolve_source
-        self.source = resolve_source(source)
+        self.source = resolve_sources(source)
         self.reader = self.source.open()
         if start == "end":
             self.reader.seek_end()
@@ -174,7 +139,7 @@ class Follower:
         try:
             records = self.reader.fetch(wait)
         except Exception as exc:
-            raise TraceFormatError(f"cannot read {self.source.name}: {exc}") from None
+            raise SourceError(f"cannot read {self.source.name}: {exc}") from None
         arrival = time.monotonic()
         for rec in records:
             self._take(rec, arrival)
@@ -236,9 +201,9 @@ class Follower:
         st.lost = False
         if w is not None:
             if e.kind in ("worker_up", "executing"):
-                st.workers[w] = None
+                st.workers[(e.queue, w)] = None
             elif e.kind in ("worker_down", "lost"):
-                st.workers.pop(w, None)
+                st.workers.pop((e.queue, w), None)
 
     def _release(self, now: float) -> List[Event]:
         pend = self._pending
@@ -256,12 +221,12 @@ class Follower:
             return []
         now = self.clock()
         out = []
-        for proc, st in self._procs.items():
+        for st in self._procs.values():
             if st.lost or not st.workers or now - st.last <= self.lost_after:
                 continue
-            for w in st.workers:
+            for q, w in st.workers:
                 out.append(Event(st.last, "lost", None, None, w,
-                                 {"silent": round(now - st.last, 3)}))
+                                 {"silent": round(now - st.last, 3)}, q))
             st.workers.clear()
             st.lost = True
         self._remember(out)
@@ -299,7 +264,7 @@ class Follower:
             try:
                 recs = self.reader.fetch(0.0)
             except Exception as exc:
-                raise TraceFormatError(f"cannot read {self.source.name}: {exc}") from None
+                raise SourceError(f"cannot read {self.source.name}: {exc}") from None
             if not recs:
                 self._caught_up = True
                 break
@@ -315,7 +280,7 @@ class Follower:
         self.catch_up()
         err = getattr(self.reader, "last_error", None)
         if err is not None:
-            raise TraceFormatError(f"cannot read {self.source.name}: {err}")
+            raise SourceError(f"cannot read {self.source.name}: {err}")
         return self.trace
 
     # -- results -----------------------------------------------------------------
@@ -333,8 +298,8 @@ class Follower:
         if len(self._lag) > 1:
             lo, hi = min(self._lag.values()), max(self._lag.values())
             if hi - lo > SKEW_WARNING:
-                fast = min(self._lag, key=self._lag.get)
-                slow = max(self._lag, key=self._lag.get)
+                fast = min(self._lag, key=lambda h: self._lag[h])
+                slow = max(self._lag, key=lambda h: self._lag[h])
                 notes.append(f"{name}: the clocks of hosts {fast} and {slow} differ by "
                              f"about {hi - lo:.1f} s (measured against the Redis server's "
                              "clock); events of different hosts are ordered by their own "
@@ -346,7 +311,6 @@ class Follower:
     @property
     def trace(self):
         """Everything followed so far (kept events, sorted by time)."""
-        from ..core.trace import Trace, make_header
         events = sorted(self._kept, key=lambda e: e.t) if self._keep else []
         return Trace(events, header=make_header(source=self.source.name),
                      dropped=self.missing, warnings=self.warnings)
@@ -366,7 +330,7 @@ class Follower:
             self.closed = True
             self.reader.close()
 
-    def __enter__(self) -> "Follower":
+    def __enter__(self) -> Follower:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -398,3 +362,43 @@ def follow(source, **options) -> Follower:
     ['enqueued']
     """
     return Follower(source, **options)
+
+
+def read_trace(source, *, strict: bool = True, lost_after: Optional[float] = None):
+    """Everything recorded at ``source`` so far, merged into one :class:`~hueyviz.Trace`.
+
+    ``source`` may be a list of sources: their events are merged in time
+    order into one trace (several queues recorded into several sinks).
+    A finished trace file goes through :meth:`Trace.load` (``strict``
+    applies); live sources skip corrupt or foreign entries with a count.
+    """
+    if isinstance(source, (list, tuple)):
+        if len(source) != 1:
+            files = [s for s in source if _is_trace_file(s)]
+            if len(files) == len(source):
+                return Trace.merge([Trace.load(os.fspath(s), strict=strict) for s in source])
+            parts = [read_trace(s, strict=strict, lost_after=lost_after) for s in files]
+            rest = [s for s in source if not _is_trace_file(s)]
+            if rest:
+                parts.append(_follow_all(rest, lost_after))
+            return Trace.merge(parts)
+        source = source[0]
+    if _is_trace_file(source):
+        return Trace.load(os.fspath(source), strict=strict)
+    return _follow_all(source, lost_after)
+
+
+def _is_trace_file(source) -> bool:
+    if isinstance(source, (str, os.PathLike)) and not isinstance(source, Source):
+        text = os.fspath(source)
+        return "://" not in text and os.path.isfile(text) and not is_sqlite(text)
+    return False
+
+
+def _follow_all(source, lost_after: Optional[float]):
+    kw: dict = {} if lost_after is None else {"lost_after": lost_after}
+    with Follower(resolve_sources(source), reorder=0.0, **kw) as f:
+        tr = f.read_all()
+    for note in tr.warnings:
+        warnings.warn(note, TraceWarning, stacklevel=2)
+    return tr

@@ -5,16 +5,9 @@ A *source* names recorded events: a Huey instance, a sink URL
 ``file:///dir``), a trace file or a directory of per-process files, or an
 import path ``app.huey`` written the way ``huey_consumer`` takes it.
 :func:`resolve_source` turns any of them into a :class:`Source` that opens
-readers; :func:`sink_for` picks where a Huey instance records by default:
-
-=============  ======================================================
-Huey storage   default sink
-=============  ======================================================
-Redis*         stream ``hueyviz:<name>`` in the same Redis
-Sqlite         table ``hueyviz_events`` in the same database file
-File           ``<path>.hueyviz/`` beside the storage directory
-Memory, other  the in-process :class:`~hueyviz.sink.MemorySink`
-=============  ======================================================
+readers; :func:`resolve_sources` merges several into one.  Where a Huey
+instance records by default is :func:`hueyviz.record.sinkurl.sink_for`.
+Reading never creates anything.
 """
 from __future__ import annotations
 
@@ -22,14 +15,24 @@ import importlib
 import os
 import re
 import sys
-import warnings
+import threading
+import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any, Callable, List, Optional
+from urllib.parse import unquote
 
-from ..core.event import TraceFormatError
+from ..core.errors import SourceError, TraceFormatError
+from ..record.sink import MemorySink
+from ..record.sinkurl import parse_url, queue_name, sink_for, sqlite_path, strip_query
 
-__all__ = ["Source", "resolve_source", "sink_for", "read_trace", "load_import_path"]
+__all__ = [
+    "MemoryReader",
+    "MergedReader",
+    "Source",
+    "load_import_path",
+    "resolve_source",
+    "resolve_sources",
+]
 
 _IMPORT_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 _FILE_SUFFIXES = (".jsonl", ".json", ".db", ".sqlite", ".sqlite3", ".txt", ".log", ".gz")
@@ -44,89 +47,6 @@ class Source:
     open: Callable[[], Any]
     live: bool = True        # False: a finished trace file
     path: Optional[str] = None
-
-
-# -- recording side --------------------------------------------------------------
-def _queue_name(huey) -> str:
-    return getattr(huey, "name", None) or "huey"
-
-
-def sink_for(huey, url: Optional[str] = None, **options):
-    """The sink ``huey`` records into: ``url`` if given, else by its storage."""
-    if url is not None:
-        return _sink_from_url(url, _queue_name(huey), **options)
-    storage = getattr(huey, "storage", None)
-    kind = _storage_kind(storage)
-    if kind == "redis":
-        from ..record.redissink import RedisSink, make_pool, stream_key
-        return RedisSink(stream=stream_key(_queue_name(huey)),
-                         pool=make_pool(pool=storage.pool), **options)
-    if kind == "sqlite":
-        from ..record.sqlitesink import SqliteSink
-        return SqliteSink(os.path.abspath(storage.filename), queue=_queue_name(huey), **options)
-    if kind == "file":
-        from ..record.filesink import FileSink, sink_dir_for
-        return FileSink(sink_dir_for(storage.path), **options)
-    from ..record.sink import MemorySink
-    return MemorySink()
-
-
-def _storage_kind(storage) -> str:
-    for cls in type(storage).__mro__:
-        n = cls.__name__
-        if n == "RedisStorage":
-            return "redis"
-        if n == "SqliteStorage":
-            return "sqlite"
-        if n == "FileStorage":
-            return "file"
-    return "memory"
-
-
-def _parse(url: str, queue: Optional[str]):
-    parts = urlsplit(url)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    return parts, query, query.pop("queue", None) or queue
-
-
-def _sink_from_url(url: str, queue: str, **options):
-    parts, query, queue = _parse(url, queue)
-    scheme = parts.scheme
-    if "maxlen" in query:
-        options["maxlen"] = int(query.pop("maxlen"))
-    if scheme in ("redis", "rediss", "unix"):
-        from ..record.redissink import RedisSink, stream_key
-        stream = query.pop("stream", None) or stream_key(queue)
-        return RedisSink(_strip_query(url), stream=stream, **options)
-    if scheme == "sqlite":
-        from ..record.sqlitesink import SqliteSink
-        return SqliteSink(_sqlite_path(parts), queue=queue, **options)
-    if scheme == "file":
-        from ..record.filesink import FileSink
-        options.pop("maxlen", None)
-        return FileSink(unquote(parts.path), **options)
-    raise ValueError(f"unknown sink URL scheme {scheme!r} in {url!r}; "
-                     "use redis://, sqlite:/// or file:///")
-
-
-def _strip_query(url: str) -> str:
-    parts = urlsplit(url)
-    keep = [(k, v) for k, v in
-            ((p.split("=", 1) + [""])[:2] for p in parts.query.split("&") if p)
-            if k not in ("queue", "stream", "maxlen")]
-    q = "&".join(f"{k}={v}" for k, v in keep)
-    return parts._replace(query=q).geturl()
-
-
-def _sqlite_path(parts) -> str:
-    """``sqlite:////abs/x.db`` (SQLAlchemy) and ``sqlite:///abs/x.db`` are
-    absolute; ``sqlite:///rel/x.db`` is relative only when that file exists."""
-    path = unquote(parts.path)
-    if path.startswith("//"):
-        return path[1:]
-    if path.startswith("/") and not os.path.exists(path) and os.path.exists(path[1:]):
-        return path[1:]
-    return path
 
 
 # -- reading side ---------------------------------------------------------------
@@ -154,7 +74,7 @@ def resolve_source(source) -> Source:
     >>> resolve_source("no/such/trace.jsonl")
     Traceback (most recent call last):
     ...
-    hueyviz.core.event.TraceFormatError: no/such/trace.jsonl: cannot open trace: No such file or directory
+    hueyviz.core.errors.TraceFormatError: no/such/trace.jsonl: cannot open trace: No such file or directory
     """
     if isinstance(source, Source):
         return source
@@ -173,7 +93,7 @@ def resolve_source(source) -> Source:
     if os.path.isdir(text):
         return Source(f"files in {text}", lambda: FileReader(text), path=text)
     if os.path.exists(text):
-        if _is_sqlite(text):
+        if is_sqlite(text):
             return _url_source(f"sqlite:///{os.path.abspath(text)}")
         return Source(text, lambda: FileReader(text), live=False, path=text)
     if _IMPORT_PATH.match(text) and not text.lower().endswith(_FILE_SUFFIXES):
@@ -184,7 +104,7 @@ def resolve_source(source) -> Source:
     raise TraceFormatError("cannot open trace: No such file or directory", source=text)
 
 
-def _is_sqlite(path: str) -> bool:
+def is_sqlite(path: str) -> bool:
     try:
         with open(path, "rb") as f:
             return f.read(16) == b"SQLite format 3\x00"
@@ -199,7 +119,7 @@ def _huey_source(huey) -> Source:
         sink = sink_for(huey)
         if not hasattr(sink, "reader"):
             raise TraceFormatError(
-                f"{type(huey).__name__} {_queue_name(huey)!r} keeps events in the "
+                f"{type(huey).__name__} {queue_name(huey)!r} keeps events in the "
                 "recording process only; call hueyviz.install(huey) and read "
                 "from that process, or give install() a sink URL")
         sink.close()
@@ -208,42 +128,47 @@ def _huey_source(huey) -> Source:
 
 def _sink_source(sink) -> Source:
     if not hasattr(sink, "reader"):
-        from .follower import MemoryReader
         return Source("in-process memory sink", lambda: MemoryReader(sink))
     return Source(sink.describe(), sink.reader)
 
 
+def _opener(cls, *args) -> Callable[[], Any]:
+    """A fresh ``cls(*args)`` per call: each follower gets its own reader."""
+    return lambda: cls(*args)
+
+
 def _url_source(url: str) -> Source:
-    parts, query, queue = _parse(url, None)
+    parts, query, queue = parse_url(url, None)
     scheme = parts.scheme
     if scheme in ("redis", "rediss", "unix"):
         from ..record.redissink import RedisReader, find_streams, make_pool
-        pool = make_pool(_strip_query(url))
+        pool = make_pool(strip_query(url))
         stream = query.get("stream") or (f"hueyviz:{queue}" if queue else None)
-        if stream is None:
-            import redis
-            try:
-                streams = find_streams(redis.Redis(connection_pool=pool))
-            except redis.RedisError as exc:
-                raise TraceFormatError(f"cannot read {url}: {exc}") from None
-            if len(streams) != 1:
-                found = ", ".join(streams) or "none"
-                raise TraceFormatError(
-                    f"{url}: say which queue with ?queue=NAME (hueyviz streams found: {found})")
-            stream = streams[0]
-        return Source(RedisReader(pool, stream).describe(), lambda: RedisReader(pool, stream))
+        if stream is not None:
+            return Source(RedisReader(pool, stream).describe(), lambda: RedisReader(pool, stream))
+        import redis
+        try:
+            streams = find_streams(redis.Redis(connection_pool=pool))
+        except redis.RedisError as exc:
+            raise SourceError(f"cannot read {url}: {exc}") from None
+        if not streams:
+            raise SourceError(f"{url}: no hueyviz stream in this Redis database "
+                              "(nothing was recorded there, or it was deleted)")
+        # Every queue recorded there, merged: one pool per queue.
+        return resolve_sources([Source(RedisReader(pool, st).describe(), _opener(RedisReader, pool, st))
+                                for st in streams])
     if scheme == "sqlite":
         from ..record.sqlitesink import SqliteReader, find_queues
-        path = _sqlite_path(parts)
-        if queue is None:
-            queues = find_queues(path)
-            if len(queues) != 1:
-                raise TraceFormatError(
-                    f"{url}: say which queue with ?queue=NAME (queues found: "
-                    f"{', '.join(queues) or 'none'})")
-            queue = queues[0]
-        return Source(f"sqlite table hueyviz_events in {path} (queue {queue})",
-                      lambda: SqliteReader(path, queue), path=path)
+        path = sqlite_path(parts)
+        if queue is None and not os.path.exists(path):
+            raise SourceError(f"{url}: no such database file {path}")
+        queues = [queue] if queue is not None else find_queues(path)
+        if not queues:
+            raise SourceError(f"{url}: no hueyviz events in {path} (table hueyviz_events "
+                              "is missing or empty)")
+        return resolve_sources([
+            Source(f"sqlite table hueyviz_events in {path} (queue {q})",
+                   _opener(SqliteReader, path, q), path=path) for q in queues])
     if scheme == "file":
         path = unquote(parts.path)
         return resolve_source(path)
@@ -251,22 +176,99 @@ def _url_source(url: str) -> Source:
                            "use redis://, sqlite:/// or file:///")
 
 
-def read_trace(source, *, strict: bool = True, lost_after: Optional[float] = None):
-    """Everything recorded at ``source`` so far, merged into one :class:`~hueyviz.Trace`.
+class MergedReader:
+    """Reads several sources as one: each fetch takes what every reader has.
 
-    A finished trace file goes through :meth:`Trace.load` (``strict``
-    applies); live sources skip corrupt or foreign entries with a count.
+    Records keep their sender ids, so the follower de-duplicates and counts
+    gaps per sender across all of them; events are merged by time there.
     """
-    from ..core.trace import Trace
-    if isinstance(source, (str, os.PathLike)) and not isinstance(source, Source):
-        text = os.fspath(source)
-        if "://" not in text and os.path.isfile(text) and not _is_sqlite(text):
-            return Trace.load(text, strict=strict)
-    from .follower import Follower
-    kw = {} if lost_after is None else {"lost_after": lost_after}
-    with Follower(resolve_source(source), reorder=0.0, **kw) as f:
-        tr = f.read_all()
-    from ..core.trace import TraceWarning
-    for note in tr.warnings:
-        warnings.warn(note, TraceWarning, stacklevel=2)
-    return tr
+
+    def __init__(self, readers: List[Any]):
+        self.readers = readers
+
+    def describe(self) -> str:
+        return " + ".join(r.describe() for r in self.readers)
+
+    def seek_end(self) -> None:
+        for r in self.readers:
+            r.seek_end()
+
+    def trimmed(self) -> bool:
+        return any(getattr(r, "trimmed", lambda: True)() for r in self.readers)
+
+    @property
+    def last_error(self):
+        return next((e for e in (getattr(r, "last_error", None) for r in self.readers)
+                     if e is not None), None)
+
+    def fetch(self, timeout: float = 0.0, count: int = 10_000) -> List[tuple]:
+        out: List[tuple] = []
+        for r in self.readers:
+            out.extend(r.fetch(0.0))
+        if out or timeout <= 0:
+            return out
+        # Nothing waiting: block briefly on each in turn until the timeout.
+        deadline = time.monotonic() + timeout
+        while True:
+            for r in self.readers:
+                left = deadline - time.monotonic()
+                got = r.fetch(max(0.0, min(0.05, left)))
+                if got:
+                    out.extend(got)
+            if out or time.monotonic() >= deadline:
+                return out
+
+    def close(self) -> None:
+        for r in self.readers:
+            r.close()
+
+
+def resolve_sources(sources) -> Source:
+    """:func:`resolve_source` for one source, or several merged into one
+    (a list or tuple of anything :func:`resolve_source` takes)."""
+    if not isinstance(sources, (list, tuple)):
+        return resolve_source(sources)
+    resolved = [resolve_source(s) for s in sources]
+    if len(resolved) == 1:
+        return resolved[0]
+    return Source(" + ".join(s.name for s in resolved),
+                  lambda: MergedReader([s.open() for s in resolved]),
+                  live=any(s.live for s in resolved))
+
+
+class MemoryReader:
+    """Reader over an in-process sink (MemorySink or a tracer's sink)."""
+
+    def __init__(self, sink):
+        self.sink = sink
+        self.seen = 0
+
+    def describe(self) -> str:
+        return "in-process memory sink"
+
+    def _total(self) -> int:
+        return len(self.sink) + getattr(self.sink, "dropped", 0)
+
+    def seek_end(self) -> None:
+        self.seen = self._total()
+
+    def fetch(self, timeout: float = 0.0, count: int = 0) -> List[tuple]:
+        deadline = time.monotonic() + timeout
+        idle = threading.Event()
+        while True:
+            total = self._total()
+            if total > self.seen or time.monotonic() >= deadline:
+                break
+            idle.wait(min(0.01, max(0.0, deadline - time.monotonic())))
+        new, self.seen = total - self.seen, total
+        if new <= 0:
+            return []
+        if isinstance(self.sink, MemorySink):
+            evs = self.sink.events(last=new)   # rebuild only the new events
+        else:
+            evs = self.sink.events()
+            evs = evs[max(0, len(evs) - new):]
+        return [(None, None, e, "memory") for e in evs]
+
+    def close(self) -> None:
+        pass

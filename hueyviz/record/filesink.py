@@ -12,11 +12,11 @@ from __future__ import annotations
 import glob
 import json
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from .writer import _HOST, BufferedSink
 
-__all__ = ["FileSink", "FileReader", "sink_dir_for"]
+__all__ = ["FileReader", "FileSink", "sink_dir_for"]
 
 
 def sink_dir_for(path: str) -> str:
@@ -30,7 +30,8 @@ class FileSink(BufferedSink):
     def __init__(self, directory: str, **options):
         super().__init__(**options)
         self.directory = directory
-        self._fd = None
+        self._fd: Optional[int] = None
+        self.path: Optional[str] = None
 
     def describe(self) -> str:
         return f"files in {self.directory}"
@@ -48,6 +49,7 @@ class FileSink(BufferedSink):
             self.path, self._fd = path, fd
 
     def _write(self, batch: List[Tuple[int, str]]) -> None:
+        assert self._fd is not None        # _connect() ran first
         _write_all(self._fd, "".join(text + "\n" for _seq, text in batch).encode())
 
     def _disconnect(self) -> None:
@@ -59,7 +61,7 @@ class FileSink(BufferedSink):
         fd, self._fd = self._fd, None
         return fd
 
-    def reader(self) -> "FileReader":
+    def reader(self) -> FileReader:
         return FileReader(self.directory)
 
 
@@ -94,8 +96,8 @@ class FileReader:
                 pass
 
     def fetch(self, timeout: float = 0.0, count: int = 0) -> List[tuple]:
-        import time
         import threading
+        import time
         deadline = time.monotonic() + timeout
         idle = threading.Event()
         while True:

@@ -21,7 +21,8 @@ import sys
 import threading
 import time
 import weakref
-from typing import Callable, Optional
+from types import FrameType
+from typing import Any, Callable, Optional
 
 from huey import api as huey_api
 from huey.constants import EmptyData
@@ -29,11 +30,11 @@ from huey.exceptions import ResultTimeout
 
 from ..core.event import Worker
 
-__all__ = ["HueyHook", "hook_for", "call_site"]
+__all__ = ["HueyHook", "call_site", "find_hook", "hook_for"]
 
 logger = logging.getLogger("hueyviz")
 
-_hooks: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_hooks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _hooks_lock = threading.Lock()
 _original_get_raw_result = huey_api.Result.get_raw_result
 _HOST = socket.gethostname()
@@ -62,7 +63,7 @@ def _has_own(obj, name: str) -> bool:
 def call_site(depth: int = 1) -> Optional[str]:
     """``file:line in function`` of the first caller outside huey and hueyviz."""
     try:
-        f = sys._getframe(depth)
+        f: Optional[FrameType] = sys._getframe(depth)
     except ValueError:
         return None
     while f is not None and f.f_code.co_filename in _SKIP_FILES:
@@ -91,13 +92,18 @@ def short_path(path: str, module: Optional[str] = None) -> str:
 
 
 class _Local(threading.local):
-    """Per worker thread (or greenlet, under gevent) state."""
+    """Per worker thread (or greenlet, under gevent) state, shared by the hooks
+    of every Huey instance: a task of one queue may enqueue or wait for a task
+    of another, and the hook of the other queue must see who did it."""
 
     def __init__(self) -> None:
-        self.stack: list = []      # tasks executing in this thread, innermost last
+        self.stack: list = []      # (hook, task) executing in this thread, innermost last
         self.stored = None         # id of the last result this thread stored
         th = threading.current_thread()
         self.worker = Worker(_HOST, os.getpid(), th.name)
+
+
+_local = _Local()
 
 
 class HueyHook:
@@ -105,13 +111,15 @@ class HueyHook:
 
     def __init__(self, huey) -> None:
         self.huey = huey
+        self.queue: Optional[str] = getattr(huey, "name", None)
         self.tracers: tuple = ()
-        self.local = _Local()
+        self.local = _local
         self._hook_name = f"hueyviz-{id(self):x}"
-        self._orig_execute = None
-        self._orig_put_result = None
-        # Called as check(task_or_None, block_data, worker) just before a wait
-        # really blocks; may raise to refuse the wait (hueyviz.guard).
+        self._orig_execute: Any = None
+        self._orig_put_result: Any = None
+        self._orig_create_consumer: Any = None
+        # Called as check(task_or_None, block_data, worker, queue) just before a
+        # wait really blocks; may raise to refuse the wait (hueyviz.guard).
         self.before_block: tuple = ()
 
     # -- lifecycle ------------------------------------------------------------
@@ -163,19 +171,20 @@ class HueyHook:
                 except AttributeError:
                     pass
 
-    def reset_after_fork(self) -> None:
+    def reset_after_fork(self, local: _Local) -> None:
         # The child must not report the parent's pid or its running tasks.
-        self.local = _Local()
+        self.local = local
 
     # -- recording ------------------------------------------------------------
-    def emit(self, kind: str, task_id, name, data) -> None:
+    def emit(self, kind: str, task_id, name, data, queue=None) -> None:
         worker = self.local.worker
+        queue = self.queue if queue is None else queue
         for tracer in self.tracers:
-            tracer._record(kind, task_id, name, worker, data)
+            tracer._record(kind, task_id, name, worker, data, queue)
 
     def _execute(self, task, timestamp=None):
         stack = self.local.stack
-        stack.append(task)
+        stack.append((self, task))
         try:
             return self._orig_execute(task, timestamp)
         finally:
@@ -199,6 +208,7 @@ class HueyHook:
         # thread.  emit() is inlined and the common kinds are tested first.
         try:
             local = self.local
+            data: Optional[dict]
             if signal == "executing":
                 data = None
             elif signal == "complete":
@@ -212,16 +222,16 @@ class HueyHook:
                         or task.eta is not None or task.priority else None)
                 for tracer in self.tracers:
                     if tracer.capture_args:
-                        data = dict(data or (), args=_args_repr(task.args, task.kwargs))
+                        data = {**(data or {}), "args": _args_repr(task.args, task.kwargs)}
                         break
             elif signal == "error":
                 exc = args[0] if args else None
                 data = {"error": type(exc).__name__, "message": _bounded(str(exc))}
             else:
                 data = None
-            task_id, name, worker = task.id, task.name, local.worker
+            task_id, name, worker, queue = task.id, task.name, local.worker, self.queue
             for tracer in self.tracers:
-                tracer._record(signal, task_id, name, worker, data)
+                tracer._record(signal, task_id, name, worker, data, queue)
         except Exception:
             for tracer in self.tracers:
                 tracer._failed("signal receiver")
@@ -229,7 +239,7 @@ class HueyHook:
     def _enqueue_data(self, task, stack: list) -> Optional[dict]:
         data: dict = {}
         if stack:
-            parent = stack[-1]
+            parent = stack[-1][1]
             if parent is task or parent.id == task.id:
                 data["via"] = "retry"
             else:
@@ -240,7 +250,7 @@ class HueyHook:
                     data["via"] = "error"
         nxt = task.on_complete
         if nxt is not None:
-            then = []
+            then: list = []
             while nxt is not None and len(then) < 64:
                 then.append(nxt.id)
                 nxt = nxt.on_complete
@@ -255,7 +265,7 @@ class HueyHook:
         # Reset this thread's state only: replacing self.local would wipe the
         # stacks of workers already running tasks (their waits then look like
         # waits by non-task code).
-        self.local.__init__()
+        self.local.__init__()  # type: ignore[misc]
         self.emit("worker_up", None, None, None)
 
     def _worker_down(self) -> None:
@@ -264,22 +274,35 @@ class HueyHook:
     # -- waits ----------------------------------------------------------------
     def current_task(self):
         stack = self.local.stack
-        return stack[-1] if stack else None
+        return stack[-1][1] if stack else None
 
     def wait(self, result, blocking, timeout, args, kwargs):
-        """Run the original ``get_raw_result`` with block/unblock around it."""
+        """Run the original ``get_raw_result`` with block/unblock around it.
+
+        ``self`` is the hook of the awaited task's Huey.  The wait is the
+        waiter's: it is recorded by the hook of the queue whose worker it
+        holds (the innermost task running in this thread, of any traced
+        Huey instance), or by this hook for non-task code.
+        """
         preserve = kwargs.get("preserve", args[3] if len(args) > 3 else False)
         if not blocking or result._get(preserve) is not EmptyData:
             return _original_get_raw_result(result, blocking, timeout, *args, **kwargs)
-        cur = self.current_task()
+        stack = self.local.stack
+        owner, cur = stack[-1] if stack else (self, None)
+        if not owner.tracers:       # detached meanwhile: still record the wait
+            owner = self
         waiter, name = (cur.id, cur.name) if cur is not None else (None, None)
         target = result.id
         block = {"waits_on": target, "site": call_site()}
         if timeout is not None:
             block["timeout"] = timeout
-        for check in self.before_block:
-            check(cur, block, self.local.worker)   # may raise: no wait begins
-        self._safe_emit("block", waiter, name, block)
+        if owner is not self:
+            block["waits_on_queue"] = self.queue
+        checks = owner.before_block + tuple(c for c in self.before_block
+                                            if c not in owner.before_block)
+        for check in checks:
+            check(cur, block, self.local.worker, owner.queue)   # may raise: no wait begins
+        owner._safe_emit("block", waiter, name, block)
         outcome = "result"
         try:
             value = _original_get_raw_result(result, blocking, timeout, *args, **kwargs)
@@ -293,8 +316,8 @@ class HueyHook:
             outcome = "failed"
             raise
         finally:
-            self._safe_emit("unblock", waiter, name,
-                            {"waits_on": target, "outcome": outcome})
+            owner._safe_emit("unblock", waiter, name,
+                             {"waits_on": target, "outcome": outcome})
 
     def _safe_emit(self, kind, task_id, name, data) -> None:
         try:
@@ -340,17 +363,23 @@ def _deactivate(huey) -> None:
             huey_api.Result.get_raw_result = _original_get_raw_result
 
 
-def hook_for(huey, create: bool = True) -> Optional[HueyHook]:
+def find_hook(huey) -> Optional[HueyHook]:
+    """The active hook of ``huey``, if something records it."""
     with _hooks_lock:
-        hook = _hooks.get(huey)
-    if hook is None and create:
-        hook = HueyHook(huey)
-    return hook
+        return _hooks.get(huey)
+
+
+def hook_for(huey) -> HueyHook:
+    """The active hook of ``huey``, or a new one (activated when a recorder is added)."""
+    hook = find_hook(huey)
+    return hook if hook is not None else HueyHook(huey)
 
 
 def _after_fork_in_child() -> None:
+    global _local
+    _local = _Local()
     for hook in list(_hooks.values()):
-        hook.reset_after_fork()
+        hook.reset_after_fork(_local)
 
 
 if hasattr(os, "register_at_fork"):

@@ -60,7 +60,7 @@ def install(huey, sink=None, *, capture_args: bool = False, **sink_options) -> T
         if tracer is not None:
             return tracer.attach()
         if sink is None or isinstance(sink, str):
-            from ..read.source import sink_for
+            from .sinkurl import sink_for
             sink = sink_for(huey, sink, **sink_options)
             if hasattr(sink, "describe"):
                 # Two Huey instances on one stream/table/dir (a module imported

@@ -11,11 +11,11 @@ events from each other (no consumer groups, nothing is acknowledged away).
 from __future__ import annotations
 
 import time
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from .writer import BufferedSink
 
-__all__ = ["RedisSink", "RedisReader", "DEFAULT_MAXLEN", "stream_key", "make_pool"]
+__all__ = ["DEFAULT_MAXLEN", "RedisReader", "RedisSink", "make_pool", "stream_key"]
 
 DEFAULT_MAXLEN = 500_000
 _SOCKET = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
@@ -69,8 +69,8 @@ class RedisSink(BufferedSink):
         self.stream = stream
         self.maxlen = maxlen
         self._pool = pool if pool is not None else make_pool(url)
-        self._client = None
-        self._script = None
+        self._client: Any = None
+        self._script: Any = None
         self.use_script = True
 
     def describe(self) -> str:
@@ -111,7 +111,7 @@ class RedisSink(BufferedSink):
         # sockets in the child without touching the parent's.
         return None
 
-    def reader(self) -> "RedisReader":
+    def reader(self) -> RedisReader:
         return RedisReader(self._pool, self.stream)
 
 
@@ -138,7 +138,7 @@ class RedisReader:
     def seek_end(self) -> None:
         """Start after the newest entry (follow only what arrives from now)."""
         try:
-            info = self.client.xinfo_stream(self.stream)
+            info: Any = self.client.xinfo_stream(self.stream)
             last = info.get("last-generated-id") or info.get(b"last-generated-id")
             if last:
                 self.last_id = last.decode() if isinstance(last, bytes) else str(last)
@@ -148,7 +148,7 @@ class RedisReader:
     def trimmed(self) -> bool:
         """Whether entries were ever deleted from the stream (MAXLEN)."""
         try:
-            info = self.client.xinfo_stream(self.stream)
+            info: Any = self.client.xinfo_stream(self.stream)
         except Exception:
             return False          # no stream (yet): nothing was trimmed
         deleted = info.get("max-deleted-entry-id", info.get(b"max-deleted-entry-id"))
@@ -179,7 +179,8 @@ class RedisReader:
         self.errors = 0
         self.last_error = None
         out = []
-        for _name, entries in resp or ():
+        streams: Any = resp or ()
+        for _name, entries in streams:
             for eid, fields in entries:
                 eid = eid.decode() if isinstance(eid, bytes) else eid
                 out.append(_record(eid, fields, self.stream))

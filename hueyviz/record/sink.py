@@ -13,7 +13,7 @@ from typing import Iterable, Optional, Tuple
 from ..core.collector import collector_paused
 from ..core.event import Event
 
-__all__ = ["MemorySink", "DEFAULT_MAX_EVENTS"]
+__all__ = ["DEFAULT_MAX_EVENTS", "MemorySink"]
 
 DEFAULT_MAX_EVENTS = 1_000_000
 
@@ -35,7 +35,7 @@ class MemorySink:
     """
 
     # Storage: each event is kept as a plain tuple ``(t, kind, task, name,
-    # worker index, data)``, not as an Event.  A plain tuple of atomic values
+    # worker index, data, queue)``, not as an Event.  A plain tuple of atomic values
     # is built by one bytecode and the cyclic GC stops tracking it at its
     # first pass; an Event (a tuple *subclass*) costs three allocations to
     # build and stays tracked for good, so every full collection rescans the
@@ -55,8 +55,8 @@ class MemorySink:
     def append(self, event: Event) -> None:
         self.append_fields(*event)
 
-    def append_fields(self, t, kind, task, name, worker, data) -> None:
-        """``append(Event(t, kind, task, name, worker, data))`` without
+    def append_fields(self, t, kind, task, name, worker, data, queue=None) -> None:
+        """``append(Event(t, kind, task, name, worker, data, queue))`` without
         building the Event (the tracer's hot path)."""
         buf = self._buf
         if len(buf) == self.max_events:
@@ -64,7 +64,7 @@ class MemorySink:
         if worker is not None:
             wid = self._worker_ids.get(worker)
             worker = self._add_worker(worker) if wid is None else wid
-        buf.append((t, kind, task, name, worker, data))
+        buf.append((t, kind, task, name, worker, data, queue))
 
     def _add_worker(self, worker) -> int:
         with self._lock:
@@ -94,8 +94,8 @@ class MemorySink:
         new = _new_event
         with collector_paused():
             return tuple([new(Event, (t, kind, task, name,
-                                      None if w is None else workers[w], data))
-                          for t, kind, task, name, w, data in raw])
+                                      None if w is None else workers[w], data, q))
+                          for t, kind, task, name, w, data, q in raw])
 
     def clear(self) -> None:
         self._buf.clear()

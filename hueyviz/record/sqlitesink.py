@@ -10,13 +10,14 @@ serialises writers, so ids grow in commit order and a reader asking for
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from .writer import BufferedSink
 
-__all__ = ["SqliteSink", "SqliteReader", "TABLE"]
+__all__ = ["TABLE", "SqliteReader", "SqliteSink"]
 
 TABLE = "hueyviz_events"
 _SCHEMA = (f"CREATE TABLE IF NOT EXISTS {TABLE} ("
@@ -50,7 +51,7 @@ class SqliteSink(BufferedSink):
         self.filename = filename
         self.queue = queue
         self.maxlen = maxlen
-        self._conn = None
+        self._conn: Optional[sqlite3.Connection] = None
         self._batches = 0
 
     def describe(self) -> str:
@@ -66,6 +67,7 @@ class SqliteSink(BufferedSink):
 
     def _write(self, batch: List[Tuple[int, str]]) -> None:
         conn = self._conn
+        assert conn is not None            # _connect() ran first
         q, s = self.queue, self.sender
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -98,7 +100,7 @@ class SqliteSink(BufferedSink):
         conn, self._conn = self._conn, None
         return conn
 
-    def reader(self) -> "SqliteReader":
+    def reader(self) -> SqliteReader:
         return SqliteReader(self.filename, self.queue)
 
 
@@ -109,29 +111,38 @@ class SqliteReader:
         self.filename = filename
         self.queue = queue
         self.last_id = 0
-        self._conn = None
+        self._conn: Optional[sqlite3.Connection] = None
 
     def describe(self) -> str:
         return f"sqlite table {TABLE} in {self.filename} (queue {self.queue})"
 
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            self._conn = _connect(self.filename)
+    def _db(self) -> Optional[sqlite3.Connection]:
+        # Read-only, and only once the file exists: a reader must never
+        # create the database it was pointed at (a typo would leave a file).
+        if self._conn is None and os.path.exists(self.filename):
+            self._conn = sqlite3.connect(f"file:{self.filename}?mode=ro", uri=True,
+                                         timeout=10.0, check_same_thread=False)
         return self._conn
 
     def seek_end(self) -> None:
+        db = self._db()
+        if db is None:
+            return             # no file yet: everything that arrives is new
         try:
-            row = self._db().execute(f"SELECT MAX(id) FROM {TABLE} WHERE queue = ?",
-                                     (self.queue,)).fetchone()
+            row = db.execute(f"SELECT MAX(id) FROM {TABLE} WHERE queue = ?",
+                             (self.queue,)).fetchone()
             self.last_id = row[0] or 0
         except sqlite3.OperationalError:
             pass   # no table yet
 
     def trimmed(self) -> bool:
         """Whether the sink ever deleted old rows of this queue (maxlen)."""
+        db = self._db()
+        if db is None:
+            return False
         try:
-            row = self._db().execute("SELECT trimmed FROM hueyviz_meta WHERE queue = ?",
-                                     (self.queue,)).fetchone()
+            row = db.execute("SELECT trimmed FROM hueyviz_meta WHERE queue = ?",
+                             (self.queue,)).fetchone()
         except sqlite3.OperationalError:
             return False
         return bool(row and row[0])
@@ -139,8 +150,11 @@ class SqliteReader:
     def fetch(self, timeout: float = 0.0, count: int = 10_000) -> List[tuple]:
         deadline = time.monotonic() + timeout
         while True:
+            db = self._db()
             try:
-                rows = self._db().execute(
+                if db is None:
+                    raise sqlite3.OperationalError("no such table: the file does not exist yet")
+                rows = db.execute(
                     f"SELECT id, sender, seq, event FROM {TABLE} "
                     "WHERE queue = ? AND id > ? ORDER BY id LIMIT ?",
                     (self.queue, self.last_id, count)).fetchall()
@@ -151,7 +165,7 @@ class SqliteReader:
             if rows or time.monotonic() >= deadline:
                 break
             time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
-        out = []
+        out: List[tuple] = []
         for rid, sender, seq, text in rows:
             self.last_id = rid
             where = f"{TABLE} row {rid}"

@@ -1,22 +1,25 @@
-"""The :class:`Tracer`: records what one Huey instance does into a sink."""
+"""The :class:`Tracer`: records what Huey instances do into one sink."""
 from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 from ..core.event import Event
+from ..core.trace import Trace, make_header
 from .hook import hook_for, rate_limited_logger
 from .sink import DEFAULT_MAX_EVENTS, MemorySink
-from ..core.trace import Trace, make_header
 
 __all__ = ["Tracer", "trace"]
 
 _new_event = tuple.__new__
 
 
+Workers = Union[None, int, Dict[str, int]]
+
+
 class Tracer:
-    """Records enqueue, start, block and finish events of one Huey instance.
+    """Records enqueue, start, block and finish events of Huey instances.
 
     Use it as a context manager or call :meth:`attach` / :meth:`detach`.
     Recording never raises into Huey: a failing receiver is counted in
@@ -24,8 +27,10 @@ class Tracer:
 
     Parameters
     ----------
-    huey : huey.Huey
-        The instance to trace.
+    *hueys : huey.Huey
+        The instances to trace, into one ring and on one clock.  Each is a
+        queue (named by its ``name``); a task of one may wait for a task of
+        another.
     capture_args : bool
         Record task arguments as bounded reprs.  Off by default because
         arguments may hold secrets.
@@ -34,51 +39,72 @@ class Tracer:
         counted in ``dropped``.
     sink : object, optional
         Where events go; defaults to a :class:`~hueyviz.sink.MemorySink`.
-    workers : int, optional
+    workers : int or dict, optional
         Pool size, when consumers were started before the tracer attached
-        (consumers started afterwards announce their workers themselves).
+        (consumers started afterwards announce their workers themselves):
+        an int for every traced queue, or ``{queue name: size}``.
     clock : callable
         Returns the time in seconds; tests inject a fake one.
     """
 
-    def __init__(self, huey, *, capture_args: bool = False,
+    def __init__(self, *hueys, capture_args: bool = False,
                  max_events: int = DEFAULT_MAX_EVENTS, sink=None,
-                 workers: Optional[int] = None,
+                 workers: Workers = None,
                  clock: Callable[[], float] = time.time):
-        self.huey = huey
+        if not hueys or any(not hasattr(h, "create_consumer") for h in hueys):
+            raise TypeError("trace() wants one or more Huey instances, got "
+                            + ", ".join(type(h).__name__ for h in hueys) or "none")
+        self.hueys: Tuple = hueys
         self.capture_args = capture_args
         self.errors = 0
         self._log = rate_limited_logger()
         self.sink = sink if sink is not None else MemorySink(max_events)
         self.workers = workers
         self.clock = clock
-        self._hook = None
+        self._hooks: tuple = ()
+        huey = hueys[0]
         self._header = make_header(huey=getattr(huey, "name", None),
                                    storage=type(huey.storage).__name__,
                                    huey_class=type(huey).__name__)
+        if len(hueys) > 1:
+            self._header["queues"] = [getattr(h, "name", None) for h in hueys]
+
+    @property
+    def huey(self):
+        """The (first) traced Huey instance."""
+        return self.hueys[0]
 
     # -- lifecycle ------------------------------------------------------------
     @property
     def attached(self) -> bool:
-        return self._hook is not None
+        return bool(self._hooks)
 
-    def attach(self) -> "Tracer":
+    def attach(self) -> Tracer:
         """Start recording; attaching an attached tracer does nothing."""
-        if self._hook is None:
-            self._hook = hook_for(self.huey)
-            self._hook.add(self)
+        if not self._hooks:
+            self._hooks = tuple(hook_for(h) for h in self.hueys)
+            for hook in self._hooks:
+                hook.add(self)
             self._header.setdefault("attached", self.clock())
-            if self.workers:
-                self._record("pool", None, None, None, {"size": int(self.workers)})
+            for hook in self._hooks:
+                size = self._declared(hook.queue)
+                if size:
+                    self._record("pool", None, None, None, {"size": size}, hook.queue)
         return self
 
-    def detach(self) -> None:
-        """Stop recording and restore the Huey instance exactly."""
-        if self._hook is not None:
-            self._hook.remove(self)
-            self._hook = None
+    def _declared(self, queue: Optional[str]) -> int:
+        w = self.workers
+        if isinstance(w, dict):
+            return int(w.get(queue, 0) or 0) if queue is not None else 0
+        return int(w or 0)
 
-    def __enter__(self) -> "Tracer":
+    def detach(self) -> None:
+        """Stop recording and restore the Huey instances exactly."""
+        hooks, self._hooks = self._hooks, ()
+        for hook in hooks:
+            hook.remove(self)
+
+    def __enter__(self) -> Tracer:
         return self.attach()
 
     def __exit__(self, *exc) -> None:
@@ -116,19 +142,20 @@ class Tracer:
             # compactly: no Event is built per record.
             store = sink.append_fields
 
-            def record(kind, task_id, name, worker, data):
+            def record(kind, task_id, name, worker, data, queue=None):
                 try:
-                    store(clock(), kind, task_id, name, worker, data)
+                    store(clock(), kind, task_id, name, worker, data, queue)
                 except Exception:
                     failed("sink")
         else:
             # A sink without ``append`` fails (and is counted) at record time.
-            append = getattr(sink, "append", None)
+            append: Any = getattr(sink, "append", None)
 
-            def record(kind, task_id, name, worker, data):
+            def record(kind, task_id, name, worker, data, queue=None):
                 try:
                     # tuple.__new__ skips NamedTuple.__new__'s Python frame.
-                    append(_new_event(Event, (clock(), kind, task_id, name, worker, data)))
+                    append(_new_event(Event, (clock(), kind, task_id, name, worker, data,
+                                              queue)))
                 except Exception:
                     failed("sink")
         self._record = record
@@ -175,10 +202,13 @@ class Tracer:
                 f"events={len(self.sink)} dropped={self.dropped}>")
 
 
-def trace(huey, *, capture_args: bool = False, max_events: int = DEFAULT_MAX_EVENTS,
-          sink=None, workers: Optional[int] = None,
+def trace(*hueys, capture_args: bool = False, max_events: int = DEFAULT_MAX_EVENTS,
+          sink=None, workers: Workers = None,
           clock: Callable[[], float] = time.time) -> Tracer:
-    """Attach a :class:`Tracer` to ``huey`` and return it.
+    """Attach a :class:`Tracer` to one or more Huey instances and return it.
+
+    Several instances (several queues, as django-huey runs them) are
+    recorded into one trace on one clock.
 
     >>> from huey import MemoryHuey
     >>> huey = MemoryHuey()
@@ -191,5 +221,5 @@ def trace(huey, *, capture_args: bool = False, max_events: int = DEFAULT_MAX_EVE
     >>> [e.kind for e in tracer.trace]
     ['enqueued', 'executing', 'complete']
     """
-    return Tracer(huey, capture_args=capture_args, max_events=max_events,
+    return Tracer(*hueys, capture_args=capture_args, max_events=max_events,
                   sink=sink, workers=workers, clock=clock).attach()

@@ -39,7 +39,7 @@ from ..core.event import Event, to_json_dict
 __all__ = ["BufferedSink", "flush_all"]
 
 _HOST = socket.gethostname()
-_live: "weakref.WeakSet" = weakref.WeakSet()
+_live: weakref.WeakSet = weakref.WeakSet()
 _WORKER_KINDS = frozenset({"worker_up", "executing"})
 _orphans: list = []   # connections inherited over fork: never closed by the child
 

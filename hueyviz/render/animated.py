@@ -94,7 +94,8 @@ def _kt(x: float) -> str:
 
 def _discrete(values: List[str], keys: List[float], dur: float, attr: str = "opacity") -> str:
     """A looping discrete SMIL animation (keyTimes strictly increasing)."""
-    vs, ks = [], []
+    vs: List[str] = []
+    ks: List[float] = []
     for v, k in zip(values, keys):
         k = float(_kt(k))
         if ks and k <= ks[-1]:
@@ -216,7 +217,8 @@ def render_animated(trace, diagnosis=None, duration: Optional[float] = None,
                 keys.append(stop)
             data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
             base = "1" if stop is None else "0"
-            body.append(f'<g class="frame" opacity="{base}"><title>{esc("wait-for graph at +" + duration_label(t - tl.t0))}</title>'
+            title = esc("wait-for graph at +" + duration_label(t - tl.t0))
+            body.append(f'<g class="frame" opacity="{base}"><title>{title}</title>'
                         f'<image x="12" y="{num(y, 1)}" width="{num(w * scale, 1)}" '
                         f'height="{num(h * scale, 1)}" href="data:image/svg+xml;base64,{data}"/>'
                         + _discrete(values, keys, total) + "</g>")

@@ -19,7 +19,7 @@ from typing import List
 
 from .markup import num
 
-__all__ = ["nice_step", "ticks", "tick_label", "duration_label", "absolute_start"]
+__all__ = ["absolute_start", "duration_label", "nice_step", "tick_label", "ticks"]
 
 _UNITS = ((1e-6, "µs"), (1e-3, "ms"), (1.0, "s"), (60.0, "min"), (3600.0, "h"))
 

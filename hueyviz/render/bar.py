@@ -13,7 +13,7 @@ from .axis import duration_label
 from .markup import contrast_text, esc, fit, num, text_width, uid
 from .timeline import Timeline
 
-__all__ = ["FS", "MIN_BAR_PX", "OUTCOME_WORDS", "outcome_colour", "draw_bar"]
+__all__ = ["FS", "MIN_BAR_PX", "OUTCOME_WORDS", "draw_bar", "outcome_colour"]
 
 FS = 11.0               # label font size (px)
 MIN_BAR_PX = 1.5

@@ -17,7 +17,7 @@ import graphviz
 from . import palette
 from .markup import contrast_text, uid
 
-__all__ = ["clean_text", "label", "tooltip", "stable_id", "ink", "natural_key"]
+__all__ = ["clean_text", "ink", "label", "natural_key", "stable_id", "tooltip"]
 
 _CTRL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 

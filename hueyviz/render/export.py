@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Dict, Iterable, List, Optional, Union
 
-__all__ = ["FORMATS", "FILES", "export_all", "parse_formats"]
+__all__ = ["FILES", "FORMATS", "export_all", "parse_formats"]
 
 # Every file export_all can write, in the order it writes them.
 FILES = ("lanes.svg", "waitfor.svg", "animated.svg", "report.html", "trace.json")
@@ -36,7 +36,7 @@ FORMATS: Dict[str, tuple] = {
 }
 
 
-def parse_formats(formats: Union[None, str, Iterable[str]]) -> List[str]:
+def parse_formats(formats: Union[str, Iterable[str], None]) -> List[str]:
     """The file names selected by ``formats`` (names or a comma-separated
     string), in writing order.  Raises ``ValueError`` naming the choices.
 
@@ -49,7 +49,7 @@ def parse_formats(formats: Union[None, str, Iterable[str]]) -> List[str]:
         return list(FILES)
     if isinstance(formats, str):
         formats = formats.split(",")
-    wanted = set()
+    wanted: set = set()
     for name in formats:
         key = name.strip().lower()
         if not key:

@@ -13,8 +13,8 @@ from typing import Dict, List, Optional
 import graphviz
 
 from ..analysis.detector import Diagnosis
+from ..analysis.replay import PoolState, State, TaskRecord, Wait
 from ..core.event import Worker
-from ..analysis.replay import State, TaskRecord, Wait
 from .waitfor import _Builder, svg_of
 
 __all__ = ["knot_graph", "render_diagnosis"]
@@ -37,34 +37,43 @@ def knot_graph(diagnosis: Diagnosis) -> graphviz.Digraph:
     """
     f = diagnosis.finding
     tasks: Dict[str, TaskRecord] = {}
-    holders: Dict[Worker, Optional[str]] = {}
+    holders: Dict[Optional[str], Dict[Worker, Optional[str]]] = {}
     threads: List[Wait] = []
     queue_pos: Dict[str, int] = {}
     for item in (f.knot if f is not None else ()):
         if item.get("kind") == "needs_worker":
-            rec = tasks.setdefault(item["task"], TaskRecord(item["task"], item.get("name")))
+            rec = tasks.setdefault(item["task"], TaskRecord(item["task"], item.get("name"),
+                                                            queue=item.get("queue")))
             rec.state = "queued"
             if item.get("queue_position") is not None:
                 queue_pos[rec.id] = item["queue_position"]
             continue
         target = tasks.setdefault(item["waits_on"],
-                                  TaskRecord(item["waits_on"], item.get("waits_on_name")))
+                                  TaskRecord(item["waits_on"], item.get("waits_on_name"),
+                                             queue=item.get("waits_on_queue")))
         if target.state == "unknown":
             target.state = item.get("waits_on_state") or "unknown"
             if target.state == "finished":
                 target.outcome, target.stored = "complete", False
         w = Wait(item["waits_on"], item.get("since") or 0.0, _worker(item.get("worker_key")),
-                 item.get("waiter"), item.get("timeout"), item.get("site"))
+                 item.get("waiter"), item.get("timeout"), item.get("site"),
+                 queue=item.get("queue"), target_queue=item.get("waits_on_queue"))
         if w.waiter is None:
             threads.append(w)
             continue
-        rec = tasks.setdefault(w.waiter, TaskRecord(w.waiter, item.get("waiter_name")))
+        rec = tasks.setdefault(w.waiter, TaskRecord(w.waiter, item.get("waiter_name"),
+                                                    queue=w.queue))
         rec.state, rec.worker, rec.wait = "blocked", w.worker, w
         if w.worker is not None and item.get("worker"):
-            holders[w.worker] = w.waiter
+            holders.setdefault(w.queue, {})[w.worker] = w.waiter
     at = f.at if f is not None else (diagnosis.start or 0.0)
-    state = State(at, tasks, holders, diagnosis.workers.get("total", 0) if f else 0,
-                  (), tuple(threads))
+    counts = f.queues if f is not None else {}
+    for q in counts:
+        holders.setdefault(q, {})
+    pools = {q: PoolState(q, counts[q].total if q in counts else len(h),
+                          counts[q].exact if q in counts else True, h, ())
+             for q, h in holders.items()}
+    state = State(at, tasks, pools, tuple(threads), queue_pos)
     return _Builder(diagnosis.start, state, f, diagnosis, queue_pos=queue_pos,
                     others="other workers").build()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from . import palette as P
 from .axis import absolute_start, duration_label, tick_label, ticks
@@ -28,7 +28,7 @@ from .markup import esc, fit, num, text_width, uid
 from .memo import remember_last
 from .timeline import Timeline, build_timeline
 
-__all__ = ["render_lanes", "draw_lanes", "svg_document", "LaneDrawing"]
+__all__ = ["LaneDrawing", "draw_lanes", "render_lanes", "svg_document"]
 
 MAX_BARS = 4000         # individually drawn bars; the rest are aggregated
 BIG_BAR_PX = 30.0       # in aggregated views, runs at least this wide stay bars
@@ -228,7 +228,9 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
         thr = max(thr, BIG_BAR_PX)
     pos: Dict[str, tuple] = {}
     strips = 0
-    queue_lines, bars_out, links = [], [], []
+    queue_lines: List[str] = []
+    bars_out: List[str] = []
+    links: list = []
     drawn = []
     for r in rows:
         ry = row_y[r.key]
@@ -296,7 +298,7 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
 
 
 def _queue_strip(tl: Timeline, d: LaneDrawing, y: float, h: float, qmax: int) -> List[str]:
-    pts = []
+    pts: list = []
     for t, n in tl.queue:
         px = int(round(d.x(t)))
         if pts and pts[-1][0] == px:
@@ -374,7 +376,7 @@ _IDS = re.compile(r'(id="|url\(#|aria-labelledby=")(hv-(?:hatch-faded|hatch|arro
 
 
 def svg_document(d: LaneDrawing, body: List[str], css: str = "", height: Optional[float] = None,
-                 extra_defs: List[str] = ()) -> str:
+                 extra_defs: Sequence[str] = ()) -> str:
     """The standalone SVG text.  Ids of shared definitions get a suffix
     derived from the content, so several drawings can be inlined in one
     HTML page (Sphinx, MkDocs, the report) without their ids colliding."""

@@ -21,8 +21,17 @@ import hashlib
 import re
 from typing import Optional
 
-__all__ = ["clean", "esc", "attr", "num", "uid", "text_width", "fit",
-           "contrast_text", "script_json"]
+__all__ = [
+    "attr",
+    "clean",
+    "contrast_text",
+    "esc",
+    "fit",
+    "num",
+    "script_json",
+    "text_width",
+    "uid",
+]
 
 # Characters XML 1.0 forbids (C0 controls except tab/newline/return,
 # surrogates, U+FFFE/U+FFFF): replaced, so hostile names still parse.

@@ -28,7 +28,7 @@ def remember_last(same: int):
     """
     def decorate(fn):
         signature = inspect.signature(fn)
-        last = [None]
+        last: list = [None]
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):

@@ -1,13 +1,18 @@
 """Chrome Trace Event JSON, for Perfetto (ui.perfetto.dev) and chrome://tracing.
 
-One process per consumer (``host/pid``), one thread track per worker (and
-per non-worker thread that enqueued or waited).  Each execution is a
-complete (``X``) event on its worker's track; each blocked interval is a
-nested ``X`` slice named ``wait <task>``.  Flow arrows (``s``/``f``, bound
-to the enclosing slice) join a parent to the subtasks it spawned and a
-waiter to the task it waits for.  Every finding is a global instant
-(``i``, scope ``g``) at its moment, named after its closing wait.
+One process per consumer (``host/pid``, prefixed with the queue when there
+are several), one thread track per worker (and per non-worker thread that
+enqueued or waited).  Each execution is a complete (``X``) event on its
+worker's track; each blocked interval is a nested ``X`` slice named
+``wait <task>``.  Flow arrows (``s``/``f``, bound to the enclosing slice)
+join a parent to the subtasks it spawned and a waiter to the task it waits
+for.  Per queue, a counter track shows the number of queued tasks, and
+(up to :data:`MAX_QUEUED_SLICES` tasks) an async track shows how long each
+task sat in the queue, including tasks that never ran.  Every finding is a
+global instant (``i``, scope ``g``) at its moment, named after its closing
+wait.
 
+Everything is read off the one replay (:func:`hueyviz.analysis.detector.analyse`).
 Times are microseconds from the trace start.  The output is deterministic:
 events in a fixed order, keys sorted.
 
@@ -21,12 +26,16 @@ import json
 import re
 from typing import Dict, List, Optional, Tuple
 
-from ..analysis.detector import Diagnosis, diagnose
+from ..analysis.detector import analyse, diagnose
+from ..analysis.finding import Diagnosis
+from ..analysis.replay import Span
 from ..core.event import Worker
 
-__all__ = ["to_perfetto", "render_perfetto"]
+__all__ = ["MAX_QUEUED_SLICES", "render_perfetto", "to_perfetto"]
 
+MAX_QUEUED_SLICES = 20_000      # more tasks: the queue-depth counter only
 _SURROGATE = re.compile("[\ud800-\udfff]")
+Track = Tuple[int, int]
 
 
 def _s(text) -> str:
@@ -43,33 +52,39 @@ def _label(name: Optional[str], task: Optional[str]) -> str:
 
 
 class _Tracks:
-    """Integer pid/tid per consumer process and worker, in a stable order."""
+    """Integer pid/tid per (queue, consumer process) and worker, in a stable order."""
 
-    def __init__(self, workers):
-        procs = sorted({(w.host, w.pid) for w in workers},
-                       key=lambda hp: (_natural(hp[0]), hp[1]))
-        self.pid = {hp: i + 1 for i, hp in enumerate(procs)}
-        self.tid: Dict[Worker, int] = {}
-        for hp in procs:
-            mine = sorted((w for w in workers if (w.host, w.pid) == hp),
+    def __init__(self, threads: set, named: bool):
+        # threads: {(queue, Worker)}; queue None for threads that only
+        # enqueued or waited (the app's threads).
+        self.named = named
+        procs = sorted({(q, w.host, w.pid) for q, w in threads},
+                       key=lambda p: (str(p[0]), _natural(p[1]), p[2]))
+        self.pid = {p: i + 1 for i, p in enumerate(procs)}
+        self.tid: Dict[Tuple, int] = {}
+        for p in procs:
+            mine = sorted((w for q, w in threads if (q, w.host, w.pid) == p),
                           key=lambda w: _natural(w.name))
             for i, w in enumerate(mine):
-                self.tid[w] = i + 1
+                self.tid[(p[0], w)] = i + 1
 
-    def of(self, w: Optional[Worker]) -> Tuple[int, int]:
-        if w is None or w not in self.tid:
+    def of(self, queue: Optional[str], w: Optional[Worker]) -> Track:
+        if w is None or (queue, w) not in self.tid:
             return 0, 0
-        return self.pid[(w.host, w.pid)], self.tid[w]
+        return self.pid[(queue, w.host, w.pid)], self.tid[(queue, w)]
 
     def metadata(self) -> List[dict]:
         out = []
-        for (host, pid), p in sorted(self.pid.items(), key=lambda kv: kv[1]):
+        for (q, host, pid), p in sorted(self.pid.items(), key=lambda kv: kv[1]):
+            name = f"{host}/{pid}"
+            if self.named and q is not None:
+                name = f"{q} · {name}"
             out.append({"ph": "M", "name": "process_name", "pid": p, "tid": 0,
-                        "args": {"name": _s(f"{host}/{pid}")}})
+                        "args": {"name": _s(name)}})
             out.append({"ph": "M", "name": "process_sort_index", "pid": p, "tid": 0,
                         "args": {"sort_index": p}})
-        for w, t in sorted(self.tid.items(), key=lambda kv: (self.of(kv[0]))):
-            p = self.pid[(w.host, w.pid)]
+        for (q, w), t in sorted(self.tid.items(), key=lambda kv: self.of(*kv[0])):
+            p = self.pid[(q, w.host, w.pid)]
             out.append({"ph": "M", "name": "thread_name", "pid": p, "tid": t,
                         "args": {"name": _s(w.name)}})
             out.append({"ph": "M", "name": "thread_sort_index", "pid": p, "tid": t,
@@ -91,77 +106,69 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
         return {"traceEvents": [], "displayTimeUnit": "ms",
                 "otherData": {"source": "hueyviz", "verdict": "ok"}}
     d = diagnosis if diagnosis is not None else diagnose(trace)
+    a = analyse(trace)
+    rp, history = a.replay, a.history
+    tasks = rp.tasks
     t0, t_end = trace.start, trace.end
+    named = len(rp.pools) > 1
 
     def us(t: float) -> float:
         return round((t - t0) * 1e6, 3)
 
-    tracks = _Tracks({e.worker for e in events if e.worker is not None})
-    names: Dict[str, str] = {}
+    # Worker tracks: every slot that ran something; thread tracks: every other
+    # thread that enqueued or waited (queue None).
+    slots = {(sp.queue, sp.worker) for sp in history.spans if sp.worker is not None}
+    workers_seen = {w for _, w in slots}
+    others = {(None, e.worker) for e in events
+              if e.worker is not None and e.worker not in workers_seen
+              and e.kind in ("enqueued", "block", "unblock")}
+    tracks = _Tracks(slots | others, named)
+
+    def track_of_thread(w: Optional[Worker], queue: Optional[str] = None) -> Track:
+        """A thread's track: its worker slot (of ``queue`` if it has one)."""
+        if w is None:
+            return 0, 0
+        if (queue, w) in tracks.tid:
+            return tracks.of(queue, w)
+        for q, x in tracks.tid:
+            if x == w:
+                return tracks.of(q, x)
+        return 0, 0
+
     errors: Dict[Tuple[str, float], dict] = {}
-    enq: Dict[str, Tuple[float, Optional[Worker], Optional[str]]] = {}
-    thread_waits: List[Tuple[Worker, float, Optional[float], dict]] = []
-    open_thread: Dict[Worker, Tuple[float, dict]] = {}
     for e in events:
-        if e.task is not None and e.name is not None:
-            names.setdefault(e.task, e.name)
         if e.kind == "error" and e.task is not None:
             errors[(e.task, e.t)] = {"error": _s(e.get("error", "")),
                                      "message": _s(e.get("message", ""))}
-        elif e.kind == "enqueued" and e.task is not None and e.task not in enq:
-            enq[e.task] = (e.t, e.worker, e.get("parent"))
-        elif e.kind == "block" and e.task is None and e.worker is not None:
-            open_thread[e.worker] = (e.t, e.data or {})
-        elif e.kind == "unblock" and e.task is None and e.worker in open_thread:
-            since, data = open_thread.pop(e.worker)
-            thread_waits.append((e.worker, since, e.t, dict(data, outcome=e.get("outcome"))))
-    for w, (since, data) in open_thread.items():
-        thread_waits.append((w, since, None, data))
 
     slices: List[dict] = []
-    first_span: Dict[str, Tuple[float, float, int, int]] = {}   # task -> (start, end, pid, tid)
+    first_span: Dict[str, Tuple[float, float, int, int]] = {}
     spans_of: Dict[str, List[Tuple[float, float, int, int]]] = {}
-    lanes = trace.lanes()
-    for key in sorted(lanes, key=_natural):
-        lane = lanes[key]
-        pid, tid = tracks.of(lane.worker)
-        for sp in lane.spans:
-            end = sp.end if sp.end is not None else t_end
-            args = {"task": _s(sp.task), "outcome": sp.outcome or "running at end of trace"}
-            err = errors.get((sp.task, sp.end)) if sp.outcome == "error" else None
-            if err:
-                args.update(err)
-            slices.append({"ph": "X", "name": _s(sp.name or "?"), "cat": "task",
-                           "pid": pid, "tid": tid, "ts": us(sp.start),
-                           "dur": round(us(end) - us(sp.start), 3), "args": args})
-            rec = (sp.start, end, pid, tid)
-            first_span.setdefault(sp.task, rec)
-            spans_of.setdefault(sp.task, []).append(rec)
-            for w in sp.blocked:
-                until = min(w.until if w.until is not None else end, end)
-                slices.append({
-                    "ph": "X", "name": f"wait {_label(names.get(w.waits_on), w.waits_on)}",
-                    "cat": "wait", "pid": pid, "tid": tid, "ts": us(w.since),
-                    "dur": round(us(until) - us(w.since), 3),
-                    "args": {"waits_on": _s(w.waits_on), "timeout": w.timeout,
-                             "site": _s(w.site) if w.site else None,
-                             "outcome": w.outcome or "still waiting at end of trace"}})
-    for w, since, until, data in sorted(thread_waits, key=lambda x: (tracks.of(x[0]), x[1])):
-        pid, tid = tracks.of(w)
-        target = data.get("waits_on")
+    for sp in history.spans:
+        if sp.worker is None:
+            continue
+        pid, tid = tracks.of(sp.queue, sp.worker)
+        _span_slices(slices, sp, pid, tid, t_end, us, tasks, errors)
+        end = sp.end if sp.end is not None else t_end
+        rec = (sp.start, end, pid, tid)
+        first_span.setdefault(sp.task, rec)
+        spans_of.setdefault(sp.task, []).append(rec)
+    for w in rp.waits:
+        if w.waiter is not None or w.worker is None:
+            continue
+        pid, tid = track_of_thread(w.worker)
         slices.append({
-            "ph": "X", "name": f"wait {_label(names.get(target), target)}", "cat": "wait",
-            "pid": pid, "tid": tid, "ts": us(since),
-            "dur": round(us(until if until is not None else t_end) - us(since), 3),
-            "args": {"waits_on": _s(target), "holds_worker": False,
-                     "outcome": _s(data.get("outcome") or "still waiting at end of trace")}})
+            "ph": "X", "name": f"wait {_label(_name(tasks, w.waits_on), w.waits_on)}",
+            "cat": "wait", "pid": pid, "tid": tid, "ts": us(w.since),
+            "dur": round(us(w.until if w.until is not None else t_end) - us(w.since), 3),
+            "args": {"waits_on": _s(w.waits_on), "holds_worker": False,
+                     "outcome": _s(w.outcome or "still waiting at end of trace")}})
     slices.sort(key=lambda x: (x["pid"], x["tid"], x["ts"], -x["dur"], x["name"]))
 
     flows: List[dict] = []
     flow_id = 0
 
-    def flow(cat: str, name: str, ts_s: float, src: Tuple[int, int], ts_f: float,
-             dst: Tuple[int, int]) -> None:
+    def flow(cat: str, name: str, ts_s: float, src: Track, ts_f: float, dst: Track) -> None:
         nonlocal flow_id
         flow_id += 1
         flows.append({"ph": "s", "cat": cat, "name": name, "id": flow_id,
@@ -170,45 +177,109 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
                       "pid": dst[0], "tid": dst[1], "ts": ts_f})
 
     # spawn: parent (at the enqueue, on its track) -> child's first execution
-    for child in sorted(enq, key=lambda c: (enq[c][0], c)):
-        t, worker, parent = enq[child]
-        if parent is None or child not in first_span or parent not in spans_of:
+    for t, parent, child in sorted(history.spawns, key=lambda s: (s[0], s[2])):
+        prec = tasks.get(parent)
+        if child not in first_span or prec is None or prec.worker is None:
             continue
-        src = tracks.of(worker)
+        src = tracks.of(prec.queue, prec.worker)
         if src == (0, 0):
             continue
         start, _, pid, tid = first_span[child]
         flow("spawn", "spawn", us(t), src, us(max(start, t)), (pid, tid))
     # wait: waiter (at the block) -> the execution of the awaited task
-    waits = [(w.since, key, w) for key, lane in lanes.items() for sp in lane.spans
-             for w in sp.blocked]
-    for since, key, w in sorted(waits, key=lambda x: (x[0], _natural(x[1]), x[2].waits_on)):
-        src = tracks.of(lanes[key].worker)
+    task_waits = sorted((w for w in rp.waits if w.waiter is not None),
+                        key=lambda w: (w.since, w.waiter or "", w.waits_on))
+    for w in task_waits:
+        src = tracks.of(w.queue, w.worker)
         for start, end, pid, tid in spans_of.get(w.waits_on, ()):
-            if end >= since:
-                flow("wait", "waits for", us(since), src, us(max(start, since)), (pid, tid))
+            if end >= w.since:
+                flow("wait", "waits for", us(w.since), src, us(max(start, w.since)),
+                     (pid, tid))
                 break
 
+    counters = _queue_tracks(history.depth, tasks, us, t_end, named)
     instants = []
     for f in d.findings:
         c = f.culprit
         name = f.verdict
-        args = {"verdict": f.verdict, "message": _s(f.message)}
+        args: dict = {"verdict": f.verdict, "message": _s(f.message)}
         pid = tid = 0
         if c is not None:
             name = (f"{f.verdict}: {_label(c.waiter_name, c.waiter) if c.waiter else 'thread'}"
                     f" waits for {_label(c.waits_on_name, c.waits_on)}")
             args["culprit"] = {k: (_s(v) if isinstance(v, str) else v)
                                for k, v in c.to_dict().items()}
-            w = next((x for x in tracks.tid if x.key == c.worker_key), None)
-            pid, tid = tracks.of(w)
+            held = next((x for q, x in tracks.tid if x.key == c.worker_key and q == c.queue),
+                        None)
+            pid, tid = tracks.of(c.queue, held)
         instants.append({"ph": "i", "s": "g", "cat": "finding", "name": _s(name),
                          "pid": pid, "tid": tid, "ts": us(f.at), "args": args})
 
-    return {"traceEvents": tracks.metadata() + slices + flows + instants,
+    return {"traceEvents": tracks.metadata() + slices + flows + counters + instants,
             "displayTimeUnit": "ms",
             "otherData": {"source": "hueyviz", "start_unix": t0, "verdict": d.verdict,
                           "message": _s(d.message), "dropped_events": trace.dropped}}
+
+
+def _name(tasks, tid: str) -> Optional[str]:
+    rec = tasks.get(tid)
+    return rec.name if rec is not None else None
+
+
+def _span_slices(out: List[dict], sp: Span, pid: int, tid: int, t_end: float, us,
+                 tasks, errors) -> None:
+    end = sp.end if sp.end is not None else t_end
+    args = {"task": _s(sp.task), "outcome": sp.outcome or "running at end of trace"}
+    err = errors.get((sp.task, sp.end)) if sp.outcome == "error" else None
+    if err:
+        args.update(err)
+    out.append({"ph": "X", "name": _s(sp.name or "?"), "cat": "task",
+                "pid": pid, "tid": tid, "ts": us(sp.start),
+                "dur": round(us(end) - us(sp.start), 3), "args": args})
+    for w in sp.blocked:
+        until = min(w.until if w.until is not None else end, end)
+        out.append({
+            "ph": "X", "name": f"wait {_label(_name(tasks, w.waits_on), w.waits_on)}",
+            "cat": "wait", "pid": pid, "tid": tid, "ts": us(w.since),
+            "dur": round(us(until) - us(w.since), 3),
+            "args": {"waits_on": _s(w.waits_on), "timeout": w.timeout,
+                     "site": _s(w.site) if w.site else None,
+                     "outcome": w.outcome or "still waiting at end of trace"}})
+
+
+def _queue_tracks(depth, tasks, us, t_end: float, named: bool) -> List[dict]:
+    """Per queue: a counter of queued tasks, and each task's time in the queue."""
+    out: List[dict] = []
+    qpid = 10_000                                    # beyond the consumer processes
+    for i, q in enumerate(sorted(depth, key=str)):
+        pid = qpid + i
+        name = "queue" if not named else f"queue {q if q is not None else 'default'}"
+        out.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
+                    "args": {"name": _s(name)}})
+        out.append({"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0,
+                    "args": {"sort_index": pid}})
+        for t, n in depth[q]:
+            out.append({"ph": "C", "name": "queued tasks", "pid": pid, "tid": 0,
+                        "ts": us(t), "args": {"queued": n}})
+    queued = [r for r in tasks.values() if r.enqueued is not None]
+    if len(queued) > MAX_QUEUED_SLICES:
+        return out
+    pid_of = {q: qpid + i for i, q in enumerate(sorted(depth, key=str))}
+    for rec in sorted(queued, key=lambda r: (r.enqueued, r.id)):
+        qp = pid_of.get(rec.queue)
+        if qp is None:
+            continue
+        pid = qp
+        end = rec.started if rec.started is not None and rec.started >= rec.enqueued else (
+            rec.finished if rec.finished is not None else t_end)
+        ran = rec.started is not None
+        args = {"task": _s(rec.id), "ran": ran}
+        name = _s(rec.name or "?")
+        out.append({"ph": "b", "cat": "queued", "name": name, "id": _s(rec.id),
+                    "pid": pid, "tid": 0, "ts": us(rec.enqueued), "args": args})
+        out.append({"ph": "e", "cat": "queued", "name": name, "id": _s(rec.id),
+                    "pid": pid, "tid": 0, "ts": us(end)})
+    return out
 
 
 def render_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> str:
@@ -219,3 +290,4 @@ def render_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> str:
     head = json.dumps(rest, sort_keys=True, ensure_ascii=True)[1:-1]
     body = ",\n".join(lines)
     return '{"traceEvents": [\n' + body + "\n], " + head + "}\n"
+

@@ -1,23 +1,33 @@
 """The drawing-neutral model behind the lane views (static, animated, report).
 
-:func:`build_timeline` turns a trace into consumer groups of worker rows of
-execution bars, each with its blocked intervals, plus the queue depth over
-time and the findings.  It only reads the trace (one replay pass plus
-:meth:`Trace.lanes`) and sorts everything, so renderers that walk it are
-deterministic.
+:func:`build_timeline` turns a trace into groups (per queue and consumer
+process) of worker rows of execution bars, each with its blocked intervals,
+plus the queue depth over time and the findings.  Everything is read off
+the one replay pass (:func:`hueyviz.analysis.detector.analyse`): the
+executions, waits and task records of its history.  Everything is sorted,
+so renderers that walk it are deterministic.
 """
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
-from ..core.event import OUTCOMES
+from ..analysis.detector import analyse, diagnose
+from ..analysis.replay import TaskRecord, Wait
+from ..core.trace import Trace
 from .memo import remember_last
 
-__all__ = ["Block", "Bar", "Row", "Group", "Timeline", "build_timeline",
-           "outcome_key", "natural_key"]
+__all__ = [
+    "Bar",
+    "Block",
+    "Group",
+    "Row",
+    "Timeline",
+    "build_timeline",
+    "natural_key",
+    "outcome_key",
+]
 
 
 @dataclass
@@ -61,6 +71,7 @@ class Row:
     pid: int
     name: str
     bars: List[Bar]
+    queue: Optional[str] = None
 
 
 @dataclass
@@ -68,10 +79,15 @@ class Group:
     host: str
     pid: int
     rows: List[Row]
+    queue: Optional[str] = None
+    named: bool = False          # the trace has several queues: say which
 
     @property
     def label(self) -> str:
-        return f"{self.host} pid {self.pid}"
+        where = f"{self.host} pid {self.pid}"
+        if self.named:
+            return f"queue {self.queue if self.queue is not None else 'default'} · {where}"
+        return where
 
 
 @dataclass
@@ -100,17 +116,6 @@ class Timeline:
         return self.t1 - self.t0
 
 
-class _Info:
-    """What the lanes need to know about one task id."""
-
-    __slots__ = ("name", "args", "enqueued", "parent", "error", "state", "outcome")
-
-    def __init__(self) -> None:
-        self.name = self.args = self.enqueued = self.parent = None
-        self.error = self.outcome = None
-        self.state = "unknown"
-
-
 def natural_key(s: str):
     """Sort key so that Worker-2 comes before Worker-10."""
     return [(0, int(p), "") if p.isdigit() else (1, 0, p)
@@ -123,7 +128,7 @@ def outcome_key(outcome: Optional[str], open_: bool) -> str:
     return outcome
 
 
-def _task_words(rec, task_id: str) -> str:
+def _task_words(rec: Optional[TaskRecord], task_id: str) -> str:
     name = rec.name if rec is not None and rec.name else "?"
     return f"{name} [{task_id[:4]}]"
 
@@ -140,9 +145,6 @@ def build_timeline(trace, diagnosis=None, at: Optional[float] = None) -> Timelin
 
 
 def _build(trace, diagnosis, at: Optional[float]) -> Timeline:
-    from ..analysis.detector import diagnose
-    from ..core.trace import Trace
-
     if at is not None:
         trace = trace.window(None, at)
     elif not isinstance(trace, Trace):
@@ -158,78 +160,9 @@ def _build(trace, diagnosis, at: Optional[float]) -> Timeline:
                      if at is None or f.at <= at)
     for f in findings:
         t1 = max(t1, f.at)
-
-    # One light pass (not a full Replay: this runs on 100k-task traces) for
-    # what the bars need: names, args, enqueue times, parents, errors, the
-    # final state of awaited tasks, and the queue length over time.
-    tasks: Dict[str, _Info] = {}
-    queued: set = set()
-    queue: List[Tuple[float, int]] = []
-    thread_waits: Dict[str, List[list]] = {}   # worker key -> [since, until, ev]
-    open_thread: Dict[str, list] = {}
-    retries: Dict[str, List[float]] = {}
-    last = -1
-    outcomes = OUTCOMES
-    new = _Info
-    for e in events:
-        t, k, tid, name, wk, data = e          # Event is a NamedTuple: unpack once
-        if tid is not None:
-            rec = tasks.get(tid)
-            if rec is None:
-                rec = tasks[tid] = new()
-            if rec.name is None and name is not None:
-                rec.name = name
-            if k == "enqueued":
-                if rec.enqueued is None:
-                    rec.enqueued = t
-                    if data:
-                        rec.args, rec.parent = data.get("args"), data.get("parent")
-                rec.state = "queued"
-                queued.add(tid)
-            elif k == "executing":
-                rec.state = "running"
-                rec.outcome = None
-                queued.discard(tid)
-            elif k in outcomes:
-                rec.state = "finished"
-                rec.outcome = k
-                if k == "error" and data:
-                    rec.error = data.get("error")
-                queued.discard(tid)
-            elif k == "scheduled":
-                rec.state = "scheduled"
-                queued.discard(tid)
-            elif k == "retrying":
-                retries.setdefault(tid, []).append(t)
-            elif k == "block" and data:
-                target = data.get("waits_on")
-                if target not in tasks:
-                    tasks[target] = new()
-            else:
-                continue
-        elif wk is not None and (k == "block" or k == "unblock"):
-            key = wk.key
-            if k == "block":
-                target = e.get("waits_on")
-                if target not in tasks:
-                    tasks[target] = new()
-                w = [t, None, e]
-                open_thread[key] = w
-                thread_waits.setdefault(key, []).append(w)
-            else:
-                w = open_thread.pop(key, None)
-                if w is not None:
-                    w[1] = t
-            continue
-        else:
-            continue
-        n = len(queued)
-        if n != last:
-            if queue and queue[-1][0] == t:
-                queue[-1] = (t, n)
-            else:
-                queue.append((t, n))
-            last = n
+    analysis = analyse(trace)
+    rp, history = analysis.replay, analysis.history
+    tasks = rp.tasks
 
     culprits = set()
     knot = set()
@@ -239,10 +172,10 @@ def _build(trace, diagnosis, at: Optional[float]) -> Timeline:
             culprits.add((c.waiter, c.waits_on, c.since))
         if f is findings[0]:
             for k in f.knot:
-                if k.get("kind") == "waits_for":
+                if k.kind == "waits_for":
                     knot.add((k.get("waiter"), k.get("waits_on"), k.get("since")))
 
-    def block(w, bar_task: str) -> Block:
+    def block(w: Wait, bar_task: str) -> Block:
         rec = tasks.get(w.waits_on)
         until = w.until
         b = Block(w.waits_on, _task_words(rec, w.waits_on),
@@ -254,43 +187,69 @@ def _build(trace, diagnosis, at: Optional[float]) -> Timeline:
         b.knot = key in knot
         return b
 
-    groups: Dict[Tuple[str, int], List[Row]] = {}
+    # Waits by code the tracer could not tie to a task still hold the thread:
+    # attach them to the bar that was running on that thread then.
+    thread_waits: Dict[str, List[Wait]] = {}
+    for tw in rp.waits:
+        if tw.waiter is None and tw.worker is not None:
+            thread_waits.setdefault(tw.worker.key, []).append(tw)
+
+    queues = {sp.queue for sp in history.spans}
+    named = len(rp.pools) > 1
+    groups: Dict[Tuple, List[Row]] = {}
+    rows: Dict[Tuple, Row] = {}
     n_exec = 0
-    for key, lane in trace.lanes().items():
-        w = lane.worker
-        bars = []
-        for sp in lane.spans:
-            rec = tasks.get(sp.task)
-            open_ = sp.end is None
-            bar = Bar(sp.task, sp.name or (rec.name if rec else None) or "?",
-                      rec.args if rec else None, sp.start,
-                      t1 if open_ else sp.end, open_,
-                      outcome_key(sp.outcome, open_), sp.depth, key,
-                      rec.enqueued if rec else None, rec.parent if rec else None,
-                      error=rec.error if rec and sp.outcome == "error" else None)
-            if bar.outcome == "error" and any(t >= bar.end for t in retries.get(sp.task, ())):
-                # Huey signals error, then retrying: this attempt will run again.
-                bar.outcome = "retrying"
-            bar.blocks = [block(w_, sp.task) for w_ in sp.blocked]
-            bars.append(bar)
-        # Waits by code that the tracer could not tie to a task id still hold
-        # this worker: attach them to the bar that was running there.
-        for since, until, ev in thread_waits.get(key, ()):
-            for bar in reversed(bars):
-                if bar.start <= since <= bar.end:
-                    wt = SimpleNamespace(waits_on=ev.get("waits_on"), since=since,
-                                         until=until, site=ev.get("site"),
-                                         timeout=ev.get("timeout"), outcome=None)
-                    bar.blocks.append(block(wt, bar.task))
+    for sp in history.spans:
+        w = sp.worker
+        if w is None:
+            continue
+        rec = tasks.get(sp.task)
+        open_ = sp.end is None
+        end = t1 if sp.end is None else sp.end
+        bar = Bar(sp.task, sp.name or (rec.name if rec else None) or "?",
+                  rec.args if rec else None, sp.start, end, open_,
+                  outcome_key(sp.outcome, open_), sp.depth, w.key,
+                  rec.enqueued if rec else None, rec.parent if rec else None,
+                  error=rec.error if rec and sp.outcome == "error" else None)
+        bar.blocks = [block(x, sp.task) for x in sp.blocked]
+        slot = (sp.queue, w)
+        row = rows.get(slot)
+        if row is None:
+            key = w.key if len(queues) <= 1 else f"{sp.queue}:{w.key}"
+            row = rows[slot] = Row(key, w.host, w.pid, w.name, [], sp.queue)
+            groups.setdefault((str(sp.queue), w.host, w.pid), []).append(row)
+        row.bars.append(bar)
+        n_exec += 1
+    for row in rows.values():
+        for x in thread_waits.get(row.key.split(":", 1)[-1], ()):
+            for bar in reversed(row.bars):
+                if bar.start <= x.since <= bar.end:
+                    bar.blocks.append(block(x, bar.task))
                     bar.blocks.sort(key=lambda b: b.since)
                     break
-        n_exec += len(bars)
-        bars.sort(key=lambda b: (b.start, b.depth, b.task))
-        groups.setdefault((w.host, w.pid), []).append(Row(key, w.host, w.pid, w.name, bars))
+        row.bars.sort(key=lambda b: (b.start, b.depth, b.task))
     out = []
-    for (host, pid) in sorted(groups, key=lambda k: (natural_key(k[0]), k[1])):
-        rows = sorted(groups[(host, pid)], key=lambda r: (natural_key(r.name), r.key))
-        out.append(Group(host, pid, rows))
+    for (q, host, pid) in sorted(groups, key=lambda k: (k[0], natural_key(k[1]), k[2])):
+        grow = sorted(groups[(q, host, pid)], key=lambda r: (natural_key(r.name), r.key))
+        out.append(Group(host, pid, grow, grow[0].queue, named))
+    queue = _total_depth(history.depth)
     n_tasks = sum(1 for r in tasks.values() if r.state != "unknown")
     unix = trace.header.get("clock") == "unix" and t0 > 1e8
     return Timeline(t0, t1, out, queue, findings, diagnosis, n_tasks, n_exec, unix, at)
+
+
+def _total_depth(depth: Dict[Optional[str], List[Tuple[float, int]]]) -> List[Tuple[float, int]]:
+    """The queued tasks of every queue together, at each change."""
+    if len(depth) == 1:
+        return list(next(iter(depth.values())))
+    changes = sorted((t, q, n) for q, pts in depth.items() for t, n in pts)
+    now: Dict[Optional[str], int] = {}
+    out: List[Tuple[float, int]] = []
+    for t, q, n in changes:
+        now[q] = n
+        total = sum(now.values())
+        if out and out[-1][0] == t:
+            out[-1] = (t, total)
+        else:
+            out.append((t, total))
+    return out

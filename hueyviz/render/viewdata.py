@@ -1,10 +1,14 @@
-"""The compact model a :class:`~hueyviz.widget.TraceView` sends to the browser.
+"""The compact model a :class:`~hueyviz.widget.traceview.TraceView` sends to the browser.
 
 Columns of numbers and interned strings (times in seconds from the first
-event), the diagnosis, the palette, and a wait-for graph layout computed
-once: Graphviz ``dot`` through :mod:`hueyviz.engine` for small graphs, a
-deterministic worker-row layout for big ones.  The browser computes every
-frame from this (DESIGN.md rule 9).
+event), read off the one replay pass (:func:`hueyviz.analysis.detector.analyse`):
+the executions and waits of its history, and every task's state changes
+(``changes``: the browser looks a task's state up there, it never works it
+out from events), the queue depth, the diagnosis, the palette, and a
+wait-for graph layout computed once: Graphviz ``dot`` through
+:mod:`hueyviz.render.engine` for small graphs, a deterministic worker-row
+layout for big ones.  The browser computes every frame from this (DESIGN.md
+rule 9).
 
 >>> from hueyviz.core.event import Event, Worker
 >>> w = Worker("h", 1, "Worker-1")
@@ -12,18 +16,19 @@ frame from this (DESIGN.md rule 9).
 ...                         Event(2.0, "complete", "a", "job", w, None)])
 >>> data["workers"], data["spans"]["start"], data["spans"]["end"], data["t1"]
 (['Worker-1'], [0.0], [1.0], 1.0)
+>>> [data["strings"][i] for i in data["changes"]["state"]]
+['running', 'complete']
 """
 from __future__ import annotations
 
 import re
 from typing import Dict, List, Optional
 
+from ..analysis.detector import analyse, diagnose
+from ..analysis.lane import lane_key
 from . import palette
-from ..analysis.detector import diagnose
-from ..analysis.lane import build_lanes
-from ..analysis.replay import Replay
 
-__all__ = ["build_view_data", "build_layout", "palette_dict"]
+__all__ = ["build_layout", "build_view_data", "palette_dict", "state_name"]
 
 GRAPHVIZ_MAX_NODES = 150      # above this, the worker-row layout (dot gets slow)
 _ARGS_MAX = 200
@@ -31,6 +36,11 @@ _ARGS_MAX = 200
 
 def _r(x: Optional[float], t0: float) -> Optional[float]:
     return None if x is None else round(x - t0, 6)
+
+
+def state_name(change: str) -> str:
+    """The word a state change is shown as: the outcome for a finished task."""
+    return change.split(":", 1)[1] if change.startswith("finished:") else change
 
 
 class _Interner:
@@ -60,83 +70,90 @@ def build_view_data(trace, diagnosis=None, layout: bool = True) -> dict:
     layout : bool
         Include the wait-for graph layout (:func:`build_layout`).
     """
-    events = list(getattr(trace, "events", trace))
+    events = getattr(trace, "events", None)
+    if events is None:
+        events = tuple(trace)
     if diagnosis is None:
-        diagnosis = diagnose(events)
+        diagnosis = diagnose(trace if hasattr(trace, "events") else events)
+    a = analyse(trace if hasattr(trace, "events") else events)
+    rp, history = a.replay, a.history
     t0 = min((e.t for e in events), default=0.0)
     t1 = max((e.t for e in events), default=t0)
-    rp = Replay()
-    for e in events:
-        rp.apply(e)
-    lanes = build_lanes(events)
     strings = _Interner()
-    wkeys = [k for k in lanes]
-    for w in rp.pool():
-        if w.key not in lanes:
-            wkeys.append(w.key)
-    wkeys = sorted(set(wkeys), key=_natural)
-    widx = {k: i for i, k in enumerate(wkeys)}
-    wnames = []
-    for k in wkeys:
-        wnames.append(lanes[k].worker.name if k in lanes else k.rsplit("/", 1)[-1])
+    n_queues = len(rp.pools)
+    slots: Dict = {}
+    for sp in history.spans:
+        if sp.worker is not None:
+            slots.setdefault((sp.queue, sp.worker), None)
+    for q, w in rp.pool_members():
+        slots.setdefault((q, w), None)
+    order = sorted(slots, key=lambda s: (str(s[0]), _natural(s[1].key)))
+    wkeys = [lane_key(q, w, n_queues) for q, w in order]
+    widx = {s: i for i, s in enumerate(order)}
+    wnames = [w.name for _, w in order]
     tids = list(rp.tasks)
     tidx = {t: i for i, t in enumerate(tids)}
     recs = [rp.tasks[t] for t in tids]
-    tasks = {
+    tasks: Dict[str, list] = {
         "id": tids,
         "name": [strings(r.name or "?") for r in recs],
         "args": [None if r.args is None else r.args[:_ARGS_MAX] for r in recs],
         "enq": [_r(r.enqueued, t0) for r in recs],
         "start": [None] * len(recs),
         "end": [_r(r.finished, t0) for r in recs],
-        "worker": [widx.get(r.worker.key, -1) if r.worker else -1 for r in recs],
+        "worker": [widx.get(r.slot, -1) if r.slot else -1 for r in recs],
         "outcome": [strings(r.outcome or r.state) for r in recs],
         "parent": [tidx.get(r.parent, -1) if r.parent else -1 for r in recs],
         "error": [r.error for r in recs],
+        "queue": [strings(r.queue) for r in recs],
     }
     spans: Dict[str, list] = {k: [] for k in ("task", "worker", "depth", "start", "end", "outcome")}
     blocks: Dict[str, list] = {k: [] for k in ("span", "start", "end")}
-    for key in wkeys:
-        lane = lanes.get(key)
-        for sp in (lane.spans if lane else ()):
-            i = len(spans["task"])
-            ti = tidx.get(sp.task, -1)
-            spans["task"].append(ti)
-            spans["worker"].append(widx[key])
-            spans["depth"].append(sp.depth)
-            spans["start"].append(_r(sp.start, t0))
-            spans["end"].append(_r(sp.end, t0))
-            spans["outcome"].append(strings(sp.outcome or "running"))
-            if ti >= 0 and tasks["start"][ti] is None:
-                tasks["start"][ti] = _r(sp.start, t0)
-            for w in sp.blocked:
-                blocks["span"].append(i)
-                blocks["start"].append(_r(w.since, t0))
-                blocks["end"].append(_r(w.until, t0))
+    for sp in sorted(history.spans, key=lambda sp: (widx.get((sp.queue, sp.worker), -1),
+                                                    sp.start, sp.depth)):
+        slot = (sp.queue, sp.worker)
+        if slot not in widx:
+            continue
+        i = len(spans["task"])
+        ti = tidx.get(sp.task, -1)
+        spans["task"].append(ti)
+        spans["worker"].append(widx[slot])
+        spans["depth"].append(sp.depth)
+        spans["start"].append(_r(sp.start, t0))
+        spans["end"].append(_r(sp.end, t0))
+        spans["outcome"].append(strings(sp.outcome or "running"))
+        if ti >= 0 and tasks["start"][ti] is None:
+            tasks["start"][ti] = _r(sp.start, t0)
+        for bw in sp.blocked:
+            blocks["span"].append(i)
+            blocks["start"].append(_r(bw.since, t0))
+            blocks["end"].append(_r(bw.until, t0))
     waits: Dict[str, list] = {k: [] for k in ("waiter", "target", "worker", "since",
                                               "until", "timeout", "site", "outcome")}
-    for w in sorted(rp.waits, key=lambda w: w.since):
-        waits["waiter"].append(tidx.get(w.waiter, -1) if w.waiter else -1)
-        waits["target"].append(tidx[w.waits_on])
-        waits["worker"].append(strings(w.worker.name) if w.worker else -1)
-        waits["since"].append(_r(w.since, t0))
-        waits["until"].append(_r(w.until, t0))
-        waits["timeout"].append(w.timeout)
-        waits["site"].append(strings(w.site))
-        waits["outcome"].append(strings(w.outcome))
-    enq = sorted(x for x in tasks["enq"] if x is not None)
-    deq = sorted(x for x, e in zip(tasks["start"], tasks["enq"]) if x is not None and e is not None)
+    for wt in sorted(rp.waits, key=lambda x: x.since):
+        waits["waiter"].append(tidx.get(wt.waiter, -1) if wt.waiter else -1)
+        waits["target"].append(tidx[wt.waits_on])
+        waits["worker"].append(strings(wt.worker.name) if wt.worker else -1)
+        waits["since"].append(_r(wt.since, t0))
+        waits["until"].append(_r(wt.until, t0))
+        waits["timeout"].append(wt.timeout)
+        waits["site"].append(strings(wt.site))
+        waits["outcome"].append(strings(wt.outcome))
     data = {
-        "version": 1,
+        "version": 2,
         "t0": t0, "t1": round(t1 - t0, 6), "n_events": len(events),
         "dropped": int(getattr(trace, "dropped", 0) or 0),
         "strings": strings.items,
         "workers": wnames, "worker_keys": wkeys,
+        "worker_queues": [strings(q) for q, _ in order],
         "pool_size": rp.pool_size(),
+        "queues": {("" if q is None else q): {"size": p.size, "exact": p.exact}
+                   for q, p in sorted(rp.pools.items(), key=lambda kv: str(kv[0]))},
         "tasks": tasks, "spans": spans, "blocks": blocks, "waits": waits,
+        "changes": _changes(history, tidx, t0, strings),
         "times": sorted({round(e.t - t0, 6) for e in events}),
-        "queue": {"enq": enq, "deq": deq},
-        "diagnosis": _diagnosis_dict(diagnosis, t0, tidx, recs),
+        "queue": _depth(history.depth, t0),
+        "diagnosis": _diagnosis_dict(diagnosis, t0, tidx),
         "palette": palette_dict(),
     }
     if layout:
@@ -144,11 +161,36 @@ def build_view_data(trace, diagnosis=None, layout: bool = True) -> dict:
     return data
 
 
+def _changes(history, tidx: Dict[str, int], t0: float, strings: _Interner) -> dict:
+    """Every task's state changes, grouped by task: task i's are at
+    ``start[i]`` up to ``start[i + 1]`` in ``t`` and ``state``."""
+    per: List[List[int]] = [[] for _ in tidx]
+    for k, tid in enumerate(history.change_task):
+        per[tidx[tid]].append(k)
+    start: List[int] = []
+    ts: List[Optional[float]] = []
+    states: List[int] = []
+    for ks in per:
+        start.append(len(ts))
+        for k in ks:
+            ts.append(_r(history.change_t[k], t0))
+            states.append(strings(state_name(history.change_state[k])))
+    start.append(len(ts))
+    return {"start": start, "t": ts, "state": states}
+
+
+def _depth(depth, t0: float) -> dict:
+    """Queued tasks (all queues together) after each change."""
+    from .timeline import _total_depth
+    pts = _total_depth(depth) if depth else []
+    return {"t": [_r(t, t0) for t, _ in pts], "n": [n for _, n in pts]}
+
+
 def _natural(key: str):
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key)]
 
 
-def _diagnosis_dict(d, t0: float, tidx: dict, recs) -> dict:
+def _diagnosis_dict(d, t0: float, tidx: dict) -> dict:
     out = {"verdict": d.verdict, "at": _r(d.at, t0), "message": d.message,
            "culprit": None, "knot": [], "workers": dict(d.workers)}
     c = d.culprit

@@ -2,8 +2,9 @@
 closed the knot.
 
 Nodes are tasks (colour and outline by state, shared with the lanes through
-:mod:`hueyviz.palette`), non-task waiters (threads: they hold no worker) and
-the worker pool (a cluster with one node per worker, naming what holds it).  Edges are
+:mod:`hueyviz.render.palette`), non-task waiters (threads: they hold no
+worker) and the worker pools, one per queue (a cluster with one node per
+worker, naming what holds it).  Edges are
 *waits for* (task -> task), *needs a worker* (queued task -> pool) and
 *held by* (worker -> task).  The knot of the applicable finding is ringed in
 orange; its closing wait, the *culprit*, is thick, dashed and vermilion and
@@ -23,14 +24,14 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import graphviz
 
-from . import palette
 from ..analysis.detector import Diagnosis, Edge, Finding, diagnose
-from ..analysis.replay import State, TaskRecord, Wait
+from ..analysis.replay import PoolState, State, TaskRecord, Wait
+from . import palette
 from .axis import duration_label
 from .dotlabel import clean_text, ink, label, natural_key, stable_id, tooltip
 from .markup import uid
 
-__all__ = ["waitfor", "render_waitfor", "svg_of"]
+__all__ = ["render_waitfor", "svg_of", "waitfor"]
 
 FONTNAME = "DejaVu Sans"   # Graphviz (system and wasm) knows its metrics
 NAME_LIMIT = 40            # characters of a task's name(args) shown in a node
@@ -79,8 +80,9 @@ class _Builder:
         self.focus = focus
         self.others = others    # words for pool workers not in state.holders
         tasks = state.tasks
-        self.queue_pos = ({tid: i for i, tid in enumerate(state.queue)}
-                          if queue_pos is None else queue_pos)
+        self.queue_pos = dict(state.positions) if queue_pos is None else queue_pos
+        self.pools = state.pools or {None: PoolState(None, 0, False, {}, ())}
+        self.named = len(self.pools) > 1
         self.task_waits: List[Wait] = sorted(
             (r.wait for r in tasks.values() if r.state == "blocked" and r.wait is not None),
             key=lambda w: (w.since, w.waiter or ""))
@@ -91,13 +93,13 @@ class _Builder:
         self.knot_waits: Set[Tuple[Optional[str], str]] = set()
         self.knot_threads: Set[str] = set()
         self.needs: Set[str] = set()
-        self.pool_in_knot = False
+        self.knot_queues: Set[Optional[str]] = set()
         if finding is not None:
             for item in finding.knot:
                 if item.get("kind") == "needs_worker":
                     self.needs.add(item["task"])
                     self.knot_tasks.add(item["task"])
-                    self.pool_in_knot = True
+                    self.knot_queues.add(item.get("queue"))
                     continue
                 waiter = item.get("waiter")
                 self.knot_waits.add((waiter if waiter else item.get("worker_key"),
@@ -112,7 +114,8 @@ class _Builder:
         # Which tasks to draw.
         shown: Set[str] = set()
         for w in self.task_waits:
-            shown.add(w.waiter)
+            if w.waiter is not None:
+                shown.add(w.waiter)
             shown.add(w.waits_on)
         for w in self.thread_waits:
             shown.add(w.waits_on)
@@ -182,37 +185,59 @@ class _Builder:
                fontcolor=palette.TEXT, id=nid, tooltip=tooltip(key), **{"class": classes})
         return nid
 
-    def _pool(self, g: graphviz.Digraph) -> Tuple[Dict[str, str], str]:
-        """The pool as a cluster of worker nodes; returns (worker key -> node
-        name, a node inside the cluster for edges that point at the pool)."""
+    def _pools(self, g: graphviz.Digraph) -> Tuple[Dict[Tuple, str], Dict[Optional[str], str]]:
+        """One cluster per queue; returns ((queue, worker key) -> node name,
+        queue -> a node inside its cluster for edges that point at the pool)."""
+        names: Dict[Tuple, str] = {}
+        anchors: Dict[Optional[str], str] = {}
+        pools = self.pools
+        order = sorted(pools, key=lambda q: (q is None, str(q)))
+        for i, q in enumerate(order):
+            n, a = self._pool(g, pools[q], i)
+            names.update(n)
+            anchors[q] = a
+        return names, anchors
+
+    def _pool(self, g: graphviz.Digraph, pool: PoolState, index: int
+              ) -> Tuple[Dict[Tuple, str], str]:
         st = self.state
-        workers = sorted(st.holders, key=lambda w: natural_key(w.key))
+        q = pool.queue
+        holders = pool.holders
+        workers = sorted(holders, key=lambda w: natural_key(w.key))
         many_hosts = len({(w.host, w.pid) for w in workers}) > 1
-        busy = sum(1 for w in workers if st.holders[w] is not None)
-        blocked = sum(1 for w in workers if st.holders[w] is not None and
-                      st.tasks[st.holders[w]].state == "blocked")
-        size = max(st.pool_size, len(workers))
+        held = {w: tid for w, tid in holders.items() if tid is not None}
+        busy = len(held)
+        blocked = sum(1 for tid in held.values() if st.tasks[tid].state == "blocked")
+        size = max(pool.size, len(workers))
         shown = set(self.shown)
         if len(workers) > MAX_POOL_ROWS:
             # A big pool: draw the workers that matter, count the others.
-            keep = [w for w in workers if st.holders[w] in shown]
-            hidden = [w for w in workers if st.holders[w] not in shown]
+            keep = [w for w in workers if holders[w] in shown]
+            hidden = [w for w in workers if holders[w] not in shown]
         else:
             keep, hidden = workers, []
-        names: Dict[str, str] = {}
-        title = (f"worker pool: {size} worker{'s' if size != 1 else ''}, "
+        names: Dict[Tuple, str] = {}
+        in_knot = q in self.knot_queues
+        what = "worker pool" if not self.named else f"queue {q if q is not None else 'default'}"
+        title = (f"{what}: {size} worker{'s' if size != 1 else ''}, "
                  f"{busy} busy, {blocked} blocked")
-        with g.subgraph(name="cluster_pool") as c:
-            c.attr(label=label(title), id="pool", style="rounded,filled",
+        if not pool.exact and size:
+            title += " (size inferred)"
+        pid = "pool" if index == 0 else f"pool-{index + 1}"
+        cname = "cluster_pool" if index == 0 else f"cluster_pool_{index + 1}"
+        more_id = "pool-more" if index == 0 else f"pool-more-{index + 1}"
+        with g.subgraph(name=cname) as c:
+            c.attr(label=label(title), id=pid, style="rounded,filled",
                    fillcolor="#F2F8FC", color=palette.POOL, fontcolor=palette.POOL,
                    penwidth="1.5", fontsize="11", labeljust="c", labelloc="t")
-            c.attr("graph", **{"class": "pool knot" if self.pool_in_knot else "pool"})
-            if self.pool_in_knot:
+            c.attr("graph", **{"class": "pool knot" if in_knot else "pool"})
+            if in_knot:
                 c.attr(color=palette.KNOT, penwidth="2.5")
             for w in keep:
-                nid = stable_id("worker", w.key)
-                names[w.key] = nid
-                tid = st.holders[w]
+                wkey = w.key if not self.named else f"{q}:{w.key}"
+                nid = stable_id("worker", wkey)
+                names[(q, w.key)] = nid
+                tid = holders[w]
                 wname = clean_text(f"{w.host}/{w.pid}/{w.name}" if many_hosts else w.name, 40)
                 if tid is None:
                     fill, text, cls = palette.BACKGROUND, "idle", "worker idle"
@@ -223,21 +248,22 @@ class _Builder:
                     cls = f"worker state-{rec.state}"
                 c.node(nid, label=label(wname, text), shape="box", style="filled",
                        fillcolor=fill, fontcolor=ink(fill), color=palette.POOL, fontsize="10",
-                       id=nid, tooltip=tooltip(w.key), **{"class": cls})
+                       id=nid, tooltip=tooltip(wkey), **{"class": cls})
             extra = []
             if hidden:
-                states = Counter("idle" if st.holders[w] is None
-                                 else st.tasks[st.holders[w]].state for w in hidden)
+                states = Counter(st.tasks[held[w]].state if w in held else "idle"
+                                 for w in hidden)
                 extra.append(f"+{len(hidden)} more: " + ", ".join(
                     f"{n} {k}" for k, n in sorted(states.items())))
             if size > len(workers):
                 extra.append(f"+{size - len(workers)} {self.others}")
             if extra or not keep:
-                c.node("pool-more", label=label(*(extra or ["no workers seen"])),
+                words = extra or ["no workers seen"]
+                c.node(more_id, label=label(*words),
                        shape="box", style="dashed", color=palette.POOL,
-                       fontcolor=palette.MUTED, fontsize="10", id="pool-more",
+                       fontcolor=palette.MUTED, fontsize="10", id=more_id,
                        **{"class": "worker more"})
-        anchor = names[keep[0].key] if keep else "pool-more"
+        anchor = names[(q, keep[0].key)] if keep else more_id
         return names, anchor
 
     def _summary_node(self, g: graphviz.Digraph) -> None:
@@ -302,7 +328,7 @@ class _Builder:
             g.node("empty", label=words, shape="plaintext", fontcolor=palette.MUTED,
                    id="empty")
             return g
-        workers, anchor = self._pool(g)
+        workers, anchors = self._pools(g)
         for tid in self.shown:
             self._task_node(g, tid)
         thread_ids: Dict[str, str] = {}
@@ -313,43 +339,55 @@ class _Builder:
         self._summary_node(g)
         shown = set(self.shown)
         # held by: worker -> the task it runs
-        for wk in sorted(st.holders, key=lambda w: natural_key(w.key)):
-            tid = st.holders[wk]
-            if tid is None or tid not in shown or wk.key not in workers:
+        slots = sorted(st.holders, key=lambda s: (str(s[0]), natural_key(s[1].key)))
+        for q, wk in slots:
+            holder = st.holders[(q, wk)]
+            if holder is None or holder not in shown or (q, wk.key) not in workers:
                 continue
-            knot = self.pool_in_knot and tid in self.knot_tasks
-            attrs = dict(id=f"held-{uid('w', wk.key)[2:]}", label="held by", fontsize="9",
+            knot = q in self.knot_queues and holder in self.knot_tasks
+            hid = wk.key if not self.named else f"{q}:{wk.key}"
+            attrs = dict(id=f"held-{uid('w', hid)[2:]}", label="held by", fontsize="9",
                          color=palette.KNOT if knot else palette.MUTED,
                          fontcolor=palette.MUTED, arrowhead="none", penwidth="2")
             attrs["class"] = "held knot" if knot else "held"
-            g.edge(workers[wk.key], stable_id("task", tid), **attrs)
+            g.edge(workers[(q, wk.key)], stable_id("task", holder), **attrs)
         # waits for: task -> task, thread -> task
         for w in self.task_waits:
-            self._wait_edge(g, stable_id("task", w.waiter), w, w.waiter, thread=False)
+            self._wait_edge(g, stable_id("task", w.waiter or "?"), w, w.waiter, thread=False)
         for w in self.thread_waits:
             key = w.worker.key if w.worker else "?"
             self._wait_edge(g, thread_ids[key], w, key, thread=True)
-        # needs a worker: queued task -> pool
+        # needs a worker: queued task -> the pool of its queue
         needy = [tid for tid in self.shown if tid in self.needs or
                  (st.tasks.get(tid) is not None and st.tasks[tid].state == "queued")]
+        order = sorted(self.pools, key=lambda q: (q is None, str(q)))
+        for i, q in enumerate(order):
+            mine = [tid for tid in needy if (st.tasks.get(tid) or TaskRecord(tid)).queue == q
+                    or (len(order) == 1)]
+            self._need_edges(g, mine, anchors[q],
+                             "cluster_pool" if i == 0 else f"cluster_pool_{i + 1}",
+                             "" if i == 0 else f"-{i + 1}")
+        return g
+
+    def _need_edges(self, g, needy: List[str], anchor: str, cluster: str, sfx: str) -> None:
         if len(needy) > MAX_NEED_EDGES:
             # Many back-edges to the pool tangle: gather them at one point first.
             knot = any(tid in self.needs for tid in needy)
-            g.node("need-hub", shape="point", width="0.12", id="need-hub",
+            hub = f"need-hub{sfx}"
+            g.node(hub, shape="point", width="0.12", id=hub,
                    color=palette.KNOT if knot else palette.POOL,
                    **{"class": "need knot" if knot else "need"})
-            self._need_edge(g, "need-hub", anchor, knot, f"{len(needy)} tasks need a worker",
-                            "need-all", lhead="cluster_pool", constraint="false",
+            self._need_edge(g, hub, anchor, knot, f"{len(needy)} tasks need a worker",
+                            f"need-all{sfx}", lhead=cluster, constraint="false",
                             fontsize="11")
             for tid in needy:
-                self._need_edge(g, stable_id("task", tid), "need-hub", tid in self.needs,
+                self._need_edge(g, stable_id("task", tid), hub, tid in self.needs,
                                 "", f"need-{uid('t', tid)[2:]}", arrowhead="none")
         else:
             for tid in needy:
                 self._need_edge(g, stable_id("task", tid), anchor, tid in self.needs,
                                 "needs a worker", f"need-{uid('t', tid)[2:]}",
-                                lhead="cluster_pool", constraint="false")
-        return g
+                                lhead=cluster, constraint="false")
 
     @staticmethod
     def _need_edge(g, tail: str, head: str, knot: bool, words: str, eid: str, **kw) -> None:

@@ -71,8 +71,8 @@ class TraceView(anywidget.AnyWidget):
         self._changed = threading.Condition()
         self._thread: Optional[threading.Thread] = None
         self._seen = -1
-        self._layout_key = None
-        self._layout = None
+        self._layout_key: Optional[tuple] = None
+        self._layout: Optional[dict] = None
         trace = self._snapshot()
         self._trace = trace
         self._diagnosis = diagnosis if diagnosis is not None else diagnose(trace)
@@ -184,10 +184,8 @@ class TraceView(anywidget.AnyWidget):
         return render_static_svg(self._trace, self._diagnosis)
 
     def _repr_mimebundle_(self, **kwargs):
-        bundle = super()._repr_mimebundle_(**kwargs)
-        if isinstance(bundle, tuple):
-            bundle = bundle[0]
-        bundle = dict(bundle or {})
+        got = super()._repr_mimebundle_(**kwargs)
+        bundle: dict = dict((got[0] if isinstance(got, tuple) else got) or {})
         try:
             bundle["image/svg+xml"] = self.static_svg()
         except Exception:   # drawing modules missing: the text still shows

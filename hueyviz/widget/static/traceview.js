@@ -187,14 +187,11 @@ function render({ model, el: host }) {
     }
     // the queue: how many tasks wait for a worker (a step area, clipped to the past)
     {
+      // queue depth after each change, as the replay recorded it
       const q = d.queue, pts = [];
-      let i = 0, j = 0, n = 0, maxN = 0;
+      let maxN = 0;
       const evs = [];
-      while (i < q.enq.length || j < q.deq.length) {
-        if (j >= q.deq.length || (i < q.enq.length && q.enq[i] <= q.deq[j])) { n += 1; evs.push([q.enq[i++], n]); }
-        else { n -= 1; evs.push([q.deq[j++], n]); }
-        maxN = Math.max(maxN, n);
-      }
+      for (let k = 0; k < q.t.length; k++) { evs.push([q.t[k], q.n[k]]); maxN = Math.max(maxN, q.n[k]); }
       const y0 = TOP + ROW - 6, hq = ROW - 10;
       const yq = (k) => y0 - (maxN ? (k / maxN) * hq : 0);
       let path = `M${xOf(0)} ${y0}`;
@@ -352,19 +349,23 @@ function render({ model, el: host }) {
   }
 
   // ------------------------------------------------------------ wait-for
-  function taskState(i, time, blockedSet) {
-    const tk = P.d.tasks;
-    if (blockedSet.has(i)) return "blocked";
-    const st = tk.start[i], en = tk.end[i], eq = tk.enq[i];
-    if (en !== null && time >= en) return P.S[tk.outcome[i]];
-    if (st !== null && time >= st) return "running";
-    if (eq !== null && time >= eq) return "queued";
-    return "pending";
+  // The state of task i at `time`: its last recorded change at or before
+  // then (the replay's changes, sent with the data; nothing is inferred here).
+  function taskState(i, time) {
+    const c = P.d.changes;
+    const a = c.start[i], b = c.start[i + 1];
+    let lo = a, hi = b - 1, found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (c.t[mid] <= time + 1e-9) { found = mid; lo = mid + 1; } else hi = mid - 1;
+    }
+    return found < 0 ? "not yet enqueued" : P.S[c.state[found]];
   }
 
   function queuedAt(time) {
     const q = P.d.queue;
-    return Math.max(0, bisectRight(q.enq, time) + 1 - (bisectRight(q.deq, time) + 1));
+    const k = bisectRight(q.t, time);
+    return k >= 0 ? q.n[k] : 0;
   }
 
   function drawGraph(time, held) {
@@ -449,7 +450,7 @@ function render({ model, el: host }) {
           `<text x="${p[0]}" y="${p[1] + 10}" text-anchor="middle" class="hv-n2">${st}</text></g>`);
       } else {
         const i = n.i;
-        const st = taskState(i, time, blockedSet);
+        const st = taskState(i, time);
         const inKnot = finding && P.knot.has(i);
         const fill = st === "blocked" ? `url(#${uid}-ghatch)` : (pal.states[st] || pal.states.unknown);
         const dark = st === "complete" || st === "finished" || st === "error" || st === "timeout" || st === "lost" || st === "interrupted";
