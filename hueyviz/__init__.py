@@ -4,7 +4,7 @@
 >>> sorted(n for n in ("trace", "Trace", "diagnose") if hasattr(hueyviz, n))
 ['Trace', 'diagnose', 'trace']
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 from .event import Event, TraceFormatError, Worker  # noqa: E402
 from .trace import Trace, TraceWarning  # noqa: E402
