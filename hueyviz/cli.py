@@ -10,6 +10,7 @@ from typing import List, Optional
 
 from . import __version__
 from .event import TraceFormatError
+from .extras import MissingExtra
 
 EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -285,7 +286,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_BAD_INPUT
     try:
         return args.func(args)
-    except TraceFormatError as exc:
+    except (TraceFormatError, MissingExtra) as exc:
         print(f"hueyviz: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except BrokenPipeError:
