@@ -151,7 +151,7 @@ def test_quick_start_demo_on_the_system_python(tmp_path):
     where = subprocess.run(
         [str(venv_python), "-c", "import hueyviz, importlib.util as u; "
          "print(hueyviz.__file__); print(u.find_spec('pytest') is None)"],
-        env=system_env(), capture_output=True, text=True, timeout=60, check=True)
+        cwd=tmp_path, env=system_env(), capture_output=True, text=True, timeout=60, check=True)
     module, no_pytest = where.stdout.split()
     assert module.startswith(str(clone / "hueyviz")), module      # editable, this clone
     assert no_pytest == "True", "demo installed the test extras; it needs the runtime only"
