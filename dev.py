@@ -153,8 +153,13 @@ def create_venv():
                      "create a virtual environment: run dev.py with a Python that has them")
         apt_install([venv_package()], f"{sys.executable} cannot create virtual environments")
     remove_venv()
-    if run([sys.executable, "-m", "venv", VENV]).returncode != 0:
-        remove_venv()                 # never leave a half-made venv behind
+    ok = False
+    try:
+        ok = run([sys.executable, "-m", "venv", VENV]).returncode == 0
+    finally:
+        if not ok:                    # failed or interrupted: no half-made venv left behind
+            remove_venv()
+    if not ok:
         sys.exit(f"[dev.py] {sys.executable} -m venv {VENV} failed "
                  f"(on Debian/Ubuntu: sudo apt-get install {venv_package()})")
 
@@ -240,4 +245,8 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        print("\n[dev.py] interrupted", file=sys.stderr)
+        sys.exit(130)
