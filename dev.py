@@ -71,7 +71,7 @@ def apt_install(packages, why):
 def ensure_system_packages():
     missing = [pkg for binary, pkg in APT_PACKAGES.items() if shutil.which(binary) is None]
     if missing:
-        apt_install(missing, "the tests need " + ", ".join(missing))
+        apt_install(missing, "missing " + ", ".join(missing))
 
 
 # -- the project's virtual environment ---------------------------------------
@@ -191,14 +191,14 @@ def ensure_venv(extras=()):
         create_venv()
     want = wanted_stamp(extras)
     spec = f".[{','.join(want['extras'])}]" if extras else "."
-    say(f"installing hueyviz{spec[1:]} and its dependencies into .venv/ "
-        "(only when pyproject.toml changed or on first use; about a minute the first time)")
+    say(f"installing hueyviz{spec[1:]} and its dependencies into .venv/"
+        + (" (first use: a minute or so)" if stamp is None else ""))
     cmd = [VENV_PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
            "--no-input", "-e", spec]
     if run(cmd, env=venv_env()).returncode != 0:
         sys.exit(f"[dev.py] pip install -e {spec} into .venv/ failed (see above)")
     # Extras installed earlier for the same pyproject.toml are still there.
-    if stamp and stamp.get("pyproject") == want["pyproject"] and stamp.get("python") == want["python"]:
+    if stamp and all(stamp.get(k) == want[k] for k in ("venv", "python", "pyproject")):
         want["extras"] = sorted(set(want["extras"]) | set(stamp.get("extras", ())))
     write_stamp(want)
 

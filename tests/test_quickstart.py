@@ -32,7 +32,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 OFFLINE = ("NewConnectionError", "Temporary failure in name resolution",
-           "Network is unreachable", "ConnectTimeoutError", "No matching distribution found")
+           "Network is unreachable", "ConnectTimeoutError")
 # What a user's shell would pass on: identity, locale, and the machine's
 # network/pip configuration (proxies, certificates, local wheel directories).
 KEEP_ENV = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TERM", "TMPDIR",
