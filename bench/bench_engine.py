@@ -1,6 +1,6 @@
 """Wait-for graph rendering: system ``dot`` (subprocess) vs in-process wasm.
 
-    python bench/bench_engine.py [--repeat 5] [--no-install]
+    .venv/bin/python bench/bench_engine.py [--repeat 5] [--no-install]
 
 Builds deadlocked traces with 2, 16 and 64 workers (each worker holds a main
 task blocked on a subtask; 3 more subtasks per main are queued) and times

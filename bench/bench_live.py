@@ -10,7 +10,7 @@
 
 Needs ``redis-server`` on PATH (it starts its own on a free port).
 
-    python bench/bench_live.py [--quick]
+    .venv/bin/python bench/bench_live.py [--quick]
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Rendering time and size of lanes.svg, animated.svg and report.html.
 
-    python bench/bench_render.py              # 1k, 10k, 100k tasks
-    python bench/bench_render.py 1000 5000    # chosen sizes
+    .venv/bin/python bench/bench_render.py              # 1k, 10k, 100k tasks
+    .venv/bin/python bench/bench_render.py 1000 5000    # chosen sizes
 
 Synthetic traces from ``bench/synth.py`` (64 workers in 8 consumers at 100k,
 fewer for smaller runs).  The diagnosis is computed once per trace and

@@ -6,7 +6,7 @@ Both run once per ``Result.get`` whose result is not there yet, never on
 waits that return at once.  Compare them with Huey's own polling wait
 (MemoryStorage.wait_result sleeps 0.1 s and up between polls).
 
-    python bench/callsite.py
+    .venv/bin/python bench/callsite.py
 """
 import timeit
 

@@ -11,7 +11,7 @@ keeps alive: the Event tuples, their timestamps, the ring buffer's slots and
 the task-id strings the events hold.  Tasks return a value half of the time
 (so results are stored and read back untraced and traced alike).
 
-    python bench/memory.py [--quick] [--json]
+    .venv/bin/python bench/memory.py [--quick] [--json]
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ written).
 Configurations are interleaved (ABCABC...) and the median per configuration
 is reported, with ratios against the untraced median of the same run.
 
-    python bench/overhead.py [--quick] [--json]
+    .venv/bin/python bench/overhead.py [--quick] [--json]
 """
 from __future__ import annotations
 

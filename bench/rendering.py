@@ -6,7 +6,7 @@ from ``bench/synth.py``, and records each file's size.  Sizes are
 interleaved across rounds; medians reported.  Targets at 100k tasks: every
 output <= 10 s, each SVG <= 5 MB.
 
-    python bench/rendering.py [--quick] [--json]
+    .venv/bin/python bench/rendering.py [--quick] [--json]
 """
 from __future__ import annotations
 

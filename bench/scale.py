@@ -6,7 +6,7 @@ saved once as JSON Lines; then ``Trace.load`` + ``diagnose`` are timed,
 sizes interleaved (10k, 100k, 10k, 100k, ...), medians reported.  The
 10k -> 100k ratio should be ~10 (linear).
 
-    python bench/scale.py [--quick] [--json]
+    .venv/bin/python bench/scale.py [--quick] [--json]
 """
 from __future__ import annotations
 

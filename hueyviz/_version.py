@@ -1,1 +1,2 @@
-__version__ = "0.1.0"
+"""The one place hueyviz's version is defined (pyproject.toml reads it)."""
+__version__ = "0.2.0.dev0"

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-IGNORE = shutil.ignore_patterns(".git", "test-artifacts", "__pycache__", "*.egg-info",
+IGNORE = shutil.ignore_patterns(".git", ".venv", "test-artifacts", "__pycache__", "*.egg-info",
                                 ".pytest_cache", "build", "dist", ".ipynb_checkpoints",
                                 "hueyviz-demo", "*.pyc")
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from typing import Any, List, Optional, Tuple
 
+from ..core import extras
 from .writer import BufferedSink
 
 __all__ = ["DEFAULT_MAXLEN", "RedisReader", "RedisSink", "make_pool", "stream_key"]
@@ -29,7 +30,9 @@ def make_pool(url: Optional[str] = None, pool=None):
     """A new connection pool: from a URL, or cloning ``pool``'s settings
     (never sharing its connections), always with socket timeouts so a hung
     Redis cannot hang the writer."""
-    import redis
+    # Every Redis sink and source starts here: the one place that says which
+    # extra to install when redis-py is missing.
+    redis = extras.redis()
     if url is not None:
         return redis.ConnectionPool.from_url(url, **_SOCKET)
     kwargs = dict(pool.connection_kwargs)

@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import List
 
 from .markup import num
@@ -82,7 +82,7 @@ def duration_label(seconds: float) -> str:
 def absolute_start(t0: float, unix: bool) -> str:
     if not unix:
         return f"t = {num(t0, 6)} on the trace clock"
-    dt = datetime.fromtimestamp(t0, tz=timezone.utc)
+    dt = datetime.fromtimestamp(t0, tz=UTC)
     return dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{dt.microsecond // 1000:03d} UTC"
 
 
