@@ -119,7 +119,7 @@ def test_quick_start_demo_on_the_system_python(tmp_path):
     if python3 is None:
         pytest.skip(f"no python3 on the system PATH ({SYSTEM_PATH})")
     facts = python_facts(python3)
-    if tuple(facts["version"]) < (3, 10):
+    if tuple(facts["version"]) < (3, 11):
         pytest.skip(f"the system's python3 is {facts['version']}; hueyviz needs >= 3.11")
     if not facts["venv"] and not can_apt_install():
         pytest.skip(f"{python3} has no venv/ensurepip and apt-get cannot run here "
