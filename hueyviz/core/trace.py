@@ -13,13 +13,9 @@ import warnings
 from typing import IO, Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .._version import __version__
+from .codec import loads
 from .collector import collector_paused
 from .event import KINDS, Event, TraceFormatError, from_json_dict, to_json_dict
-
-try:  # orjson roughly halves load time on big traces; stdlib is the fallback
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised where orjson is absent
-    _orjson = None  # type: ignore[assignment]
 
 __all__ = ["FORMAT", "VERSION", "Trace", "TraceWarning"]
 
@@ -29,12 +25,6 @@ VERSION = 1
 
 class TraceWarning(UserWarning):
     """Something in a trace was skipped or repaired while loading."""
-
-
-def _loads(line: bytes):
-    if _orjson is not None:
-        return _orjson.loads(line)
-    return json.loads(line)
 
 
 def make_header(**fields) -> dict:
@@ -261,7 +251,7 @@ class Trace(Sequence[Event]):
             if not raw.strip():
                 continue
             try:
-                obj = _loads(raw)
+                obj = loads(raw)
             except ValueError as exc:
                 err = TraceFormatError(f"invalid JSON ({exc})", lineno, source)
                 if not raw.endswith(b"\n"):

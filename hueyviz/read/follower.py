@@ -35,13 +35,13 @@ Lost workers
 from __future__ import annotations
 
 import heapq
-import json
 import os
 import time
 import warnings
 from collections import deque
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ..core.codec import loads
 from ..core.errors import SourceError, TraceFormatError
 from ..core.event import Event, Worker, from_json_dict
 from ..core.trace import Trace, TraceWarning, make_header
@@ -51,18 +51,6 @@ __all__ = ["DEFAULT_LOST_AFTER", "Follower", "follow", "read_trace"]
 
 DEFAULT_LOST_AFTER = 5.0
 SKEW_WARNING = 1.0     # seconds of clock difference between hosts worth a warning
-
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover
-    _orjson = None  # type: ignore[assignment]
-
-
-def _loads(text):
-    if _orjson is not None:
-        return _orjson.loads(text)
-    return json.loads(text)
-
 
 class _Proc:
     __slots__ = ("last", "lost", "workers")
@@ -167,7 +155,7 @@ class Follower:
             try:
                 if payload is None:
                     raise TraceFormatError(where.split(": ", 1)[-1])
-                e = from_json_dict(_loads(payload), self._workers)
+                e = from_json_dict(loads(payload), self._workers)
             except (TraceFormatError, ValueError, TypeError) as exc:
                 self.skipped += 1
                 if self._skip_first is None:

@@ -24,7 +24,6 @@ seconds so that readers can tell a silent process from a vanished one.
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import os
 import socket
@@ -34,6 +33,7 @@ import weakref
 from collections import deque
 from typing import List, Optional, Tuple
 
+from ..core.codec import dumps
 from ..core.event import Event, to_json_dict
 
 __all__ = ["BufferedSink", "flush_all"]
@@ -42,22 +42,6 @@ _HOST = socket.gethostname()
 _live: weakref.WeakSet = weakref.WeakSet()
 _WORKER_KINDS = frozenset({"worker_up", "executing"})
 _orphans: list = []   # connections inherited over fork: never closed by the child
-
-
-def _dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=repr)
-
-
-try:  # orjson encodes ~5x faster; the writer's CPU is the tracer's main cost
-    import orjson as _orjson
-
-    def _fast_dumps(obj) -> str:
-        try:
-            return _orjson.dumps(obj, default=repr).decode()
-        except TypeError:        # e.g. non-string keys in data
-            return _dumps(obj)
-except ImportError:  # pragma: no cover
-    _fast_dumps = _dumps
 
 
 class BufferedSink:
@@ -229,7 +213,7 @@ class BufferedSink:
 
     def _add(self, batch: list, e: Event) -> None:
         try:
-            text = _fast_dumps(to_json_dict(e))
+            text = dumps(to_json_dict(e))
         except Exception:
             self.dropped += 1
             return
