@@ -33,6 +33,8 @@ _LAZY = {
     "Edge": "hueyviz.analysis.finding",
     "Finding": "hueyviz.analysis.finding",
     "diagnose": "hueyviz.analysis.detector",
+    "Advice": "hueyviz.analysis.advice",
+    "advise": "hueyviz.analysis.advice",
     "WhatIf": "hueyviz.analysis.simulation",
     "whatif": "hueyviz.analysis.simulation",
     "render_lanes": "hueyviz.render.lanes",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import textwrap
 import warnings
@@ -35,6 +36,7 @@ def _parser() -> argparse.ArgumentParser:
               hueyviz diagnose trace.jsonl --json
               hueyviz render trace.jsonl -o docs/  lanes.svg, waitfor.svg, report.html, ...
               hueyviz whatif trace.jsonl         verdict and makespan for 1..8 workers
+              hueyviz advise trace.jsonl         each usual fix, replayed: which ones help
               hueyviz record app.huey -o t.jsonl --duration 60   from a live system
               hueyviz diagnose app.huey --json   live system (RedisHuey, SqliteHuey, FileHuey)
             """))
@@ -137,6 +139,26 @@ def _parser() -> argparse.ArgumentParser:
                    help="also replay with waited-for subtasks called synchronously")
     w.set_defaults(func=_cmd_whatif)
 
+    a = sub.add_parser(
+        "advise", formatter_class=_Formatter,
+        help="replay the recorded workload under each usual fix; say which ones help",
+        description="For each of the usual fixes (more workers, store_none, subtasks at a "
+                    "higher priority, a timeout on each wait, calling subtasks synchronously, "
+                    "a pipeline/finalize that nobody blocks in) replay the recorded workload "
+                    "with the fix applied and report its verdict and makespan, where to change "
+                    "the code and how, best first.  Exit status: 0 when the original is ok, 1 "
+                    "when it has a finding, 2 unusable input.",
+        epilog=textwrap.dedent("""\
+            examples:
+              hueyviz advise hueyviz-demo/trace.jsonl
+              hueyviz advise trace.jsonl --json | jq '.fixes[0]'
+            """))
+    _source_args(a)
+    a.add_argument("--json", action="store_true",
+                   help="print one object: verdict, makespan, workers, fixes[{kind, helps, "
+                        "verdict, makespan, workers, exact, notes, where, hint, reason}]")
+    a.set_defaults(func=_cmd_advise)
+
     rec = sub.add_parser(
         "record", formatter_class=_Formatter,
         help="save what a live system records into a trace file",
@@ -208,7 +230,34 @@ def _cmd_diagnose(args) -> int:
         print(d.message)
         for note in d.notes:
             print(f"note: {note}")
+        if not d.ok:
+            print(_best_fix(tr, args.source))
     return EXIT_OK if d.ok else EXIT_FINDING
+
+
+# Above this many tasks the one-line fix is left to `hueyviz advise` (it
+# replays the workload several times).
+ADVISE_INLINE_TASKS = 20_000
+
+
+def _best_fix(tr, sources) -> str:
+    from .analysis.advice import advise
+    names = " ".join(sources) if isinstance(sources, list) else str(sources)
+    n_tasks = len({e.task for e in tr if e.task is not None})
+    if n_tasks > ADVISE_INLINE_TASKS:
+        return f"Fixes: hueyviz advise {names} replays each of the usual fixes."
+    best = advise(tr).best
+    if best is None:
+        return f"No usual fix completes it in the replay: hueyviz advise {names} says why."
+    return (f"Best fix ({best.kind}; replayed: {best.verdict}): {best.hint}. "
+            f"Every fix, replayed: hueyviz advise {names}")
+
+
+def _cmd_advise(args) -> int:
+    from .analysis.advice import advise
+    res = advise(load_source(args.source, args))
+    print(json.dumps(res.to_dict(), indent=2) if args.json else res)
+    return EXIT_OK if res.verdict == "ok" else EXIT_FINDING
 
 
 def _counts(text: str) -> range:
@@ -298,6 +347,9 @@ def _cmd_demo(args) -> int:
         print(f"hueyviz demo: {len(users)} main tasks, each blocking on {args.subtasks} "
               f"subtasks, {args.workers} worker threads.\n")
         print(textwrap.fill(d.message, width=100))
+        if not d.ok and res.out:
+            print(textwrap.fill(_best_fix(res.trace, os.path.join(res.out, "trace.jsonl")),
+                                width=100))
         print()
         if not res.rescued:
             print("warning: the consumer could not be rescued in time", file=sys.stderr)

@@ -39,7 +39,8 @@ from .detector import Analysis, analyse, diagnose
 from .finding import Diagnosis
 from .replay import NO_RESULT_OUTCOMES, RESULT_OUTCOMES
 
-__all__ = ["Counts", "Run", "Script", "WhatIf", "build_scripts", "simulate", "whatif"]
+__all__ = ["Counts", "Run", "Script", "WhatIf", "build_scripts", "inline_set", "simulate",
+           "up_times", "whatif"]
 
 Counts = Union[int, Dict[Optional[str], int]]
 _HOST = "whatif"
@@ -61,6 +62,7 @@ class Script:
     finished: bool = False
     outcome: str = "complete"
     stored: bool = True
+    after: Tuple[str, ...] = ()     # a continuation: enqueued when these are done
 
 
 @dataclass(frozen=True)
@@ -248,7 +250,7 @@ def build_scripts(source) -> Tuple[Dict[str, Script], List[str]]:
     return scripts, notes
 
 
-def _up_times(a: Analysis) -> Dict[Optional[str], List[float]]:
+def up_times(a: Analysis) -> Dict[Optional[str], List[float]]:
     """Per queue, when each recorded worker came up (announced, or first seen)."""
     h = a.history
     ups: Dict[Optional[str], Dict[Worker, float]] = {}
@@ -288,6 +290,10 @@ class _Sim:
         self.blocked_own: Dict[str, float] = {}
         self.events: List[Event] = []
         self.now = 0.0
+        self.pending_after: Dict[str, List[str]] = {}    # dep -> continuations
+        for tid, s in scripts.items():
+            for dep in s.after:
+                self.pending_after.setdefault(dep, []).append(tid)
         for tid in scripts:
             if tid not in inline:
                 self.steps[tid], self.own[tid] = self._splice(tid)
@@ -351,6 +357,9 @@ class _Sim:
             self.idle[s.queue].sort(key=lambda x: x.name)
         if s.outcome in NO_RESULT_OUTCOMES or not s.stored:
             return                          # its waiters wait forever (a hang)
+        for cont in self.pending_after.pop(tid, ()):
+            if all(dep in self.done for dep in self.scripts[cont].after):
+                self.enqueue(cont, self.scripts[cont].parent, w)
         for waiter in self.waiters.pop(tid, ()):
             self.gen[waiter] = self.gen.get(waiter, 0) + 1
             self.push(self.now, "woken", waiter, tid)
@@ -430,7 +439,7 @@ class _Sim:
         self.advance(tid, self.blocked_own.pop(tid))
 
 
-def _inline_set(scripts: Dict[str, Script]) -> frozenset:
+def inline_set(scripts: Dict[str, Script]) -> frozenset:
     """Children that their (spawning) parent waits for."""
     out = set()
     for s in scripts.values():
@@ -441,6 +450,7 @@ def _inline_set(scripts: Dict[str, Script]) -> frozenset:
 
 def _roots(scripts: Dict[str, Script]) -> List[Tuple[float, str]]:
     spawned = {a for s in scripts.values() for _, k, a, _ in s.steps if k == "spawn"}
+    spawned |= {tid for tid, s in scripts.items() if s.after}
     roots = [(s.enqueued, tid) for tid, s in scripts.items()
              if tid not in spawned and s.enqueued is not None]
     # Tasks seen running but never enqueued while recording: there from the start.
@@ -553,12 +563,12 @@ def whatif(trace, workers: Union[Iterable[int], Mapping] = range(1, 9),
     queues = sorted({s.queue for s in scripts.values()} | set(rp.pools), key=str)
     recorded = {q: p.size for q, p in rp.pools.items() if p.size}
     combos = _parse_counts(workers, queues or [None], recorded)
-    ups = _up_times(a)
+    ups = up_times(a)
     prioritised = {q: p.prioritised for q, p in rp.pools.items()}
     runs = tuple(simulate(scripts, c, ups, prioritised) for c in combos)
     sync_runs = None
     if sync:
-        inline = _inline_set(scripts)
+        inline = inline_set(scripts)
         sync_runs = tuple(simulate(scripts, c, ups, prioritised, inline) for c in combos)
     safe_runs = [r for r in runs if r.verdict in ("ok", "stall")]
     safe: Optional[Counts] = None
