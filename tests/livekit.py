@@ -108,6 +108,7 @@ from huey import {cls}
 
 huey = {cls}({args})
 hueyviz.install(huey{install})
+{extra}
 
 @huey.task()
 def sleepy(i, seconds=0.0):
@@ -120,10 +121,18 @@ def sub(i):
     time.sleep(0.01)
     return i
 
+def _wait_for_file(name):
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not os.path.exists(path):
+        time.sleep(0.01)
+
+
 @huey.task()
-def main(n, gate=0):
+def main(n, gate=0, go=None):
     # gate=k: wait (bounded) until k mains run at once, so that a test's
     # deadlock does not depend on who wins the race to the queue.
+    # go=NAME: then wait (bounded) until the test creates that file.
     if gate:
         path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "gate")
         with open(path, "a") as f:
@@ -134,6 +143,8 @@ def main(n, gate=0):
                 if len(f.read().split()) >= gate:
                     break
             time.sleep(0.01)
+    if go:
+        _wait_for_file(go)
     # The anti-pattern: block on subtasks from inside a task.
     return sum(r.get(blocking=True) for r in [sub(i) for i in range(n)])
 """
@@ -142,12 +153,12 @@ def main(n, gate=0):
 class App:
     """An app module ``app.py`` in its own directory, plus its consumers."""
 
-    def __init__(self, directory, cls: str, args: str, install: str = ""):
+    def __init__(self, directory, cls: str, args: str, install: str = "", extra: str = ""):
         self.dir = str(directory)
         os.makedirs(self.dir, exist_ok=True)
         self.path = os.path.join(self.dir, "app.py")
         with open(self.path, "w") as f:
-            f.write(APP_HEADER.format(cls=cls, args=args, install=install))
+            f.write(APP_HEADER.format(cls=cls, args=args, install=install, extra=extra))
         self.consumers: list = []
         self._module = None
 
@@ -179,6 +190,9 @@ class App:
             c.kill()
         if self._module is not None:
             import hueyviz
+            guard = getattr(self._module, "guard", None)
+            if hasattr(guard, "remove"):          # an app that guards itself
+                guard.remove()
             tracer = getattr(self._module.huey, "_hueyviz_tracer", None)
             hueyviz.uninstall(self._module.huey)
             if tracer is not None:
@@ -254,8 +268,8 @@ def make_app(tmp_path):
     """``make_app(cls, args, install="")`` writes an app; consumers die at teardown."""
     apps = []
 
-    def make(cls: str, args: str, install: str = "", name: str = "app") -> App:
-        app = App(tmp_path / f"{name}{len(apps)}", cls, args, install)
+    def make(cls: str, args: str, install: str = "", name: str = "app", extra: str = "") -> App:
+        app = App(tmp_path / f"{name}{len(apps)}", cls, args, install, extra)
         apps.append(app)
         return app
     yield make

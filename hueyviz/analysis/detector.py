@@ -25,7 +25,7 @@ from ..core.collector import collector_paused
 from ..core.event import Event
 from .finding import VERDICTS, Diagnosis, Edge, Finding, KnotItem, KnotNeed, QueueCount
 from .replay import History, Replay, TaskRecord, Wait
-from .wording import edge_of, knot_wait, pool_words, queue_words, site_words, task_label, wait_words
+from .wording import edge_of, knot_wait, pool_words, queue_words, site_words, task_label, wait_words, worker_words
 
 __all__ = [
     "VERDICTS",
@@ -274,8 +274,9 @@ class _Detector:
             tail = f"no worker is free: {pool_words(counts)}"
         msg = f"{head}: " + "; ".join(parts) + f"; {tail}."
         waiter = edge.waiter or "?"
+        on = worker_words(rp, culprit.worker) if edge.worker else "?"
         msg += (f" The wait that closed it: {task_label(rp.tasks.get(waiter), waiter)}"
-                f" on {edge.worker or '?'} waiting for "
+                f" on {on} waiting for "
                 f"{task_label(rp.tasks.get(edge.waits_on), edge.waits_on)}{site_words(edge)}.")
         if bystanders:
             msg += " Also waiting: " + "; ".join(wait_words(rp, w) for w in bystanders) + "."

@@ -378,7 +378,8 @@ class Replay:
     def _enqueued(self, e: Event) -> None:
         rec = self.task(e.task, e.name, e.queue)
         data = e.data
-        if rec.enqueued is None:
+        late = rec.started is not None and e.t <= rec.started
+        if rec.enqueued is None or (late and e.t < rec.enqueued):
             rec.enqueued = e.t
             if data:
                 rec.parent = data.get("parent")
@@ -395,7 +396,12 @@ class Replay:
                 nxt = self.task(succ, None, rec.queue)
                 if nxt.state == "unknown":
                     self._set(nxt, "pending")
-        elif rec.state in ("running", "blocked"):
+        if late:
+            # Delivered after the task was seen starting (another process's
+            # writer was slower): it tells when and by whom it was enqueued,
+            # not what the task is doing now.
+            return
+        if rec.state in ("running", "blocked"):
             self._anomaly(f"task {rec.id[:8]} enqueued again while it runs")
             self._release(rec)
         self._order += 1

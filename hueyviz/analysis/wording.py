@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
+from ..core.event import Worker
 from .finding import Edge, KnotWait, QueueCount
 from .replay import Replay, TaskRecord, Wait
 
@@ -37,6 +38,20 @@ def _named(rp: Replay) -> bool:
     return len(rp.pools) > 1
 
 
+def worker_words(rp: Replay, w: Optional[Worker]) -> str:
+    """The worker's thread name, with its process when another process has a
+    worker of the same name (every consumer calls its threads Worker-1...)."""
+    if w is None:
+        return "?"
+    others = [x for p in rp.pools.values() for x in p.members
+              if x.name == w.name and (x.host, x.pid) != (w.host, w.pid)]
+    if not others:
+        return w.name
+    if any(x.host != w.host for x in others):
+        return f"{w.name} ({w.host} pid {w.pid})"
+    return f"{w.name} (pid {w.pid})"
+
+
 def target_words(rp: Replay, rec: TaskRecord) -> str:
     where = f" in {queue_words(rec.queue)}" if _named(rp) else ""
     if rec.state == "queued":
@@ -51,7 +66,7 @@ def target_words(rp: Replay, rec: TaskRecord) -> str:
     if rec.state == "pending":
         return "pending (the next step of a pipeline)"
     if rec.state == "blocked":
-        return f"itself blocked on {rec.worker or '?'}{where}"
+        return f"itself blocked on {worker_words(rp, rec.worker)}{where}"
     if rec.state == "unknown":
         return "never enqueued while the tracer was attached"
     if rec.never_result:
@@ -87,7 +102,7 @@ def wait_words(rp: Replay, w: Wait) -> str:
         return f"{who} waits for {tgt}"
     waiter = rp.tasks[w.waiter]
     timeout = f" (timeout {w.timeout:g} s)" if w.timeout is not None else ""
-    worker = w.worker.name if w.worker else "?"
+    worker = worker_words(rp, w.worker)
     if _named(rp):
         worker = f"{worker} of {queue_words(w.queue)}"
     return f"{worker} runs {waiter.label()}, which waits for {tgt}{timeout}"

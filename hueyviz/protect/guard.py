@@ -10,31 +10,40 @@ not touched; ``action="warn"`` only logs and records.
 
 What it can see
 ---------------
-The guard follows the Huey instance in *this* process (see
-:class:`~hueyviz.mirror.Mirror`) and takes the pool to be the workers of
-the consumers started here (``huey.create_consumer`` announces them).
+The guard follows the Huey instance in this process (see
+:class:`~hueyviz.protect.mirror.Mirror`), and, when the instance was
+``hueyviz.install()``-ed with a shared sink (its Redis stream, its SQLite
+table, or files beside FileHuey: the defaults), the events every other
+process wrote there: the pool is then every consumer's workers, on any
+machine, and a wait here that closes a knot with workers of other
+processes is refused.
 
-- Thread and greenlet workers of one consumer process: everything.
-- Several consumer processes on one queue: each guard sees only its own
-  workers and tasks.  Without ``workers=`` it would take its own workers
-  for the whole pool and could refuse a wait that another process would
-  have served, so pass ``workers=`` the total: then it never refuses wrongly,
-  but it only catches knots formed inside this process.
+- Before each decision it reads what the others wrote since its last read
+  (one round trip to the sink: the cost per guarded wait is in
+  BENCHMARKS.md).  A ``block`` is written by its process at once; other
+  events within 50 ms (the writers' flush interval).
+- The window in which it can be wrong is what happened in other processes
+  and has not reached the sink yet (milliseconds for waits).  It errs
+  towards letting a wait block: a wait in another process that it has not
+  seen makes a knot look looser than it is, and then the knot forms (the
+  watchdog and ``diagnose`` still report it).  It can refuse wrongly only if
+  the pool grew in that window and it has not yet seen it: a consumer that
+  started in the last moments, whose announcement has not arrived.
+- Without a shared sink (MemoryHuey, or ``follow=False``) it sees this
+  process only: with several consumer processes on one queue pass
+  ``workers=`` the total, and it catches knots formed inside this process.
 - ``worker_type="process"``: each task runs in a forked child that sees only
   itself, so the guard never fires there (it does not misfire either).
-- Waits by code that is not a task (the web app, a notebook) hold no worker
-  and are never refused.
-- Tasks that started before the guard (or its ``tracer=``) attached are
-  invisible: the guard under-reports, it does not over-report.
-
-A shared live trace (the Redis/SQLite sinks) would let one process see the
-others' waits; the guard reads only this process's events today.
+- Waits by code that is not a task (the web app, a notebook) hold no
+  worker and are never refused.
+- A pool size inferred from the workers seen (no consumer announced it) is
+  never used to refuse a wait: the guard warns once and lets it block.
 """
 from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Optional
+from typing import Any, Optional
 
 from ..analysis.detector import would_deadlock
 from ..core.errors import DeadlockError
@@ -55,14 +64,14 @@ class Guard:
     """
 
     def __init__(self, huey, action: str = "raise", tracer=None,
-                 workers: Optional[int] = None) -> None:
+                 workers: Optional[int] = None, follow: Any = "auto") -> None:
         if action not in ACTIONS:
             raise ValueError(f"action must be one of {ACTIONS}, not {action!r}")
         self.huey = huey
         self.action = action
         self.findings: deque = deque(maxlen=100)
         self.checked = 0
-        self._mirror = Mirror(huey, tracer=tracer, workers=workers)
+        self._mirror = Mirror(huey, tracer=tracer, workers=workers, follow=follow)
         self._hook: Optional[HueyHook] = None
         self._warned_inexact = False
 
@@ -112,6 +121,7 @@ class Guard:
     def _decide(self, task, block: dict, worker, queue=None):
         """(message, finding) refusing the wait, or None when it may block."""
         fol = self._mirror
+        fol.refresh()               # what the other processes did, up to now
         with fol.lock:
             self.checked += 1
             rp = fol.replay
@@ -145,7 +155,7 @@ class Guard:
 
 
 def guard(huey, action: str = "raise", *, tracer=None,
-          workers: Optional[int] = None) -> Guard:
+          workers: Optional[int] = None, follow: Any = "auto") -> Guard:
     """Refuse (or warn about) the blocking wait that would deadlock ``huey``'s pool.
 
     Parameters
@@ -160,12 +170,15 @@ def guard(huey, action: str = "raise", *, tracer=None,
         started before the guard).  Without it the guard follows the
         instance from now on.
     workers : int, optional
-        The whole pool's size, when it is not announced by a consumer started
-        in this process (several processes on one queue: the total).
+        The whole pool's size, when no consumer announces it (a consumer
+        started before the guard, in a process that does not share a sink).
+    follow : "auto", False, or a source
+        Follow the events of the other processes: ``"auto"``, the shared sink
+        ``install()`` chose; False, this process only.
 
     Returns
     -------
     Guard
         Installed; use it as a context manager or call ``remove()``.
     """
-    return Guard(huey, action, tracer=tracer, workers=workers).install()
+    return Guard(huey, action, tracer=tracer, workers=workers, follow=follow).install()

@@ -1,4 +1,4 @@
-"""A :class:`~hueyviz.model.Replay` kept in step with a live Huey instance.
+"""A :class:`~hueyviz.analysis.replay.Replay` kept in step with a live system.
 
 The guard and the watchdog need "the state right now", cheaply, on every
 blocking wait or every few seconds.  Replaying the whole trace each time is
@@ -6,14 +6,27 @@ linear in its length; a :class:`Mirror` instead registers on the Huey
 instance's hook like a tracer and applies each event to one replay as it
 happens (O(1) per event, under a lock), pruning finished tasks so that its
 memory stays proportional to the work in flight.
+
+Seeing the whole system
+    Events of this process come through the hook at once.  When the Huey
+    instance records into a shared sink (a Redis stream, a SQLite table,
+    files: ``hueyviz.install(huey)``), the mirror also follows that sink, so
+    the workers and waits of every other consumer process (on this machine
+    or others) are in its replay too: a background thread reads what the
+    others wrote every ``interval`` seconds, and :meth:`refresh` reads it
+    on demand (the guard does, before each decision).  What the others did
+    in the last moments before a refresh may not have reached the sink yet
+    (their writers flush a ``block`` at once and the rest every 50 ms): see
+    :mod:`hueyviz.protect.guard` for which way that can err.
 """
 from __future__ import annotations
 
 import os
+import socket
 import threading
 import time
 import weakref
-from typing import Callable, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from ..analysis.replay import Replay
 from ..core.event import OUTCOMES, Event, Worker
@@ -43,12 +56,19 @@ class Mirror:
         Declare the pool size (as ``trace(workers=...)``).
     clock : callable
         Event timestamps (default: the tracer's clock, else ``time.time``).
+    follow : "auto", False, or a source
+        Also follow the events other processes write: ``"auto"`` follows the
+        shared sink the instance was ``install()``-ed with (if it has one);
+        a source (a sink, URL...) follows that; False follows nothing.
+    interval : float
+        Seconds between background reads of the followed source.
     """
 
     capture_args = False    # the hook asks every registered recorder
 
     def __init__(self, huey, tracer=None, workers: Optional[int] = None,
-                 clock: Optional[Callable[[], float]] = None) -> None:
+                 clock: Optional[Callable[[], float]] = None, follow: Any = "auto",
+                 interval: float = 0.1) -> None:
         self.huey = huey
         self.tracer = tracer
         self.clock = clock or getattr(tracer, "clock", None) or time.time
@@ -64,6 +84,14 @@ class Mirror:
         self._since_prune = 0
         self._live_after_prune = 0
         self._workers = workers
+        self._source = _followed_source(huey, follow)
+        self.follower: Any = None
+        self.follow_lock = threading.Lock()      # the follower is not thread-safe
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._me = (socket.gethostname(), os.getpid())
+        self._started_at = float("inf")
         _mirrors.add(self)
 
     # -- lifecycle ----------------------------------------------------------
@@ -73,7 +101,8 @@ class Mirror:
         with self.lock:
             hook = self.hook = hook_for(self.huey)
             hook.add(self)
-            if self.tracer is not None:
+            self._started_at = self.clock()
+            if self.tracer is not None and self._source is None:
                 # Events emitted while we seed wait on the lock; each worker
                 # thread has at most one in flight, and it may already be in
                 # the snapshot: remember each worker's last one to skip it.
@@ -83,12 +112,68 @@ class Mirror:
             if self._workers:
                 self._apply(Event(self.clock(), "pool", None, None, None,
                                   {"size": int(self._workers)}, hook.queue))
+        if self._source is not None:
+            self._start_following()
         return self
 
     def stop(self) -> None:
+        self._stop.set()
+        th, self._thread = self._thread, None
+        if th is not None and th is not threading.current_thread():
+            th.join(5.0)
+        if self.follower is not None:
+            with self.follow_lock:
+                self.follower.close()
+            self.follower = None
         if self.hook is not None:
             self.hook.remove(self)
             self.hook = None
+
+    # -- following the others ------------------------------------------------
+    def _start_following(self) -> None:
+        from ..read.follower import Follower
+        # Everything the sink holds, this process's past included (the hook
+        # only brings what happens from now): the pool, tasks in flight.
+        flush = getattr(self._source, "flush", None)
+        if callable(flush):
+            flush(1.0)
+        self.follower = Follower(self._source, start="begin", reorder=0.0)
+        self.refresh(initial=True)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._follow_loop, name="hueyviz-mirror",
+                                        daemon=True)
+        self._thread.start()
+
+    def refresh(self, initial: bool = False) -> int:
+        """Apply what the other processes wrote since the last read (no wait);
+        returns how many events that was."""
+        if self.follower is None:
+            return 0
+        with self.follow_lock:
+            if self.follower is None:
+                return 0
+            events = self.follower.catch_up() if initial else self.follower.poll(0)
+        mine = self._me
+        taken: List[Event] = []
+        for e in events:
+            w = e.worker
+            own = w is not None and (w.host, w.pid) == mine
+            # This process's own events come through the hook from the start.
+            if own and not (initial and e.t < self._started_at):
+                continue
+            taken.append(e)
+        if taken:
+            with self.lock:
+                for e in taken:
+                    self._apply(e)
+        return len(taken)
+
+    def _follow_loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.refresh()
+            except Exception:                   # a sink that is down: keep going
+                self._failed("mirror follower")
 
     # -- hook API (runs on Huey's threads; never raises) ---------------------
     def _record(self, kind, task_id, name, worker, data, queue=None) -> None:
@@ -148,6 +233,19 @@ class Mirror:
         if not self.in_flight:
             return 0.0
         return time.monotonic() - self.last_progress
+
+
+def _followed_source(huey, follow: Any) -> Any:
+    """The shared sink to follow, or None."""
+    if follow is False or follow is None:
+        return None
+    if follow != "auto":
+        return follow
+    tracer = getattr(huey, "_hueyviz_tracer", None)
+    sink = getattr(tracer, "sink", None)
+    # Only sinks that other processes write into too: a MemorySink is this
+    # process's own events, which the hook brings already.
+    return sink if sink is not None and hasattr(sink, "reader") else None
 
 
 def _after_fork_in_child() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from ..analysis.detector import Finding, find_knot
 from .mirror import Mirror
@@ -27,7 +27,8 @@ class Watchdog:
 
     def __init__(self, huey, after: float = 30.0, tracer=None,
                  workers: Optional[int] = None,
-                 callback: Optional[Callable[[str], None]] = None) -> None:
+                 callback: Optional[Callable[[str], None]] = None,
+                 follow: Any = "auto") -> None:
         if after <= 0:
             raise ValueError("after must be positive")
         self.after = float(after)
@@ -36,7 +37,7 @@ class Watchdog:
         self.ticks = 0
         self.message: Optional[str] = None
         self.finding: Optional[Finding] = None
-        self._mirror = Mirror(huey, tracer=tracer, workers=workers)
+        self._mirror = Mirror(huey, tracer=tracer, workers=workers, follow=follow)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._fired_at: Optional[float] = None     # last_progress when it last fired
@@ -123,7 +124,8 @@ class Watchdog:
 
 
 def watchdog(huey, after: float = 30.0, tracer=None, *, workers: Optional[int] = None,
-             callback: Optional[Callable[[str], None]] = None) -> Watchdog:
+             callback: Optional[Callable[[str], None]] = None,
+             follow: Any = "auto") -> Watchdog:
     """Log the diagnosis once when ``huey``'s consumer stops progressing.
 
     Parameters
@@ -144,4 +146,5 @@ def watchdog(huey, after: float = 30.0, tracer=None, *, workers: Optional[int] =
     Watchdog
         Running (a daemon thread); ``stop()`` it or use it as a context manager.
     """
-    return Watchdog(huey, after, tracer=tracer, workers=workers, callback=callback).start()
+    return Watchdog(huey, after, tracer=tracer, workers=workers, callback=callback,
+                    follow=follow).start()

@@ -125,7 +125,9 @@ class BufferedSink:
             self._appended += 1
             if self.keep:
                 self._recent.append(event)
-            if len(buf) == self.batch_size:
+            # A wait is written at once: a guard in another process decides
+            # on it (the rest goes in batches every flush_interval).
+            if len(buf) == self.batch_size or event.kind == "block":
                 self._wake.set()
         except Exception:
             self.dropped += 1
