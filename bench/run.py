@@ -27,7 +27,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-FIGURES = ("overhead", "memory", "scale", "rendering")
+FIGURES = ("overhead", "memory", "scale", "rendering", "guard")
 
 
 def machine() -> dict:
@@ -178,6 +178,28 @@ def rows(res: dict) -> list:
         if rd.get("errors"):
             out.append(("d. renderer errors", str(len(rd["errors"])),
                         "; ".join(sorted(rd["errors"]))[:200], "", "**no**"))
+    gd = res.get("guard", {})
+    if "guard" in gd:
+        g = gd["guard"]
+        out.append(("g. guard check per blocking wait, this process",
+                    f"{g['memory']['median_us']:.0f} us median",
+                    f"p95 {g['memory']['p95_us']:.0f} us over {g['memory']['waits']} waits "
+                    "(MemoryHuey, 4 threads)", "bounded", "-"))
+        rd_ = g.get("redis", {})
+        if "median_us" in rd_:
+            out.append(("g. guard check per blocking wait, following Redis",
+                        f"{rd_['median_us']:.0f} us median",
+                        f"p95 {rd_['p95_us']:.0f} us: reads what other processes wrote "
+                        "(one XREAD) before deciding", "bounded", "-"))
+    if "import" in gd:
+        im = gd["import"]
+        rec, full = im["recording"], im["everything"]
+        out.append(("h. import, recording path (import hueyviz; install)",
+                    f"{rec['ms']:.0f} ms ({rec['hueyviz_ms']:.0f} ms hueyviz's own)",
+                    f"{rec['modules']} modules, {rec['hueyviz_modules']} of hueyviz; heavy: "
+                    f"{', '.join(rec['heavy']) or 'none'}; everything (analysis, drawings, "
+                    f"widget): {full['ms']:.0f} ms, {full['modules']} modules",
+                    "no networkx/graphviz/widgets", _ok(not rec["heavy"])))
     ext = res.get("external", {})
     wf = ext.get("widget_frame")
     wd = wf["data"] if wf else {}
