@@ -305,3 +305,53 @@ def test_whatif_on_a_three_worker_recording_matches_real_runs(consumer):
     replayed = w.runs[1].trace
     assert diagnose(replayed).verdict == "deadlock"
     assert diagnose(replayed).workers == {"total": 2, "blocked": 2}
+
+
+def test_two_instances_installed_on_one_shared_sink_read_as_one_trace(consumer, tmp_path,
+                                                                      capsys):
+    """django-huey style: each queue its own SqliteHuey and consumer, all
+    installed with one sink URL; the URL without ?queue= reads every queue."""
+    import json
+
+    from huey import SqliteHuey
+
+    from hueyviz.cli import main as cli
+    url = f"sqlite:///{tmp_path / 'events.db'}"
+    a = SqliteHuey("a", filename=str(tmp_path / "a.db"))
+    b = SqliteHuey("b", filename=str(tmp_path / "b.db"))
+
+    @b.task()
+    def report(n):
+        return n + 1
+
+    @a.task()
+    def main():
+        return report(1).get(blocking=True, timeout=10)
+
+    ta, tb = hueyviz.install(a, url), hueyviz.install(b, url)
+    try:
+        consumer(a, workers=1)
+        consumer(b, workers=1)
+        assert main().get(blocking=True, timeout=15) == 2
+        assert ta.sink.flush(5) and tb.sink.flush(5)
+
+        def complete():
+            # flush() is the writer's own promise; read until every event is in.
+            tr = hueyviz.Trace.read(url)
+            return tr if sum(e.kind in ("block", "unblock") for e in tr) >= 4 else None
+        from livekit import wait_until
+        assert wait_until(complete, 10)
+        tr = complete()
+        assert {e.queue for e in tr if e.queue} == {"a", "b"}
+        d = diagnose(tr)
+        assert d.verdict == "ok" and set(d.queues) == {"a", "b"}
+        waits = [e for e in tr if e.kind == "block" and e.task is not None]
+        assert [(e.queue, e.get("waits_on_queue")) for e in waits] == [("a", "b")]
+        assert cli(["diagnose", url, "--json"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert set(out["queues"]) == {"a", "b"}
+    finally:
+        hueyviz.uninstall(a)
+        hueyviz.uninstall(b)
+        ta.sink.close()
+        tb.sink.close()

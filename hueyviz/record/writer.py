@@ -178,12 +178,14 @@ class BufferedSink:
 
     def _flush_once(self, now: float) -> bool:
         """Write one batch; return True when more is waiting."""
-        batch = self._retry or self._take(now)
-        if not batch:
-            return False
-        self._retry = batch
+        # Busy from before the batch leaves the buffer: flush() must not see
+        # an empty buffer while a batch is in nobody's hands.
         self._busy = True
         try:
+            batch = self._retry or self._take(now)
+            if not batch:
+                return False
+            self._retry = batch
             if not self._connected:
                 self._connect()
                 self._connected = True
