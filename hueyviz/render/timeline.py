@@ -234,7 +234,8 @@ def _build(trace, diagnosis, at: Optional[float]) -> Timeline:
         out.append(Group(host, pid, grow, grow[0].queue, named))
     queue = _total_depth(history.depth)
     n_tasks = sum(1 for r in tasks.values() if r.state != "unknown")
-    unix = trace.header.get("clock") == "unix" and t0 > 1e8
+    # Unix seconds from 1973 to 5138; anything else is shown as a number.
+    unix = trace.header.get("clock") == "unix" and 1e8 < t0 < 1e11
     return Timeline(t0, t1, out, queue, findings, diagnosis, n_tasks, n_exec, unix, at)
 
 
