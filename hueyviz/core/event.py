@@ -284,7 +284,7 @@ def from_json_dict(obj: Any, workers: Optional[dict] = None,
     if data is not None:
         for k in ("waits_on", "parent"):
             v = data.get(k)
-            if v is not None and strings is not None:
+            if type(v) is str and strings is not None:   # other kinds keep any value
                 data[k] = strings.setdefault(v, v)
     # tuple.__new__ skips NamedTuple.__new__'s Python frame: same type, same fields.
     return _new_event(Event, (t, kind, task, name, worker, data, q if q is not None else queue))

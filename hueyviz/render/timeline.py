@@ -243,7 +243,9 @@ def _total_depth(depth: Dict[Optional[str], List[Tuple[float, int]]]) -> List[Tu
     """The queued tasks of every queue together, at each change."""
     if len(depth) == 1:
         return list(next(iter(depth.values())))
-    changes = sorted((t, q, n) for q, pts in depth.items() for t, n in pts)
+    # Queue names may be None (not recorded): never compared with a name.
+    changes = sorted(((t, q, n) for q, pts in depth.items() for t, n in pts),
+                     key=lambda c: (c[0], c[1] is not None, str(c[1])))
     now: Dict[Optional[str], int] = {}
     out: List[Tuple[float, int]] = []
     for t, q, n in changes:
