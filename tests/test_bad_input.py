@@ -7,6 +7,7 @@ Each class of bad input through the public API and through the command line
 import json
 import math
 import os
+import re
 import sqlite3
 import warnings
 
@@ -63,11 +64,14 @@ WRONG = [
      "field 'timeout' must be a finite number of seconds"),
     ('{"t": 2, "kind": "block", "task": "a", "waits_on": "b", "timeout": -1}',
      "field 'timeout' must be a finite number of seconds >= 0"),
+    # NaN and Infinity are not JSON: orjson refuses the line, the json module
+    # reads the number and the check refuses it.
     ('{"t": 2, "kind": "block", "task": "a", "waits_on": "b", "timeout": NaN}',
-     "field 'timeout' must be"),
+     "field 'timeout' must be|invalid JSON"),
     ('{"t": 2, "kind": "block", "task": "a", "waits_on": "b", "timeout": Infinity}',
-     "field 'timeout' must be"),
-    ('{"t": Infinity, "kind": "enqueued", "task": "a"}', "field 't' must be a finite number"),
+     "field 'timeout' must be|invalid JSON"),
+    ('{"t": Infinity, "kind": "enqueued", "task": "a"}',
+     "field 't' must be a finite number|invalid JSON"),
     ('{"t": 1e300, "kind": "enqueued", "task": "a"}', "at most 1e20 either way"),
     ('{"t": true, "kind": "enqueued", "task": "a"}', "field 't' must be a finite number"),
     ('{"t": 2, "kind": "consumer", "workers": "4"}', "field 'workers' must be a whole number"),
@@ -84,13 +88,13 @@ def test_wrong_field_types_name_file_and_line(tmp_path, capsys, line, why):
     path = write_lines(tmp_path / "w.jsonl", [GOOD, line, GOOD])
     with pytest.raises(TraceFormatError) as exc:
         Trace.load(path)
-    assert exc.value.line == 3 and why in str(exc.value)
+    assert exc.value.line == 3 and re.search(why, str(exc.value))
     assert str(exc.value).startswith(f"{path}:3: ")
     with pytest.warns(TraceWarning, match=r"w\.jsonl:3: "):
         tr = Trace.load(path, strict=False)
     assert len(tr) == 2 and len(tr.warnings) == 1       # skipped and counted
     rc, out, err = cli(capsys, "diagnose", path)
-    assert rc == 2 and out == "" and f"{path}:3: " in err and why in err
+    assert rc == 2 and out == "" and f"{path}:3: " in err and re.search(why, err)
     assert "Traceback" not in err and len(err.splitlines()) == 1
     rc, out, err = cli(capsys, "diagnose", path, "--lenient")
     assert rc == 0 and out.startswith("OK:") and "skipped" in err

@@ -140,6 +140,19 @@ def test_any_field_any_value_loads_or_names_the_line(tmp_path_factory, changes):
         check_usable(lenient)
 
 
+@settings(max_examples=150, **SETTINGS)
+@given(st.lists(mutation, min_size=1, max_size=3))
+def test_a_live_reader_skips_what_it_cannot_use(tmp_path_factory, changes):
+    """The follower (streams, per-process files) skips and counts, never raises."""
+    folder = tmp_path_factory.mktemp("live")
+    write(folder / "h-1.jsonl", mutate(changes))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TraceWarning)
+        tr = Trace.read(str(folder))
+    assert len([e for e in tr if e.kind != "lost"]) <= len(BASE)
+    check_usable(tr)
+
+
 @settings(max_examples=120, **SETTINGS)
 @given(st.lists(mutation, min_size=1, max_size=2))
 def test_cli_answers_0_1_or_2_and_never_a_traceback(tmp_path_factory, changes):
