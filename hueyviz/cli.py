@@ -341,10 +341,13 @@ def _cmd_whatif(args) -> int:
     from .analysis.simulation import whatif
     try:
         counts = parse_workers(args.workers)
+        runs = math.prod(map(len, counts.values())) if isinstance(counts, dict) else len(counts)
+        if runs > MAX_WHATIF_WORKERS:
+            raise ValueError(args.workers)       # hours of simulation: surely a typo
     except ValueError:
         _say(f"hueyviz: error: --workers wants A..B or N (1 <= A <= B <= "
-             f"{MAX_WHATIF_WORKERS}), or per queue queue=A..B,other=N; not {args.workers!r}",
-             err=True)
+             f"{MAX_WHATIF_WORKERS}), or per queue queue=A..B,other=N (at most "
+             f"{MAX_WHATIF_WORKERS} runs in all); not {args.workers!r}", err=True)
         return EXIT_BAD_INPUT
     res = whatif(load_source(args.source, args), workers=counts, sync=args.sync)
     if not res.tasks:

@@ -439,7 +439,8 @@ def test_bad_numbers_on_the_command_line(tmp_path, capsys):
                  ["render", path, "-o", tmp_path / "o", "--at", "inf"],
                  ["diagnose", path, "--from", "nan"], ["diagnose", path, "--to", "-inf"],
                  ["record", path, "-o", tmp_path / "r", "--duration", "-1"],
-                 ["whatif", path, "--workers", "0..2"], ["whatif", path, "--workers", "1..99999"]):
+                 ["whatif", path, "--workers", "0..2"], ["whatif", path, "--workers", "1..99999"],
+                 ["whatif", path, "--workers", "a=1..1000,b=1..1000"]):
         with pytest.raises(SystemExit) as exc:
             rc = main([str(a) for a in argv])
             raise SystemExit(rc)

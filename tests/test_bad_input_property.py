@@ -232,3 +232,17 @@ def test_valid_but_odd_traces_get_a_verdict(tmp_path_factory, objs):
     check_usable(tr)
     rc, out, err = run_cli("diagnose", str(path))
     assert rc in (0, 1) and "Traceback" not in err, (rc, err)
+
+
+@settings(max_examples=25, **SETTINGS)
+@given(st.lists(odd_event(), min_size=1, max_size=15))
+def test_every_drawing_of_an_odd_trace_is_written(tmp_path_factory, objs):
+    from hueyviz.render.export import FILES, export_all
+    folder = tmp_path_factory.mktemp("d")
+    path = folder / "t.jsonl"
+    write(path, objs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TraceWarning)
+        tr = Trace.load(path)
+    written = export_all(tr, folder / "out")
+    assert [p.rsplit("/", 1)[-1] for p in written] == list(FILES)
