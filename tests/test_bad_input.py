@@ -448,3 +448,26 @@ def test_bad_numbers_on_the_command_line(tmp_path, capsys):
         assert exc.value.code == 2, argv
         assert "Traceback" not in err and err.strip(), argv
     assert not (tmp_path / "o").exists() and not os.path.exists(tmp_path / "r")
+
+
+class _BrokenReader(_LateReader):
+    def fetch(self, timeout=0.0, count=0):
+        if not self.batches:
+            raise OSError("the database went away")
+        return super().fetch(timeout, count)
+
+
+def test_record_that_loses_its_source_keeps_the_file_and_fails(tmp_path, capsys, monkeypatch):
+    ev = classic(2).events
+    src = Source("broken source", lambda: _BrokenReader([ev[:4]]))
+    out = tmp_path / "rec.jsonl"
+    res = record(src, out, duration=5, start="begin", reorder=0.0, lost_after=None)
+    assert res.failed and res.events == 4
+    assert res.error == "cannot read broken source: the database went away"
+    assert list(Trace.load(out)) == ev[:4]
+    import hueyviz.read.source as source_mod
+    monkeypatch.setattr(source_mod, "resolve_source", lambda s: Source(
+        "broken source", lambda: _BrokenReader([ev[:4]])))
+    rc, _, err = cli(capsys, "record", "anything", "-o", out, "--duration", "5")
+    assert rc == 2 and re.search(r"recorded \d+ events", err)     # 4, and the lost workers
+    assert err.rstrip().endswith("hueyviz: error: cannot read broken source: the database went away")

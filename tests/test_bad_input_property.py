@@ -246,3 +246,32 @@ def test_every_drawing_of_an_odd_trace_is_written(tmp_path_factory, objs):
         tr = Trace.load(path)
     written = export_all(tr, folder / "out")
     assert [p.rsplit("/", 1)[-1] for p in written] == list(FILES)
+
+
+@settings(max_examples=150, **SETTINGS)
+@given(st.dictionaries(st.sampled_from(["format", "version", "clock", "dropped", "unlogged",
+                                        "source", "huey", "events", "queues"]),
+                       json_values, max_size=4))
+def test_any_header_loads_or_is_unusable(tmp_path_factory, fields):
+    path = tmp_path_factory.mktemp("h") / "t.jsonl"
+    head = {"format": FORMAT, "version": VERSION, **fields}
+    try:
+        first = json.dumps(head)
+    except ValueError:
+        first = repr(head)
+    path.write_text("\n".join([first, *map(json.dumps, BASE)]) + "\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TraceWarning)
+        try:
+            tr = Trace.load(path)
+        except TraceFormatError as exc:
+            assert exc.line == 1
+            tr = None
+    rc, out, err = run_cli("render", str(path), "-o", str(path.parent / "out"),
+                           "--format", "lanes,perfetto")
+    assert "Traceback" not in err
+    if tr is None:
+        assert rc == 2 and err.startswith("hueyviz: error: ")
+    else:
+        assert tr.dropped >= 2 and rc == 0, err
+        check_usable(tr)
