@@ -18,6 +18,7 @@ from .core.errors import (
     EngineNotFound,
     HueyvizError,
     MissingDependency,
+    OutputError,
     SourceError,
     TraceFormatError,
     UsageError,
@@ -56,7 +57,7 @@ __all__ = [
     "__version__", "Event", "Worker", "Trace", "TraceWarning", "Tracer", "trace",
     "install", "uninstall",
     "HueyvizError", "TraceFormatError", "SourceError", "UsageError", "MissingDependency",
-    "EngineNotFound", "DeadlockError",
+    "OutputError", "EngineNotFound", "DeadlockError",
     *_LAZY,
 ]
 

@@ -3,16 +3,58 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import textwrap
+import traceback
 import warnings
 from typing import List, Optional
 
 from ._version import __version__
-from .core.errors import HueyvizError
+from .core.errors import HueyvizError, SourceError, UsageError
+from .core.text import printable
 
-EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT = 0, 1, 2
+# 0 ok, 1 a finding, 2 unusable input (or an unusable output path), 3 a bug
+# in hueyviz (one line; --debug shows the traceback), 130 interrupted.
+EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+def _say(text: object, *, err: bool = False, lines: bool = False) -> None:
+    """Print text that may hold names from a trace: control characters are
+    shown as escapes, never sent to the terminal."""
+    print(printable(text, lines=lines), file=sys.stderr if err else sys.stdout)
+
+
+def _finite(text: str) -> float:
+    """argparse type: a finite number of seconds (no nan, no inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds, not {text!r}")
+    return value
+
+
+def _at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+        return value
+    parse.__name__ = f"whole number >= {low}"
+    return parse
+
+
+def _duration(text: str) -> float:
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds, not {text!r}")
+    return value
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -41,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
               hueyviz diagnose app.huey --json   live system (RedisHuey, SqliteHuey, FileHuey)
             """))
     p.add_argument("--version", action="version", version=f"hueyviz {__version__}")
+    p.add_argument("--debug", action="store_true",
+                   help="show the Python traceback of an error (for bug reports)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     d = sub.add_parser(
@@ -58,9 +102,12 @@ def _parser() -> argparse.ArgumentParser:
             """))
     d.add_argument("--out", default="hueyviz-demo", metavar="DIR",
                    help="where to write trace.jsonl and drawings (default: ./hueyviz-demo/)")
-    d.add_argument("--workers", type=int, default=2, help="consumer worker threads (default 2)")
-    d.add_argument("--users", type=int, default=2, help="main tasks, one per user (default 2)")
-    d.add_argument("--subtasks", type=int, default=3, help="subtasks per main task (default 3)")
+    d.add_argument("--workers", type=_at_least(1), default=2,
+                   help="consumer worker threads (default 2)")
+    d.add_argument("--users", type=_at_least(1), default=2,
+                   help="main tasks, one per user (default 2)")
+    d.add_argument("--subtasks", type=_at_least(0), default=3,
+                   help="subtasks per main task (default 3)")
     d.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
     d.set_defaults(func=_cmd_demo)
 
@@ -106,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="directory to write into (created if missing)")
     r.add_argument("--format", default="all", metavar="LIST",
                    help="comma-separated formats (default: all)")
-    r.add_argument("--at", type=float, metavar="S",
+    r.add_argument("--at", type=_finite, metavar="S",
                    help="draw the static views at S seconds after the trace start "
                         "(default: the first finding, else the end)")
     r.set_defaults(func=_cmd_render)
@@ -175,11 +222,15 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("source", metavar="SOURCE",
                      help="import path app.huey, sink URL (redis://, sqlite:///, file:///) or directory")
     rec.add_argument("-o", "--output", required=True, metavar="FILE", help="trace file to write")
-    rec.add_argument("--duration", type=float, metavar="S",
+    rec.add_argument("--duration", type=_duration, metavar="S",
                      help="stop after S seconds (default: until interrupted)")
     rec.add_argument("--from-start", action="store_true",
                      help="also save what the source holds already, not only what arrives")
     rec.set_defaults(func=_cmd_record)
+    for cmd in (d, g, r, w, rec):
+        # Also after the command (hueyviz diagnose t.jsonl --debug).
+        cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                         help="show the Python traceback of an error (for bug reports)")
     return p
 
 
@@ -195,29 +246,73 @@ def _source_args(p: argparse.ArgumentParser) -> None:
 
 
 def _window_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--from", dest="start", type=float, metavar="S",
+    p.add_argument("--from", dest="start", type=_finite, metavar="S",
                    help="only events from S seconds after the trace start")
-    p.add_argument("--to", dest="end", type=float, metavar="S",
+    p.add_argument("--to", dest="end", type=_finite, metavar="S",
                    help="only events up to S seconds after the trace start")
 
 
-def load_source(source, args=None):
-    """Load a trace named on the command line (one source or a list of them,
-    merged), honouring --from/--to."""
+def _source_words(source) -> str:
+    if isinstance(source, (list, tuple)):
+        return " + ".join(map(_source_words, source))
+    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+
+
+def read_source(source, args=None):
+    """Read a trace named on the command line (one source or a list of them,
+    merged), printing what loading warned about.
+
+    A source that holds no events is unusable input: :class:`SourceError`
+    naming it.
+    """
     # A file, a sink URL or an import path "app.huey" (hueyviz.source).
+    from .core.trace import clock_note
     from .read.follower import read_trace
     strict = not getattr(args, "lenient", False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         tr = read_trace(source, strict=strict)
-    for w in caught:
-        print(f"hueyviz: warning: {w.message}", file=sys.stderr)
+    notes = [str(w.message) for w in caught]
+    clock = clock_note(tr.events, tr.header, _source_words(source))
+    if clock is not None and not any(clock.split(": ", 1)[-1] in n for n in notes):
+        notes.append(clock)          # live sources: the loader of files said it already
+    for note in notes:
+        _say(f"hueyviz: warning: {note}", err=True)
+    if not len(tr):
+        why = "no events were recorded there"
+        if tr.warnings:
+            why = "every entry was skipped (see the warnings above)"
+        elif os.path.isdir(_source_words(source)):
+            why = "the folder holds no trace files (or only empty ones)"
+        raise SourceError(f"{_source_words(source)}: nothing to read: {why}")
+    return tr
+
+
+def window(tr, args, source=None):
+    """The ``--from``/``--to`` part of ``tr`` (seconds after its start);
+    a window that selects no event is unusable input."""
     start = getattr(args, "start", None)
     end = getattr(args, "end", None)
-    if (start is not None or end is not None) and tr.start is not None:
-        t0 = tr.start
-        tr = tr.window(None if start is None else t0 + start, None if end is None else t0 + end)
-    return tr
+    if (start is None and end is None) or tr.start is None:
+        return tr
+    if start is not None and end is not None and start > end:
+        raise UsageError(f"--from {start:g} is after --to {end:g}")
+    t0 = tr.start
+    out = tr.window(None if start is None else t0 + start, None if end is None else t0 + end)
+    if not len(out):
+        span = (tr.end or t0) - t0
+        raise SourceError(
+            f"{_source_words(source if source is not None else getattr(args, 'source', '?'))}: "
+            f"the window --from {start if start is not None else 0:g} --to "
+            f"{end if end is not None else span:g} selects none of its {len(tr)} events "
+            f"(they span 0 to {span:.6g} s after the start)")
+    return out
+
+
+def load_source(source, args=None):
+    """Load a trace named on the command line (one source or a list of them,
+    merged), honouring --from/--to."""
+    return window(read_source(source, args), args, source)
 
 
 def _cmd_diagnose(args) -> int:
@@ -227,11 +322,11 @@ def _cmd_diagnose(args) -> int:
     if args.json:
         print(d.to_json(indent=2))
     else:
-        print(d.message)
+        _say(d.message)
         for note in d.notes:
-            print(f"note: {note}")
+            _say(f"note: {note}")
         if not d.ok:
-            print(_best_fix(tr, args.source))
+            _say(_best_fix(tr, args.source))
     return EXIT_OK if d.ok else EXIT_FINDING
 
 
@@ -256,14 +351,20 @@ def _best_fix(tr, sources) -> str:
 def _cmd_advise(args) -> int:
     from .analysis.advice import advise
     res = advise(load_source(args.source, args))
-    print(json.dumps(res.to_dict(), indent=2) if args.json else res)
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2))
+    else:
+        _say(str(res), lines=True)
     return EXIT_OK if res.verdict == "ok" else EXIT_FINDING
+
+
+MAX_WHATIF_WORKERS = 10_000
 
 
 def _counts(text: str) -> range:
     lo, sep, hi = text.strip().partition("..")
     counts = range(int(lo), int(hi if sep else lo) + 1)
-    if not counts or counts[0] < 1:
+    if not counts or counts[0] < 1 or counts[-1] > MAX_WHATIF_WORKERS:
         raise ValueError(text)
     return counts
 
@@ -291,37 +392,46 @@ def _cmd_whatif(args) -> int:
     from .analysis.simulation import whatif
     try:
         counts = parse_workers(args.workers)
+        runs = math.prod(map(len, counts.values())) if isinstance(counts, dict) else len(counts)
+        if runs > MAX_WHATIF_WORKERS:
+            raise ValueError(args.workers)       # hours of simulation: surely a typo
     except ValueError:
-        print(f"hueyviz: error: --workers wants A..B or N (1 <= A <= B), or per queue "
-              f"queue=A..B,other=N; not {args.workers!r}", file=sys.stderr)
+        _say(f"hueyviz: error: --workers wants A..B or N (1 <= A <= B <= "
+             f"{MAX_WHATIF_WORKERS}), or per queue queue=A..B,other=N (at most "
+             f"{MAX_WHATIF_WORKERS} runs in all); not {args.workers!r}", err=True)
         return EXIT_BAD_INPUT
     res = whatif(load_source(args.source, args), workers=counts, sync=args.sync)
-    print(json.dumps(res.to_dict(), indent=2) if args.json else res)
+    if not res.tasks:
+        raise SourceError(f"{_source_words(args.source)}: nothing to replay: the trace holds "
+                          "no task (only pool or worker events)")
+    if args.json:
+        print(json.dumps(res.to_dict(), indent=2))
+    else:
+        _say(res, lines=True)
     return EXIT_OK if res.min_safe_workers is not None else EXIT_FINDING
 
 
 def _cmd_render(args) -> int:
     from .render.engine import EngineNotFound
-    from .render.export import export_all, parse_formats
+    from .render.export import MANIFEST, export_all, parse_formats
     try:
         parse_formats(args.format)
     except ValueError as exc:
-        print(f"hueyviz render: error: {exc}", file=sys.stderr)
+        _say(f"hueyviz render: error: {exc}", err=True)
         return EXIT_BAD_INPUT
-    full = load_source(args.source, argparse.Namespace(lenient=args.lenient))
+    full = read_source(args.source, args)
     t0 = full.start
-    tr = full
-    if (args.start is not None or args.end is not None) and t0 is not None:
-        tr = full.window(None if args.start is None else t0 + args.start,
-                         None if args.end is None else t0 + args.end)
+    tr = window(full, args, args.source)
     at = None if args.at is None or t0 is None else t0 + args.at
     try:
-        files = export_all(tr, args.out, formats=args.format, at=at)
+        files = export_all(tr, args.out, formats=args.format, at=at,
+                           source=_source_words(args.source))
     except EngineNotFound as exc:
-        print(f"hueyviz render: error: {exc}", file=sys.stderr)
+        _say(f"hueyviz render: error: {exc}", err=True)
         return EXIT_BAD_INPUT
     for f in files:
-        print(f"wrote {f}")
+        _say(f"wrote {f}")
+    _say(f"wrote {os.path.join(args.out, MANIFEST)}")
     return EXIT_OK
 
 
@@ -330,9 +440,14 @@ def _cmd_record(args) -> int:
     res = record(args.source, args.output, duration=args.duration,
                  start="begin" if args.from_start else "end")
     for note in res.warnings:
-        print(f"hueyviz: warning: {note}", file=sys.stderr)
-    print(f"hueyviz: recorded {res.events} events from {res.source} to {args.output}"
-          + (f" ({res.dropped} dropped)" if res.dropped else ""), file=sys.stderr)
+        _say(f"hueyviz: warning: {note}", err=True)
+    _say(f"hueyviz: recorded {res.events} events from {res.source} to {args.output}"
+         + (f" ({res.dropped} dropped)" if res.dropped else ""), err=True)
+    if res.error is not None and (res.failed or not res.events):
+        # Nothing recorded, or recording stopped, because the source could
+        # not be read: not a success (what was recorded is in the file).
+        _say(f"hueyviz: error: {res.error}", err=True)
+        return EXIT_BAD_INPUT
     return EXIT_OK
 
 
@@ -346,31 +461,55 @@ def _cmd_demo(args) -> int:
     else:
         print(f"hueyviz demo: {len(users)} main tasks, each blocking on {args.subtasks} "
               f"subtasks, {args.workers} worker threads.\n")
-        print(textwrap.fill(d.message, width=100))
+        _say(textwrap.fill(d.message, width=100), lines=True)
         if not d.ok and res.out:
-            print(textwrap.fill(_best_fix(res.trace, os.path.join(res.out, "trace.jsonl")),
-                                width=100))
+            _say(textwrap.fill(_best_fix(res.trace, os.path.join(res.out, "trace.jsonl")),
+                               width=100), lines=True)
         print()
         if not res.rescued:
             print("warning: the consumer could not be rescued in time", file=sys.stderr)
         for f in res.files:
-            print(f"wrote {f}")
+            _say(f"wrote {f}")
     return EXIT_OK
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("HUEYVIZ_DEBUG") not in (None, "", "0")
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
         return args.func(args)
-    except HueyvizError as exc:
-        print(f"hueyviz: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except BrokenPipeError:
         return EXIT_OK
+    except KeyboardInterrupt:
+        _say("hueyviz: interrupted", err=True)
+        return EXIT_INTERRUPTED
+    except HueyvizError as exc:
+        _trace_if(debug)
+        _say(f"hueyviz: error: {exc}", err=True)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        # The system refused a file hueyviz had to read or write.
+        _trace_if(debug)
+        what = f" {exc.filename}" if exc.filename else ""
+        _say(f"hueyviz: error: cannot use{what}: {exc.strerror or exc}", err=True)
+        return EXIT_BAD_INPUT
+    except Exception as exc:
+        # Every input hueyviz reads is validated: what gets here is a bug.
+        _trace_if(debug)
+        _say(f"hueyviz: internal error (a bug in hueyviz {__version__}): "
+             f"{type(exc).__name__}: {exc}"
+             + ("" if debug else "; run again with --debug for the traceback and report it"),
+             err=True)
+        return EXIT_BUG
+
+
+def _trace_if(debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
 
 
 if __name__ == "__main__":  # pragma: no cover

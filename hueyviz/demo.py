@@ -16,6 +16,7 @@ from typing import Optional, Sequence
 from huey import MemoryHuey
 
 from .analysis.detector import Diagnosis, diagnose
+from .core.errors import OutputError, UsageError
 from .core.trace import Trace
 from .record.tracer import trace
 
@@ -94,6 +95,18 @@ def run_demo(out: Optional[str] = "hueyviz-demo", workers: int = 2,
     Ends by itself: it waits (at most ``timeout`` s) until every main task
     finished or the analysis finds a deadlock, then rescues the consumer.
     """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UsageError(f"the demo needs at least 1 worker, not {workers!r}")
+    if isinstance(subtasks, bool) or not isinstance(subtasks, int) or subtasks < 0:
+        raise UsageError(f"subtasks must be a whole number >= 0, not {subtasks!r}")
+    if isinstance(users, str) or not users:
+        raise UsageError("the demo needs at least one user (one main task each)")
+    if out is not None:
+        # Before the workload runs: an unwritable --out fails at once.
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(out, exc, "create the folder") from None
     huey = build_huey(subtasks=subtasks)
     main_task = huey.demo_tasks["main_task"]
     tracer = trace(huey, capture_args=True)

@@ -7,7 +7,7 @@ import pytest
 
 from hueyviz.cli import main
 from hueyviz.demo import run_demo
-from hueyviz.render.export import FILES, export_all, parse_formats
+from hueyviz.render.export import FILES, MANIFEST, export_all, parse_formats
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +26,7 @@ def test_render_writes_every_file(demo_file, tmp_path, capsys):
     path, _ = demo_file
     rc, cap = _render(capsys, path, "-o", str(tmp_path / "out"))
     assert rc == 0, cap.err
-    assert sorted(os.listdir(tmp_path / "out")) == sorted(FILES)
+    assert sorted(os.listdir(tmp_path / "out")) == sorted((*FILES, MANIFEST))
     for name in FILES:
         full = tmp_path / "out" / name
         assert f"wrote {full}" in cap.out
@@ -43,7 +43,7 @@ def test_format_subset(demo_file, tmp_path, capsys):
     path, _ = demo_file
     rc, _ = _render(capsys, path, "-o", str(tmp_path), "--format", "svg,perfetto")
     assert rc == 0
-    assert sorted(os.listdir(tmp_path)) == ["lanes.svg", "trace.json", "waitfor.svg"]
+    assert sorted(os.listdir(tmp_path)) == ["lanes.svg", MANIFEST, "trace.json", "waitfor.svg"]
 
 
 def test_unknown_format_is_bad_input(demo_file, tmp_path, capsys):
@@ -77,7 +77,7 @@ def test_byte_identical_twice(demo_file, tmp_path, capsys):
     path, _ = demo_file
     _render(capsys, path, "-o", str(tmp_path / "a"))
     _render(capsys, path, "-o", str(tmp_path / "b"))
-    for name in FILES:
+    for name in (*FILES, MANIFEST):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
@@ -94,3 +94,4 @@ def test_demo_writes_the_drawings(tmp_path):
     res = run_demo(out=str(tmp_path))
     names = sorted(os.path.basename(f) for f in res.files)
     assert names == sorted(("trace.jsonl",) + FILES)
+    assert (tmp_path / MANIFEST).is_file()

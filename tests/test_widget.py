@@ -78,7 +78,7 @@ def test_big_layout_is_bounded_by_workers_and_depth():
 def test_empty_trace_renders():
     view = TraceView(Trace())
     assert view.data["t1"] == 0.0 and view.data["diagnosis"]["verdict"] == "ok"
-    assert view._repr_mimebundle_()["text/plain"].startswith("OK")
+    assert view._repr_mimebundle_()["text/plain"].startswith("No events")
 
 
 def test_mimebundle_falls_back_to_svg_and_text():

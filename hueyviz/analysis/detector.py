@@ -17,12 +17,15 @@ the awaited task's queue is free or running.
 from __future__ import annotations
 
 import copy
+import os
 from collections import ChainMap
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 from ..core.collector import collector_paused
 from ..core.event import Event
+from ..core.text import printable
+from ..core.trace import time_ordered
 from .finding import VERDICTS, Diagnosis, Edge, Finding, KnotItem, KnotNeed, QueueCount
 from .replay import History, Replay, TaskRecord, Wait
 from .wording import edge_of, knot_wait, pool_words, queue_words, site_words, task_label, wait_words, worker_words
@@ -294,8 +297,11 @@ class _Detector:
             notes.append(self._unseen_words(q))
         total = sum(c.total for c in counts.values())
         blocked = sum(c.blocked for c in counts.values())
+        # Names, sites and errors come from the traced program: the message is
+        # printed to terminals and logs, so no control character survives.
         finding = Finding(verdict, t, edge, tuple(knot), {"total": total, "blocked": blocked},
-                          msg, ends, tuple(notes), counts, not inferred)
+                          printable(msg), ends, tuple(map(printable, notes)), counts,
+                          not inferred)
         self.findings.append(finding)
         self.active = _Open(len(self.findings) - 1, {w.waiter for w in waits},
                             set(needs) | {w.waits_on for w in waits}, inferred,
@@ -332,7 +338,7 @@ class _Detector:
             "hang", max(t, w.since), edge, (knot_wait(rp, w),),
             {"total": sum(c.total for c in counts.values()),
              "blocked": sum(c.blocked for c in counts.values())},
-            msg, w.deadline, (), counts, True))
+            printable(msg), w.deadline, (), counts, True))
 
     # -- what happens to an open knot --------------------------------------------
     def _watch(self, e: Event) -> None:
@@ -371,7 +377,7 @@ class _Detector:
             return
         who = e.worker.name if e.worker else "someone"
         self.findings[a.index] = _replace(
-            f, notes=f.notes + (f"rescued at +{e.t - f.at:.3g} s by {who}",))
+            f, notes=f.notes + (printable(f"rescued at +{e.t - f.at:.3g} s by {who}"),))
 
     def finish(self) -> List[Finding]:
         rp = self.rp
@@ -407,13 +413,23 @@ class Analysis:
         return self.replay.history
 
 
+def check_events(trace, who: str = "this") -> None:
+    """``TypeError`` with a clear message unless ``trace`` is a Trace or an
+    iterable of events."""
+    if isinstance(trace, (str, bytes, os.PathLike)) or not hasattr(trace, "__iter__"):
+        raise TypeError(f"{who} wants a Trace or events, not a {type(trace).__name__}; "
+                        "for a file or a source use hueyviz.Trace.read(path) first")
+
+
 def analyse(trace) -> Analysis:
     """Replay ``trace`` once: findings and history.  Cached on a
     :class:`~hueyviz.Trace` (it is immutable)."""
     derived = getattr(trace, "derived", None)
     if derived is not None:
         return derived("analysis", lambda: _analyse(trace.events))
-    return _analyse(tuple(trace))
+    check_events(trace)
+    # Events in a list: replayed in time order, like a Trace's.
+    return _analyse(time_ordered(trace))
 
 
 def _analyse(events) -> Analysis:
@@ -461,15 +477,13 @@ def diagnose(trace) -> Diagnosis:
     >>> d.verdict, d.at, d.culprit.waiter, d.workers
     ('deadlock', 3.0, 'm2', {'total': 2, 'blocked': 2})
     """
-    if isinstance(trace, (str, bytes)) or not hasattr(trace, "__iter__"):
-        raise TypeError(f"diagnose() wants a Trace or events, not a {type(trace).__name__}; "
-                        "for a file or a source use hueyviz.Trace.read(path) first")
+    check_events(trace, "diagnose()")
+    events = getattr(trace, "events", None)
+    if events is None:
+        trace = events = time_ordered(trace)      # a generator is read once
     a = analyse(trace)
     findings = list(a.findings)
     rp = a.replay
-    events = getattr(trace, "events", None)
-    if events is None:
-        events = tuple(trace)
     dropped = int(getattr(trace, "dropped", 0) or 0)
     start = min((e.t for e in events), default=None)
     notes = []
@@ -494,7 +508,13 @@ def diagnose(trace) -> Diagnosis:
                                     for f in findings[1:]) + ")")
         return Diagnosis(first.verdict, first.at, first.culprit, first.knot,
                          first.workers, message, tuple(findings), dropped, start,
-                         tuple(notes + list(first.notes)), first.queues, first.exact)
+                         tuple(map(printable, notes + list(first.notes))), first.queues,
+                         first.exact)
+    if not events:
+        # Nothing is not "OK": no event says nothing about the pool.
+        return Diagnosis("ok", None, None, (), {"total": 0, "blocked": 0},
+                         "No events: nothing to diagnose.", (), dropped, None,
+                         tuple(notes), {}, False)
     n_tasks = sum(1 for r in rp.tasks.values() if r.state != "unknown")
     total = rp.pool_size()
     counts = {q: QueueCount(p.size, len(rp.blocked_holders(q)), p.exact)
@@ -506,8 +526,9 @@ def diagnose(trace) -> Diagnosis:
     message = (f"OK: {n_tasks} task{'s' if n_tasks != 1 else ''} on "
                f"{total} worker{'s' if total != 1 else ''}{where}; no deadlock, stall or hang.")
     return Diagnosis("ok", None, None, (), {"total": total,
-                     "blocked": len(rp.blocked_holders())}, message, (), dropped,
-                     start, tuple(notes + unseen_note), counts, rp.exact or not rp.pools)
+                     "blocked": len(rp.blocked_holders())}, printable(message), (), dropped,
+                     start, tuple(map(printable, notes + unseen_note)), counts,
+                     rp.exact or not rp.pools)
 
 
 def find_knot(replay: Replay) -> Optional[Finding]:

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import statistics
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..core.errors import UsageError
 from ..core.event import Event, Worker
-from .detector import Analysis, analyse, diagnose
+from .detector import Analysis, analyse, check_events, diagnose
 from .finding import Diagnosis
 from .replay import NO_RESULT_OUTCOMES, RESULT_OUTCOMES
 
@@ -127,6 +128,8 @@ class WhatIf:
         return words
 
     def __str__(self) -> str:
+        if not self.tasks:
+            return "What if: nothing to replay (no task in the trace)."
         head = f"What if: {self.tasks} tasks replayed"
         if self.recorded_workers:
             head += f" (recorded on {_counts_words(self.recorded_workers)} workers)"
@@ -402,10 +405,15 @@ class _Sim:
 
     def run(self, roots: List[Tuple[float, str]], ups: Dict[Optional[str], List[float]],
             t0: float) -> Tuple[List[Event], bool]:
+        per_queue: Dict[Optional[str], int] = {}
+        for sc in self.scripts.values():
+            per_queue[sc.queue] = per_queue.get(sc.queue, 0) + 1
         for q, n in sorted(self.workers.items(), key=lambda kv: str(kv[0])):
             self.emit("pool", None, None, {"size": n}, q)
             times = ups.get(q) or [t0]
-            for i in range(n):
+            # Workers beyond one per task never run anything: a recorded pool
+            # of a million costs no more than one of the tasks' size.
+            for i in range(min(n, per_queue.get(q, 0))):
                 up = times[i] if i < len(times) else times[-1]
                 self.push(max(0.0, up - t0), "up", Worker(_HOST, 0, f"Worker-{i + 1}"), q)
         for t, tid in roots:
@@ -547,9 +555,10 @@ def whatif(trace, workers: Union[Iterable[int], Mapping] = range(1, 9),
     >>> [r.makespan for r in w.sync]
     [4.0, 4.0, 4.0]
     """
-    if isinstance(trace, str):
+    if isinstance(trace, (str, os.PathLike)):
         from ..core.trace import Trace
         trace = Trace.load(trace)
+    check_events(trace, "whatif()")
     if not hasattr(trace, "events"):
         trace = tuple(trace)
     a = analyse(trace)
@@ -572,7 +581,10 @@ def whatif(trace, workers: Union[Iterable[int], Mapping] = range(1, 9),
         sync_runs = tuple(simulate(scripts, c, ups, prioritised, inline) for c in combos)
     safe_runs = [r for r in runs if r.verdict in ("ok", "stall")]
     safe: Optional[Counts] = None
-    if safe_runs:
+    if not scripts:
+        # Nothing ran, so nothing says how many workers are enough.
+        notes.append("no task to replay")
+    elif safe_runs:
         best = min(safe_runs, key=lambda r: (_total(r.workers), _key(r.workers)))
         safe = best.workers
     rec: Optional[Counts] = None

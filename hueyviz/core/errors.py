@@ -15,6 +15,7 @@ __all__ = [
     "EngineNotFound",
     "HueyvizError",
     "MissingDependency",
+    "OutputError",
     "SourceError",
     "TraceFormatError",
     "UsageError",
@@ -45,6 +46,23 @@ class TraceFormatError(HueyvizError, ValueError):
 
 class SourceError(HueyvizError):
     """A source that cannot be read: missing, unreachable, or holding no events."""
+
+
+class OutputError(HueyvizError, OSError):
+    """A file or directory that cannot be written (``-o``, ``--out``, ``save``).
+
+    Also an :class:`OSError`, so code that handles the operating system's
+    refusal keeps handling it; ``errno`` and ``filename`` are the original's.
+    """
+
+    def __init__(self, path: object, exc: OSError, what: str = "write"):
+        reason = exc.strerror or str(exc)
+        super().__init__(f"cannot {what} {path}: {reason}; choose a path you can write to")
+        self.errno = exc.errno
+        self.filename = path
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class UsageError(HueyvizError, ValueError):

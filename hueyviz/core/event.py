@@ -39,6 +39,13 @@ SYSTEM_KINDS = frozenset({"worker_up", "worker_down", "pool", "dropped",
 KINDS = TASK_KINDS | SYSTEM_KINDS
 COMMON = ("t", "kind", "task", "name", "host", "pid", "worker", "queue")
 MAX_LIST = 1024        # longest list field (a pipeline's ``then``) accepted
+# Times and durations beyond this many seconds (3e12 years) are rejected:
+# every sum and difference of two of them stays finite, so no view divides
+# by an infinite span.  Nanosecond Unix times (1.7e18) still load, with a
+# warning that the clock is implausible (``core/trace.py``).
+MAX_SECONDS = 1e20
+MAX_COUNT = 2 ** 63 - 1    # counts: what a 64-bit integer column or orjson holds
+MAX_POOL = 1_000_000       # workers one event may announce
 
 
 class Worker(NamedTuple):
@@ -114,21 +121,41 @@ def _string(key: str, v: Any) -> Any:
 
 
 def _count(key: str, v: Any) -> Any:
-    if type(v) is not int or v < 0:
+    if type(v) is not int or not 0 <= v <= MAX_COUNT:
         raise _bad(key, "a whole number >= 0", v)
     return v
+
+
+def _workers(key: str, v: Any) -> Any:
+    if type(v) is not int or not 0 <= v <= MAX_POOL:
+        raise _bad(key, f"a whole number of workers from 0 to {MAX_POOL}", v)
+    return v
+
+
+def _real(v: Any) -> Optional[float]:
+    """``v`` as a finite float, or None (bools, strings, NaN, infinities, ints
+    too large for a float)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:
+        return None
+    return f if math.isfinite(f) else None
 
 
 def _seconds(key: str, v: Any) -> Any:
     if v is None:
         return v
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+    f = _real(v)
+    if f is None or not 0 <= f <= MAX_SECONDS:
         raise _bad(key, "a finite number of seconds >= 0", v)
-    return float(v)
+    return f
 
 
 def _number(key: str, v: Any) -> Any:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    f = _real(v)
+    if f is None or abs(f) > MAX_SECONDS:
         raise _bad(key, "a finite number", v)
     return v
 
@@ -157,8 +184,8 @@ _SCHEMA: Dict[str, Tuple[Dict[str, _Check], Tuple[str, ...]]] = {
     "unblock": ({"waits_on": _string, "outcome": _string}, ("waits_on",)),
     "complete": ({"stored": _flag}, ()),
     "error": ({"error": _string, "message": _string}, ()),
-    "pool": ({"size": _count}, ("size",)),
-    "consumer": ({"workers": _count, "worker_type": _string}, ("workers",)),
+    "pool": ({"size": _workers}, ("size",)),
+    "consumer": ({"workers": _workers, "worker_type": _string}, ("workers",)),
     "dropped": ({"count": _count, "proc": _string, "reason": _string}, ("count",)),
     "lost": ({"silent": _seconds}, ()),
     "alive": ({"proc": _string, "sent": _count}, ()),
@@ -174,7 +201,7 @@ def check_data(kind: str, data: Optional[dict]) -> Optional[dict]:
     >>> check_data("pool", {"size": "x"})
     Traceback (most recent call last):
     ...
-    hueyviz.core.errors.TraceFormatError: field 'size' must be a whole number >= 0, got 'x'
+    hueyviz.core.errors.TraceFormatError: field 'size' must be a whole number of workers from 0 to 1000000, got 'x'
     """
     schema = _SCHEMA.get(kind)
     if schema is None:
@@ -219,21 +246,17 @@ def from_json_dict(obj: Any, workers: Optional[dict] = None,
     >>> from_json_dict({"t": float("nan"), "kind": "pool", "size": 1})
     Traceback (most recent call last):
     ...
-    hueyviz.core.errors.TraceFormatError: field 't' must be a finite number of seconds, got nan
+    hueyviz.core.errors.TraceFormatError: field 't' must be a finite number of seconds, at most 1e20 either way, got nan
     """
     if not isinstance(obj, dict):
         raise TraceFormatError(f"event must be a JSON object, got {type(obj).__name__}")
     get = obj.get
     t = get("t")
-    if type(t) is not float:
-        if isinstance(t, bool) or not isinstance(t, (int, float)):
-            raise _bad("t", "a finite number of seconds", t)
-        try:
-            t = float(t)
-        except OverflowError:
-            t = math.inf
-    if not math.isfinite(t):
-        raise _bad("t", "a finite number of seconds", t)
+    if type(t) is not float or not -MAX_SECONDS <= t <= MAX_SECONDS:   # NaN fails too
+        t = _real(t)
+        if t is None or abs(t) > MAX_SECONDS:
+            raise _bad("t", "a finite number of seconds, at most 1e20 either way",
+                       get("t"))
     kind = get("kind")
     if type(kind) is not str or not kind:
         raise TraceFormatError("missing field 'kind'")
@@ -261,7 +284,7 @@ def from_json_dict(obj: Any, workers: Optional[dict] = None,
     if data is not None:
         for k in ("waits_on", "parent"):
             v = data.get(k)
-            if v is not None and strings is not None:
+            if type(v) is str and strings is not None:   # other kinds keep any value
                 data[k] = strings.setdefault(v, v)
     # tuple.__new__ skips NamedTuple.__new__'s Python frame: same type, same fields.
     return _new_event(Event, (t, kind, task, name, worker, data, q if q is not None else queue))

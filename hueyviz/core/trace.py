@@ -6,7 +6,10 @@ event as produced by :func:`hueyviz.event.to_json_dict`.
 """
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
+import operator
 import os
 import socket
 import warnings
@@ -15,9 +18,10 @@ from typing import IO, Any, Callable, Iterable, Iterator, List, Optional, Sequen
 from .._version import __version__
 from .codec import loads
 from .collector import collector_paused
+from .errors import OutputError
 from .event import KINDS, Event, TraceFormatError, from_json_dict, to_json_dict
 
-__all__ = ["FORMAT", "VERSION", "Trace", "TraceWarning"]
+__all__ = ["FORMAT", "VERSION", "Trace", "TraceWarning", "clock_note", "time_ordered"]
 
 FORMAT = "hueyviz-trace"
 VERSION = 1
@@ -34,8 +38,50 @@ def make_header(**fields) -> dict:
     return header
 
 
-def _time(e: Event) -> float:
-    return e.t
+_time = operator.itemgetter(0)     # Event.t, at C speed
+
+
+def _in_order(events: Sequence[Event]) -> bool:
+    ts = list(map(_time, events))
+    return all(map(operator.le, ts, itertools.islice(ts, 1, None)))
+
+
+def time_ordered(events: Iterable[Event]) -> Tuple[Event, ...]:
+    """``events`` sorted by time (stable), as a tuple; no copy of a sorted tuple."""
+    evs = events if isinstance(events, tuple) else tuple(events)
+    return evs if _in_order(evs) else tuple(sorted(evs, key=_time))
+
+
+# Where Unix times in seconds end and a clock in finer units begins: 1e11 s
+# is the year 5138; milliseconds since 1970 passed 1e11 in 1973.
+_CLOCK_UNITS = ((1e17, "nanoseconds", 1e9), (1e14, "microseconds", 1e6),
+                (1e11, "milliseconds", 1e3))
+_IMPLAUSIBLE = 1e19     # beyond nanoseconds since 1970 until the year 2286
+
+
+def clock_note(events: Sequence[Event], header: Optional[dict] = None,
+               source: Optional[str] = None) -> Optional[str]:
+    """A warning when the times of a Unix-clock trace cannot be Unix seconds.
+
+    >>> from hueyviz.core.event import Event
+    >>> clock_note([Event(1.7e12, "pool", None, None, None, {"size": 1})]).split(":")[0]
+    'timestamps look like milliseconds since 1970 (t = 1.7e+12), but a trace holds Unix seconds'
+    >>> clock_note([Event(1.7e9, "pool", None, None, None, {"size": 1})]) is None
+    True
+    """
+    if not events or (header is not None and header.get("clock", "unix") != "unix"):
+        return None
+    t = max(abs(events[0].t), abs(events[-1].t))
+    where = f"{source}: " if source else ""
+    if t >= _IMPLAUSIBLE:
+        return (f"{where}timestamps are implausible for a clock in seconds (t = {t:.3g}): "
+                "durations and dates will be meaningless")
+    for limit, unit, factor in _CLOCK_UNITS:
+        if t >= limit:
+            return (f"{where}timestamps look like {unit} since 1970 (t = {t:.3g}), but a "
+                    f"trace holds Unix seconds: durations read {factor:.0f} times too long "
+                    f"and dates are wrong; divide t by {factor:.0f}")
+    return None
 
 
 def _logged_losses(events: Iterable[Event]) -> int:
@@ -61,6 +107,12 @@ class Trace(Sequence[Event]):
     skipped or repaired.  Derived views (:meth:`graph`, :meth:`lanes`,
     :meth:`state_at`) are computed on demand and never change the trace.
 
+    Events are kept in time order: ``Trace(events)`` sorts what it is
+    given by ``t`` (a stable sort: events with equal times keep their
+    order), silently, as the tracer's threads may append a few
+    microseconds out of order.  :meth:`load` sorts too, and warns when a
+    file needed it.
+
     >>> t = Trace([Event(1.0, "enqueued", "a1", "job", None, None)])
     >>> len(t), t[0].kind, t.graph().nodes["a1"]["state"]
     (1, 'enqueued', 'queued')
@@ -70,7 +122,19 @@ class Trace(Sequence[Event]):
 
     def __init__(self, events: Iterable[Event] = (), *, header: Optional[dict] = None,
                  dropped: int = 0, warnings: Iterable[str] = ()):
-        self._events: Tuple[Event, ...] = tuple(events)
+        self._init(time_ordered(events), header, dropped, warnings)
+
+    @classmethod
+    def _ordered(cls, events: Tuple[Event, ...], *, header: Optional[dict] = None,
+                 dropped: int = 0, warnings: Iterable[str] = ()) -> Trace:
+        """A trace of events known to be in time order (no check)."""
+        tr = cls.__new__(cls)
+        tr._init(events, header, dropped, warnings)
+        return tr
+
+    def _init(self, events: Tuple[Event, ...], header: Optional[dict], dropped: int,
+              warnings: Iterable[str]) -> None:
+        self._events = events
         self.header = dict(header) if header else make_header()
         # Losses come two ways: ``dropped`` events in the log (a sink that
         # could not write), and counts known only outside it (a ring that
@@ -93,7 +157,9 @@ class Trace(Sequence[Event]):
 
     def __getitem__(self, i):
         if isinstance(i, slice):
-            return Trace(self._events[i], header=self.header)
+            if i.step is not None and i.step < 0:
+                return Trace(self._events[i], header=self.header)
+            return Trace._ordered(self._events[i], header=self.header)
         return self._events[i]
 
     def __iter__(self) -> Iterator[Event]:
@@ -123,8 +189,9 @@ class Trace(Sequence[Event]):
         inside = [e for e in self._events if lo <= e.t <= hi]
         # The window keeps every known loss: one outside it may still explain
         # what is missing inside.
-        return Trace(inside, header=self.header,
-                     dropped=self.dropped - _logged_losses(inside), warnings=self.warnings)
+        return Trace._ordered(tuple(inside), header=self.header,
+                              dropped=self.dropped - _logged_losses(inside),
+                              warnings=self.warnings)
 
     @classmethod
     def merge(cls, traces: Iterable[Trace]) -> Trace:
@@ -137,8 +204,21 @@ class Trace(Sequence[Event]):
         events = sorted((e for tr in traces for e in tr.events), key=_time)
         header = make_header(sources=[tr.header.get("source") or tr.header.get("huey")
                                       for tr in traces])
-        return cls(events, header=header, dropped=sum(tr.unlogged for tr in traces),
-                   warnings=[w for tr in traces for w in tr.warnings])
+        return cls._ordered(tuple(events), header=header,
+                            dropped=sum(tr.unlogged for tr in traces),
+                            warnings=[w for tr in traces for w in tr.warnings])
+
+    def digest(self) -> str:
+        """SHA-256 of the events as :meth:`save` writes them (the header left
+        out): equal for equal events, wherever they were read from."""
+        def make() -> str:
+            h = hashlib.sha256()
+            dump = json.dumps
+            for e in self._events:
+                h.update(dump(to_json_dict(e), default=repr).encode())
+                h.update(b"\n")
+            return h.hexdigest()
+        return self.derived("digest", make)
 
     # -- derived views -------------------------------------------------------
     def derived(self, key: str, make: Callable[[], Any]) -> Any:
@@ -183,10 +263,18 @@ class Trace(Sequence[Event]):
         """Write JSON Lines: a header line, then one event per line."""
         header = dict(self.header, dropped=self.dropped, unlogged=self.unlogged,
                       events=len(self._events))
-        tmp = f"{os.fspath(path)}.tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            self.write(f, header)
-        os.replace(tmp, path)
+        target = os.fspath(path)
+        tmp = f"{target}.tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as f:
+                self.write(f, header)
+            os.replace(tmp, target)
+        except OSError as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise OutputError(target, exc) from None
 
     def write(self, f: IO[str], header: Optional[dict] = None) -> None:
         # ASCII-only JSON: U+2028 and friends in task names must not split lines
@@ -241,6 +329,9 @@ class Trace(Sequence[Event]):
         unknown: dict = {}
         pending_error = None
         lineno = 0
+        latest = float("-inf")
+        late = 0                      # events earlier than one before them
+        first_late = None
         for lineno, raw in enumerate(f, 1):
             if pending_error is not None:
                 # A bad line with more lines after it is corruption, not truncation.
@@ -273,6 +364,12 @@ class Trace(Sequence[Event]):
                 continue
             if e.kind not in KINDS:
                 unknown[e.kind] = unknown.get(e.kind, 0) + 1
+            if e.t < latest:
+                late += 1
+                if first_late is None:
+                    first_late = (lineno, e.t, latest)
+            else:
+                latest = e.t
             events.append(e)
         if pending_error is not None:
             if strict:
@@ -283,11 +380,22 @@ class Trace(Sequence[Event]):
         for kind, n in sorted(unknown.items()):
             notes.append(f"{source}: kept {n} event(s) of unknown kind {kind!r} "
                          "(written by a newer hueyviz?); the analysis ignores them")
+        if first_late is not None:
+            # The replay reads events in time order: file order would make a
+            # different state (a task finishing before it started).
+            events.sort(key=_time)
+            line, t, before = first_late
+            notes.append(f"{source}: {late} event{'s were' if late != 1 else ' was'} out of "
+                         f"time order (first: line {line}, t = {t!r} after t = {before!r}); "
+                         "sorted by time")
+        clock = clock_note(events, header, source)
+        if clock is not None:
+            notes.append(clock)
         for note in notes:
             # stacklevel: warn -> _parse_lines -> _parse -> load -> the caller
             warnings.warn(note, TraceWarning, stacklevel=4)
-        return cls(events, header=header, dropped=_header_unlogged(header, events),
-                   warnings=notes)
+        return cls._ordered(tuple(events), header=header,
+                            dropped=_header_unlogged(header, events), warnings=notes)
 
     @staticmethod
     def _check_header(obj, lineno: int, source: str) -> dict:

@@ -15,6 +15,7 @@ import threading
 from typing import Any, Callable, Optional
 
 from ..analysis.detector import Finding, find_knot
+from ..core.text import printable
 from .mirror import Mirror
 
 __all__ = ["Watchdog", "watchdog"]
@@ -112,7 +113,8 @@ class Watchdog:
                 lines.append(f"  {worker}: {label} waits for {tgt}"
                              f"{' at ' + w.site if w.site else ''}")
         self.finding = finding
-        self.message = msg = "\n".join(lines)
+        # Task names and call sites are the traced program's: one log line each.
+        self.message = msg = "\n".join(map(printable, lines))
         self.fired += 1
         logger.warning("%s", msg)
         if self.callback is not None:

@@ -3,6 +3,18 @@
 The file is written as events arrive (a header line, then one event per
 line, flushed after every read), so a recorder that is killed leaves a
 trace that :meth:`hueyviz.Trace.load` reads up to the last complete line.
+
+Order: the follower yields events in time order within its reorder window;
+a straggler later than that (a writer that reconnected, a ``lost`` event
+dated at the last sign of life) is written when it arrives.  When that
+happened, the file is sorted by time once recording ends, so a finished
+recording is in time order; a killed recorder's file may not be, and the
+loader sorts it (with a warning saying how many events were late).
+
+A source that cannot be read (Redis not listening, a database that went
+away) is retried while recording; the first error is kept in
+:attr:`RecordResult.error`, and the command line fails when nothing was
+recorded because of it.
 """
 from __future__ import annotations
 
@@ -10,9 +22,11 @@ import json
 import os
 import signal
 import threading
+import warnings
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from ..core.errors import OutputError, SourceError
 from ..core.event import Event, to_json_dict
 from .follower import Follower
 
@@ -21,11 +35,19 @@ __all__ = ["RecordResult", "record"]
 
 @dataclass
 class RecordResult:
+    """What :func:`record` did.  ``error`` is the first reason the source
+    could not be read (None: it always could); ``failed`` says recording
+    stopped because of it; ``reordered`` counts events that arrived after
+    later ones and were sorted into place at the end."""
+
     source: str
     path: str
     events: int = 0
     dropped: int = 0
     warnings: List[str] = field(default_factory=list)
+    error: Optional[str] = None
+    failed: bool = False
+    reordered: int = 0
 
 
 def record(source, path, *, duration: Optional[float] = None, start: str = "end",
@@ -38,12 +60,17 @@ def record(source, path, *, duration: Optional[float] = None, start: str = "end"
     """
     from ..core.trace import make_header
     stop = stop or threading.Event()
-    restore = _on_sigterm(stop)
     f = Follower(source, start=start, **follow_options)
     res = RecordResult(f.source.name, os.fspath(path))
+    restore = _on_sigterm(stop)
     dumps = json.dumps
+    latest = [float("-inf")]
     try:
-        with open(path, "w", encoding="utf-8") as out:
+        try:
+            out = open(path, "w", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(res.path, exc) from None
+        with out:
             out.write(dumps(make_header(source=f.source.name, recorder="hueyviz record")) + "\n")
             out.flush()
 
@@ -52,27 +79,52 @@ def record(source, path, *, duration: Optional[float] = None, start: str = "end"
                     out.write(dumps(to_json_dict(e), ensure_ascii=False, default=repr) + "\n")
                     if e.kind == "dropped":
                         res.dropped += int(e.get("count", 0) or 0)
+                    if e.t < latest[0]:
+                        res.reordered += 1
+                    else:
+                        latest[0] = e.t
                 res.events += len(events)
                 out.flush()
 
+            def check() -> None:
+                err = getattr(f.reader, "last_error", None)
+                if err is not None and res.error is None:
+                    res.error = f"cannot read {f.source.name}: {err}"
+
             try:
-                for batch in _batches(f, duration, stop):
+                for batch in _batches(f, duration, stop, check):
                     write(batch)
             except KeyboardInterrupt:
                 pass
+            except SourceError as exc:
+                res.error, res.failed = str(exc), True
+            check()
             write(f.drain())
             missing = f.missing
             if missing:
                 write([Event(f.clock(), "dropped", None, None, None,
                              {"count": missing, "reason": "missing from the source"})])
             res.warnings = f.warnings
+            if res.error is not None and res.events and not res.failed:
+                res.warnings.append(f"{res.error} (for a while: the recording may have gaps)")
     finally:
         f.close()
         restore()
+    if res.reordered:
+        _sort_file(res.path)
     return res
 
 
-def _batches(f: Follower, duration: Optional[float], stop: threading.Event):
+def _sort_file(path: str) -> None:
+    """Rewrite a finished recording in time order (stable)."""
+    from ..core.trace import Trace, TraceWarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TraceWarning)
+        tr = Trace.load(path, strict=False)
+    tr.save(path)
+
+
+def _batches(f: Follower, duration: Optional[float], stop: threading.Event, check):
     import time
     end = None if duration is None else time.monotonic() + duration
     while not stop.is_set():
@@ -83,6 +135,7 @@ def _batches(f: Follower, duration: Optional[float], stop: threading.Event):
             return
         wait = f.poll_interval if left is None else min(f.poll_interval, left)
         batch = f.poll(wait)
+        check()
         if batch:
             yield batch
 

@@ -60,10 +60,24 @@ def load_import_path(path: str):
         mod = importlib.import_module(module)
     except ImportError as exc:
         raise TraceFormatError(f"cannot import {module!r} for {path!r}: {exc}") from None
+    except SyntaxError as exc:
+        where = f"{exc.filename}:{exc.lineno}" if exc.filename else module
+        raise TraceFormatError(f"cannot import {module!r} for {path!r}: syntax error at "
+                               f"{where}: {exc.msg}; fix the module") from None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:        # SystemExit too: a module that exits
+        # The module's own code failed while importing (a missing setting, a
+        # server it connects to at import): that is the user's to fix.
+        raise TraceFormatError(f"cannot import {module!r} for {path!r}: importing it raised "
+                               f"{type(exc).__name__}: {exc}; fix the module (python -c "
+                               f"'import {module}' shows the traceback)") from None
     try:
         return getattr(mod, attr)
     except AttributeError:
         raise TraceFormatError(f"module {module!r} has no attribute {attr!r}") from None
+    except Exception as exc:      # a module-level __getattr__ that fails
+        raise TraceFormatError(f"cannot read {path!r}: {type(exc).__name__}: {exc}") from None
 
 
 def resolve_source(source) -> Source:

@@ -14,6 +14,7 @@ returns the cached value.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import socket
@@ -28,7 +29,7 @@ from huey import api as huey_api
 from huey.constants import EmptyData
 from huey.exceptions import ResultTimeout
 
-from ..core.event import Worker
+from ..core.event import MAX_POOL, MAX_SECONDS, Worker
 
 __all__ = ["HueyHook", "call_site", "find_hook", "hook_for"]
 
@@ -195,7 +196,7 @@ class HueyHook:
         # Announce the pool size up front: workers start one by one, and the
         # first may block before the last is up.
         self._safe_emit("consumer", None, None, {
-            "workers": getattr(consumer, "workers", options.get("workers", 1)),
+            "workers": _worker_count(getattr(consumer, "workers", options.get("workers", 1))),
             "worker_type": str(getattr(consumer, "worker_type", "thread"))})
         return consumer
 
@@ -257,8 +258,9 @@ class HueyHook:
             data["then"] = then
         if task.eta is not None:
             data["eta"] = str(task.eta)
-        if task.priority:
-            data["priority"] = task.priority
+        priority = task.priority
+        if priority and _finite(priority) is not None:
+            data["priority"] = priority      # anything else sorts nowhere in Huey either
         return data or None
 
     def _worker_up(self) -> None:
@@ -294,8 +296,9 @@ class HueyHook:
         waiter, name = (cur.id, cur.name) if cur is not None else (None, None)
         target = result.id
         block = {"waits_on": target, "site": call_site()}
-        if timeout is not None:
-            block["timeout"] = timeout
+        seconds = wait_seconds(timeout)
+        if seconds is not None:
+            block["timeout"] = seconds
         if owner is not self:
             block["waits_on_queue"] = self.queue
         checks = owner.before_block + tuple(c for c in self.before_block
@@ -325,6 +328,36 @@ class HueyHook:
         except Exception:
             for tracer in self.tracers:
                 tracer._failed("wait hook")
+
+
+def _finite(v) -> Optional[float]:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    try:
+        f = float(v)
+    except (OverflowError, ValueError):
+        return None
+    return f if math.isfinite(f) and abs(f) <= MAX_SECONDS else None
+
+
+def wait_seconds(timeout) -> Optional[float]:
+    """The timeout a ``Result.get`` will really wait, as an event field.
+
+    Huey adds it to the clock: a negative one times out at once, NaN and
+    infinity never do; a string or None raises or waits forever.  What is
+    recorded is that, so user code cannot put a value in the trace that
+    no reader accepts.
+
+    >>> wait_seconds(2), wait_seconds(-1), wait_seconds(float("nan")), wait_seconds("soon")
+    (2.0, 0.0, None, None)
+    """
+    f = _finite(timeout)
+    return None if f is None else max(0.0, f)
+
+
+def _worker_count(n) -> int:
+    # Huey runs range(workers): an int (or a bool); anything else fails there.
+    return max(0, min(MAX_POOL, int(n))) if isinstance(n, int) else 0
 
 
 _NOT_STORED = {"stored": False}

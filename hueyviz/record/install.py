@@ -55,6 +55,8 @@ def install(huey, sink=None, *, capture_args: bool = False, **sink_options) -> T
     (True, True)
     >>> uninstall(huey)
     """
+    if not hasattr(huey, "create_consumer"):
+        raise TypeError(f"install() wants a Huey instance, got {type(huey).__name__}")
     with _lock:
         tracer = getattr(huey, "_hueyviz_tracer", None)
         if tracer is not None:

@@ -112,6 +112,9 @@ class SqliteReader:
         self.queue = queue
         self.last_id = 0
         self._conn: Optional[sqlite3.Connection] = None
+        # Why the last fetch found nothing to read (None: it could read).
+        # Following waits for the file; one-shot reads (Trace.read) fail on it.
+        self.last_error: Optional[str] = None
 
     def describe(self) -> str:
         return f"sqlite table {TABLE} in {self.filename} (queue {self.queue})"
@@ -151,6 +154,7 @@ class SqliteReader:
         deadline = time.monotonic() + timeout
         while True:
             db = self._db()
+            self.last_error = None if db is not None else f"no such database file {self.filename}"
             try:
                 if db is None:
                     raise sqlite3.OperationalError("no such table: the file does not exist yet")

@@ -5,7 +5,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
-from ..core.event import Event
+from ..core.errors import UsageError
+from ..core.event import MAX_POOL, Event
 from ..core.trace import Trace, make_header
 from .hook import hook_for, rate_limited_logger
 from .sink import DEFAULT_MAX_EVENTS, MemorySink
@@ -53,7 +54,8 @@ class Tracer:
                  clock: Callable[[], float] = time.time):
         if not hueys or any(not hasattr(h, "create_consumer") for h in hueys):
             raise TypeError("trace() wants one or more Huey instances, got "
-                            + ", ".join(type(h).__name__ for h in hueys) or "none")
+                            + (", ".join(type(h).__name__ for h in hueys) or "none"))
+        _check_workers(workers)
         self.hueys: Tuple = hueys
         self.capture_args = capture_args
         self.errors = 0
@@ -200,6 +202,15 @@ class Tracer:
         state = "attached" if self.attached else "detached"
         return (f"<Tracer {state} huey={self._header.get('huey')!r} "
                 f"events={len(self.sink)} dropped={self.dropped}>")
+
+
+def _check_workers(workers: Workers) -> None:
+    sizes = workers.values() if isinstance(workers, dict) else [workers]
+    for n in sizes:
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int)
+                              or not 0 <= n <= MAX_POOL):
+            raise UsageError(f"workers= wants a pool size (a whole number from 0 to {MAX_POOL})"
+                             f" or {{queue name: size}}, not {workers!r}")
 
 
 def trace(*hueys, capture_args: bool = False, max_events: int = DEFAULT_MAX_EVENTS,

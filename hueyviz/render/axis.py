@@ -80,10 +80,21 @@ def duration_label(seconds: float) -> str:
 
 
 def absolute_start(t0: float, unix: bool) -> str:
-    if not unix:
-        return f"t = {num(t0, 6)} on the trace clock"
-    dt = datetime.fromtimestamp(t0, tz=UTC)
-    return dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{dt.microsecond // 1000:03d} UTC"
+    """The trace's start in words: a UTC date for a Unix clock, else the number.
+
+    A time no calendar holds (milliseconds read as seconds) is shown as a
+    number, never an error:
+
+    >>> absolute_start(1.7e15, True)
+    't = 1.7e+15 on the trace clock (not a date)'
+    """
+    if unix:
+        try:
+            dt = datetime.fromtimestamp(t0, tz=UTC)
+        except (ValueError, OverflowError, OSError):
+            return f"t = {t0:.6g} on the trace clock (not a date)"
+        return dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{dt.microsecond // 1000:03d} UTC"
+    return f"t = {num(t0, 6)} on the trace clock"
 
 
 def tick_values(span: float, plot_px: float, min_gap: float = 80.0) -> List[float]:

@@ -14,13 +14,36 @@ Format names (``formats=`` here, ``--format`` on the command line):
 
 Every renderer is pure and deterministic, so the same trace always gives
 byte-identical files.
+
+The files of one call are written as a set: each is rendered into a hidden
+staging folder inside ``out_dir`` (``.hueyviz-render-*``), and only when all
+are there are they renamed into place, with Ctrl-C held off for those few
+renames.  ``manifest.json`` is removed first and written last: it names the
+trace the files were drawn from (a SHA-256 of its events, its source, event
+count and time span), the hueyviz version, ``at``, and each file with its own
+SHA-256.  A folder whose manifest lists a file with that hash holds that
+file of that trace; files it does not list (or no manifest at all, after a
+crash in the middle of the renames) are from another run.
 """
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import math
 import os
-from typing import Callable, Dict, Iterable, List, Optional, Union
+import shutil
+import signal
+import tempfile
+import threading
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
 
-__all__ = ["FILES", "FORMATS", "export_all", "parse_formats"]
+from .._version import __version__
+from ..core.errors import OutputError, UsageError
+
+__all__ = ["FILES", "FORMATS", "MANIFEST", "export_all", "parse_formats"]
+
+MANIFEST = "manifest.json"
 
 # Every file export_all can write, in the order it writes them.
 FILES = ("lanes.svg", "waitfor.svg", "animated.svg", "report.html", "trace.json")
@@ -63,16 +86,62 @@ def parse_formats(formats: Union[str, Iterable[str], None]) -> List[str]:
     return [f for f in FILES if f in wanted]
 
 
-def _write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def _stage(stage: str, out: str, name: str, text: str) -> dict:
+    data = text.encode("utf-8")
+    try:
+        with open(os.path.join(stage, name), "wb") as f:
+            f.write(data)
+    except OSError as exc:
+        raise OutputError(os.path.join(out, name), exc) from None
+    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Ctrl-C waits until the block is done (main thread only), then raises."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list = []
+    try:
+        old = signal.signal(signal.SIGINT, lambda *a: got.append(a))
+    except (ValueError, OSError):  # pragma: no cover - embedded interpreters
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if got:
+        raise KeyboardInterrupt
+
+
+def _manifest(trace, files: Dict[str, dict], at: Optional[float],
+              source: Optional[str]) -> str:
+    header = getattr(trace, "header", {}) or {}
+    if source is None:
+        source = header.get("source") or header.get("huey")
+    events = getattr(trace, "events", ())
+    digest = trace.digest() if hasattr(trace, "digest") else None
+    body = {
+        "format": "hueyviz-render", "version": 1, "hueyviz": __version__,
+        "trace": {"sha256": digest, "source": source if isinstance(source, str) else None,
+                  "events": len(events),
+                  "start": events[0].t if events else None,
+                  "end": events[-1].t if events else None},
+        "at": at, "files": files,
+    }
+    return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
 def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
-               at: Optional[float] = None, diagnosis=None) -> List[str]:
-    """Write the drawings of ``trace`` into ``out_dir``; return the paths.
+               at: Optional[float] = None, diagnosis=None,
+               source: Optional[str] = None) -> List[str]:
+    """Write the drawings of ``trace`` into ``out_dir``; return their paths.
+
+    The files are written as one set, with ``manifest.json`` beside them
+    (see the module docstring): an error or Ctrl-C while rendering leaves
+    ``out_dir`` as it was.
 
     Parameters
     ----------
@@ -87,6 +156,15 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
         moment of the first finding, else the end.
     diagnosis : Diagnosis, optional
         ``diagnose(trace)``, when already computed.
+    source : str, optional
+        Where the trace came from, for the manifest (default: its header's).
+
+    Raises
+    ------
+    UsageError
+        ``at`` is not a finite number.
+    OutputError
+        ``out_dir`` cannot be created or written.
     """
     from ..analysis.detector import diagnose
     from .animated import render_animated
@@ -95,6 +173,9 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
     from .report import render_report
     from .waitfor import render_waitfor
 
+    if at is not None and (isinstance(at, bool) or not isinstance(at, (int, float))
+                           or not math.isfinite(at)):
+        raise UsageError(f"at must be a finite time in seconds, not {at!r}")
     files = parse_formats(formats)
     d = diagnosis if diagnosis is not None else diagnose(trace)
     makers: Dict[str, Callable[[], str]] = {
@@ -105,10 +186,28 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
         "trace.json": lambda: render_perfetto(trace, diagnosis=d),
     }
     out = os.fspath(out_dir)
-    os.makedirs(out, exist_ok=True)
-    written = []
-    for name in files:
-        path = os.path.join(out, name)
-        _write(path, makers[name]())
-        written.append(path)
-    return written
+    try:
+        os.makedirs(out, exist_ok=True)
+        stage = tempfile.mkdtemp(prefix=".hueyviz-render-", dir=out)
+    except OSError as exc:
+        raise OutputError(out, exc, "write into") from None
+    try:
+        written: Dict[str, dict] = {}
+        for name in files:
+            written[name] = _stage(stage, out, name, makers[name]())
+        _stage(stage, out, MANIFEST, _manifest(trace, written, at, source))
+        paths = [os.path.join(out, name) for name in files]
+        try:
+            with _ctrl_c_held():
+                # No manifest while the set is being replaced: a crash between
+                # two renames leaves files no manifest vouches for.
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(out, MANIFEST))
+                for name, path in zip(files, paths):
+                    os.replace(os.path.join(stage, name), path)
+                os.replace(os.path.join(stage, MANIFEST), os.path.join(out, MANIFEST))
+        except OSError as exc:
+            raise OutputError(out, exc, "write into") from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return paths

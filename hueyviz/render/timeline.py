@@ -234,7 +234,8 @@ def _build(trace, diagnosis, at: Optional[float]) -> Timeline:
         out.append(Group(host, pid, grow, grow[0].queue, named))
     queue = _total_depth(history.depth)
     n_tasks = sum(1 for r in tasks.values() if r.state != "unknown")
-    unix = trace.header.get("clock") == "unix" and t0 > 1e8
+    # Unix seconds from 1973 to 5138; anything else is shown as a number.
+    unix = trace.header.get("clock") == "unix" and 1e8 < t0 < 1e11
     return Timeline(t0, t1, out, queue, findings, diagnosis, n_tasks, n_exec, unix, at)
 
 
@@ -242,7 +243,9 @@ def _total_depth(depth: Dict[Optional[str], List[Tuple[float, int]]]) -> List[Tu
     """The queued tasks of every queue together, at each change."""
     if len(depth) == 1:
         return list(next(iter(depth.values())))
-    changes = sorted((t, q, n) for q, pts in depth.items() for t, n in pts)
+    # Queue names may be None (not recorded): never compared with a name.
+    changes = sorted(((t, q, n) for q, pts in depth.items() for t, n in pts),
+                     key=lambda c: (c[0], c[1] is not None, str(c[1])))
     now: Dict[Optional[str], int] = {}
     out: List[Tuple[float, int]] = []
     for t, q, n in changes:

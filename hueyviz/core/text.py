@@ -1,0 +1,54 @@
+"""Untrusted text made safe for a terminal or a log line.
+
+Task names, arguments, exception messages, worker names and file paths
+come from the traced program or from a file anyone may have written.  In
+SVG, HTML and DOT they are escaped for that format (``render/markup.py``);
+printed to a terminal, an ESC starts a control sequence (colours, cursor
+moves, OSC 8 links, a rewritten window title), a CR overwrites what was
+printed, a newline forges a log line and a bidirectional override reorders
+what is read.  :func:`printable` turns every such character into a visible
+escape, so the text reads the same and does nothing.
+"""
+from __future__ import annotations
+
+import re
+
+__all__ = ["printable"]
+
+# C0 and C1 controls, DEL, the Unicode line and paragraph separators, and
+# the bidirectional embeddings, overrides and isolates ("Trojan Source").
+_OTHERS = "\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_ANY = re.compile(f"[\x00-\x1f{_OTHERS}]")
+_NOT_NEWLINE = re.compile(f"[\x00-\x09\x0b-\x1f{_OTHERS}]")
+
+
+def _escape(m: re.Match) -> str:
+    c = m.group()
+    if c == "\n":
+        return "\\n"
+    if c == "\r":
+        return "\\r"
+    if c == "\t":
+        return "\\t"
+    n = ord(c)
+    return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}"
+
+
+def printable(text: object, *, lines: bool = False) -> str:
+    """``str(text)`` with control characters shown as escapes.
+
+    ``lines=True`` keeps newlines (text the caller laid out in lines);
+    otherwise the result is one line.
+
+    >>> printable("job\\x1b]0;pwned\\x07\\r")
+    'job\\\\x1b]0;pwned\\\\x07\\\\r'
+    >>> printable("a\\nb"), printable("a\\nb", lines=True)
+    ('a\\\\nb', 'a\\nb')
+    >>> printable("caf\\u00e9 \\u2192 ok")
+    'café → ok'
+    """
+    s = text if type(text) is str else str(text)
+    pattern = _NOT_NEWLINE if lines else _ANY
+    if pattern.search(s) is None:
+        return s
+    return pattern.sub(_escape, s)
