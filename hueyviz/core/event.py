@@ -211,8 +211,9 @@ def check_data(kind: str, data: Optional[dict]) -> Optional[dict]:
         if data is None or data.get(key) is None:
             raise TraceFormatError(f"{kind} event without field {key!r}")
     if data:
-        for key, check in checks.items():
-            if key in data:
+        for key in data:            # usually one or two fields: walk those
+            check = checks.get(key)
+            if check is not None:
                 data[key] = check(key, data[key])
     return data
 
@@ -227,6 +228,7 @@ def _opt_str(obj: dict, key: str, strings: Optional[dict]) -> Optional[str]:
 
 
 _new_event = tuple.__new__
+_REQUIRED = frozenset(k for k, (_, req) in _SCHEMA.items() if req)
 
 
 def from_json_dict(obj: Any, workers: Optional[dict] = None,
@@ -248,6 +250,67 @@ def from_json_dict(obj: Any, workers: Optional[dict] = None,
     ...
     hueyviz.core.errors.TraceFormatError: field 't' must be a finite number of seconds, at most 1e20 either way, got nan
     """
+    # The fast path takes events as the tracer writes them (a million lines
+    # a load); anything unusual takes the careful path, which says what is
+    # wrong.  Both build the same Event.
+    if type(obj) is dict and workers is not None and strings is not None:
+        e = _well_formed(obj, workers, strings, queue)
+        if e is not None:
+            return e
+    return _from_json_dict(obj, workers, strings, queue)
+
+
+_FAST = ("t", "kind", "task", "name", "queue", "worker", "host", "pid")
+
+
+def _well_formed(obj: dict, workers: dict, strings: dict, queue: Optional[str]
+                 ) -> Optional[Event]:
+    """The Event of an unsurprising ``obj``, or None (``obj`` unchanged)."""
+    get = obj.get
+    t = get("t")
+    kind = get("kind")
+    task = get("task")
+    name = get("name")
+    q = get("queue")
+    wname = get("worker")
+    if not (type(t) is float and -MAX_SECONDS <= t <= MAX_SECONDS and type(kind) is str
+            and kind and (task is None or type(task) is str)
+            and (name is None or type(name) is str) and (q is None or type(q) is str)):
+        return None
+    if wname is not None:
+        host, pid = get("host", ""), get("pid", 0)
+        if type(host) is not str or type(pid) is not int or type(wname) is not str:
+            return None
+        worker = workers.get((host, pid, wname))
+        if worker is None:
+            return None        # a new worker: the careful path checks and interns it
+    else:
+        worker = None
+    pop = obj.pop
+    for k in _FAST:
+        pop(k, None)
+    sd = strings.setdefault
+    if task is not None:
+        task = sd(task, task)
+    if name is not None:
+        name = sd(name, name)
+    q = sd(q, q) if q is not None else queue
+    if obj:
+        check_data(kind, obj)
+        v = obj.get("waits_on")
+        if type(v) is str:
+            obj["waits_on"] = sd(v, v)
+        v = obj.get("parent")
+        if type(v) is str:
+            obj["parent"] = sd(v, v)
+        return _new_event(Event, (t, kind, task, name, worker, obj, q))
+    if kind in _REQUIRED:
+        check_data(kind, None)         # raises: a required field is missing
+    return _new_event(Event, (t, kind, task, name, worker, None, q))
+
+
+def _from_json_dict(obj: Any, workers: Optional[dict] = None,
+                    strings: Optional[dict] = None, queue: Optional[str] = None) -> Event:
     if not isinstance(obj, dict):
         raise TraceFormatError(f"event must be a JSON object, got {type(obj).__name__}")
     get = obj.get
