@@ -29,7 +29,7 @@ _mirrors: weakref.WeakSet = weakref.WeakSet()
 
 class Mirror:
     """Follow ``huey`` live: ``replay`` (read it under ``lock``), ``in_flight``
-    (ids enqueued and not finished) and ``last_progress`` (monotonic time of
+    (ids enqueued or started here, and not finished) and ``last_progress`` (monotonic time of
     the last executing/unblock/outcome event, or of new work after idling).
 
     Parameters
@@ -127,8 +127,13 @@ class Mirror:
                 self.in_flight[e.task] = None
         elif kind in PROGRESS:
             self.last_progress = time.monotonic()
-            if kind in OUTCOMES and e.task is not None:
-                self.in_flight.pop(e.task, None)
+            if e.task is not None:
+                if kind in OUTCOMES:
+                    self.in_flight.pop(e.task, None)
+                elif kind == "executing":
+                    # Enqueued by another process (a web process, another
+                    # queue's consumer): in flight from its start here.
+                    self.in_flight[e.task] = None
         self._since_prune += 1
         if self._since_prune >= max(_PRUNE_MIN, self._live_after_prune):
             self._prune()
