@@ -274,6 +274,39 @@ def test_settings_are_checked_with_install_defaults():
         read_options(SimpleNamespace(HUEYVIZ=["sink"]))
 
 
+def test_guard_and_watchdog_start_with_a_thread_consumer_only(caplog):
+    from huey import MemoryHuey
+
+    from hueyviz.contrib.django import project
+    opts = {**project.DEFAULTS, "guard": "warn", "watchdog": 30}
+    for worker_type, started in (("process", False), ("thread", True)):
+        huey = MemoryHuey(f"protect-{worker_type}")
+        hueyviz.install(huey)
+        try:
+            project._protect_consumers(huey, opts)
+            project._protect_consumers(huey, opts)           # ready() twice: once
+            prot = project.protection(huey)
+            assert prot.guard is None and prot.watchdog is None
+            huey.create_consumer(workers=2, worker_type=worker_type)
+            assert (prot.guard is not None, prot.watchdog is not None) == (started, started)
+            if started:
+                assert prot.guard.action == "warn" and prot.watchdog.after == 30
+                # It saw the consumer announce its pool: the guard's pool is exact.
+                pool = prot.guard._mirror.replay.pools[huey.name]
+                assert pool.exact and pool.size == 2
+                prot.watchdog.stop()
+                prot.guard.remove()
+        finally:
+            hueyviz.uninstall(huey)
+    assert "queue 'protect-process' runs process workers: not started" in caplog.text
+
+
+def test_a_project_without_queues_says_so():
+    from hueyviz.contrib.django.project import queue_sources
+    with pytest.raises(hueyviz.SourceError, match="no Huey queue"):
+        queue_sources([])
+
+
 def test_django_options_are_taken_out_and_the_rest_left_as_given():
     argv = ["--settings", "a.b", "render", "-o", "out", "--pythonpath=/x", "--json",
             "--", "--settings"]

@@ -18,7 +18,8 @@ from ...record.hook import find_hook
 from ...record.install import install
 from ...record.sinkurl import parse_url, queue_name, source_url
 
-__all__ = ["DEFAULTS", "find_queues", "install_queues", "queue_sources", "read_options"]
+__all__ = ["DEFAULTS", "find_queues", "install_queues", "protection", "queue_sources",
+           "read_options"]
 
 logger = logging.getLogger("hueyviz")
 
