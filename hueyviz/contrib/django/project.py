@@ -188,7 +188,7 @@ def queue_sources(queues: Optional[list] = None) -> List[str]:
     for huey in queues:
         url = source_url(huey, sink)
         if url is None:
-            why = ("runs tasks in immediate mode (DEBUG=True), in memory"
+            why = ("runs tasks in immediate mode (as DEBUG=True sets it), in memory"
                    if getattr(huey, "immediate", False) else
                    f"is a {type(huey).__name__}, in memory")
             raise SourceError(
