@@ -50,11 +50,13 @@ def source_url(huey, url: Optional[str] = None) -> Optional[str]:
     another process (``hueyviz diagnose URL``); None for an in-process sink.
 
     >>> from huey import SqliteHuey
-    >>> source_url(SqliteHuey("app", filename="/tmp/huey.db"))
-    'sqlite:////tmp/huey.db?queue=app'
-    >>> source_url(SqliteHuey("app", filename="/tmp/huey.db"), "redis://h:6379/1")
+    >>> huey = SqliteHuey("app", filename="/srv/huey.db", create_tables=False)
+    >>> source_url(huey)
+    'sqlite:////srv/huey.db?queue=app'
+    >>> source_url(huey, "redis://h:6379/1")
     'redis://h:6379/1?queue=app'
-    >>> source_url(SqliteHuey("app", filename="/tmp/huey.db", immediate=True)) is None
+    >>> huey.immediate = True           # tasks run in the caller; events stay in memory
+    >>> source_url(huey) is None
     True
     """
     queue = queue_name(huey)
