@@ -9,7 +9,7 @@ import sys
 import textwrap
 import traceback
 import warnings
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from ._version import __version__
 from .core.errors import HueyvizError, SourceError, UsageError
@@ -67,9 +67,9 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
                              subsequent_indent=indent)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = "hueyviz") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="hueyviz", formatter_class=_Formatter,
+        prog=prog, formatter_class=_Formatter,
         description="See what a Huey task queue is doing and why it is stuck.",
         epilog=textwrap.dedent("""\
             examples:
@@ -219,8 +219,9 @@ def _parser() -> argparse.ArgumentParser:
               hueyviz record redis://localhost:6379/0?queue=app -o trace.jsonl
               hueyviz record app.huey -o all.jsonl --from-start --duration 0   what is stored now
             """))
-    rec.add_argument("source", metavar="SOURCE",
-                     help="import path app.huey, sink URL (redis://, sqlite:///, file:///) or directory")
+    rec.add_argument("source", metavar="SOURCE", nargs="+",
+                     help="import path app.huey, sink URL (redis://, sqlite:///, file:///) or "
+                          "directory; several are followed as one")
     rec.add_argument("-o", "--output", required=True, metavar="FILE", help="trace file to write")
     rec.add_argument("--duration", type=_duration, metavar="S",
                      help="stop after S seconds (default: until interrupted)")
@@ -437,7 +438,8 @@ def _cmd_render(args) -> int:
 
 def _cmd_record(args) -> int:
     from .read.recorder import record
-    res = record(args.source, args.output, duration=args.duration,
+    source = args.source if len(args.source) > 1 else args.source[0]
+    res = record(source, args.output, duration=args.duration,
                  start="begin" if args.from_start else "end")
     for note in res.warnings:
         _say(f"hueyviz: warning: {note}", err=True)
@@ -473,14 +475,34 @@ def _cmd_demo(args) -> int:
     return EXIT_OK
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = _parser()
+def _sources_optional(parser: argparse.ArgumentParser) -> None:
+    """Make every command's SOURCE optional (for a caller that has a default)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                for a in sub._actions:
+                    if a.dest == "source":
+                        a.nargs, a.required, a.default = "*", False, []
+
+
+def main(argv: Optional[List[str]] = None, *, prog: str = "hueyviz",
+         default_source: Optional[Callable[[], List[str]]] = None) -> int:
+    """Run one command; returns the exit status.
+
+    ``default_source`` (``manage.py hueyviz``) is called for the sources of
+    a command given none; it may raise :class:`HueyvizError`.
+    """
+    parser = _parser(prog)
+    if default_source is not None:
+        _sources_optional(parser)
     args = parser.parse_args(argv)
     debug = args.debug or os.environ.get("HUEYVIZ_DEBUG") not in (None, "", "0")
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_BAD_INPUT
     try:
+        if default_source is not None and getattr(args, "source", None) == []:
+            args.source = list(default_source())
         return args.func(args)
     except BrokenPipeError:
         return EXIT_OK

@@ -9,6 +9,9 @@ sys.path.insert(0, os.path.dirname(__file__))
 
 from hueyviz.demo import rescue
 
+# The Django test project is run in subprocesses (test_django.py), never imported here.
+collect_ignore = ["djangoproj"]
+
 
 class Running:
     """A real threaded consumer that is always rescued and stopped."""

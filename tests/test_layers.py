@@ -27,7 +27,8 @@ LAYERS = [
     ("protect", ("hueyviz.protect",)),
     ("render", ("hueyviz.render",)),
     ("widget", ("hueyviz.widget",)),
-    ("app", ("hueyviz.views", "hueyviz.demo", "hueyviz.cli", "hueyviz.__main__", "hueyviz")),
+    ("app", ("hueyviz.views", "hueyviz.demo", "hueyviz.cli", "hueyviz.__main__", "hueyviz.contrib",
+             "hueyviz")),
 ]
 VIEWS = "hueyviz.views"
 HEAVY = ("networkx", "graphviz", "ipywidgets", "anywidget", "traitlets", "wasmtime")

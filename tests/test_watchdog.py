@@ -86,6 +86,28 @@ def test_silent_on_a_healthy_run(reports):
     assert dog.fired == 0 and reports.messages == []
 
 
+def test_fires_for_a_task_enqueued_by_another_process(reports):
+    # The task is enqueued before the watchdog follows the instance, as a
+    # web process enqueues what a consumer runs: started here, it is in flight.
+    huey = build_huey("watchdog-elsewhere")
+    gate = threading.Event()
+
+    @huey.task()
+    def slow():
+        return gate.wait(30)
+    result = slow()
+    with hueyviz.watchdog(huey, after=0.3) as dog:
+        consumer = start(huey, 1)
+        consumer.start()
+        try:
+            assert reports.first.wait(10), "the watchdog never fired"
+        finally:
+            gate.set()
+            assert rescue(huey, consumer, [result], timeout=10)
+    assert "with 1 task in flight (1 running" in reports.messages[0]
+    assert dog.fired == 1 and result.get() is True
+
+
 def test_rejects_nonpositive_after():
     with pytest.raises(ValueError):
         hueyviz.watchdog(build_huey("watchdog-bad"), after=0)

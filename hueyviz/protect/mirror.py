@@ -42,7 +42,7 @@ _mirrors: weakref.WeakSet = weakref.WeakSet()
 
 class Mirror:
     """Follow ``huey`` live: ``replay`` (read it under ``lock``), ``in_flight``
-    (ids enqueued and not finished) and ``last_progress`` (monotonic time of
+    (ids enqueued or started here, and not finished) and ``last_progress`` (monotonic time of
     the last executing/unblock/outcome event, or of new work after idling).
 
     Parameters
@@ -134,7 +134,8 @@ class Mirror:
         from ..read.follower import Follower
         # Everything the sink holds, this process's past included (the hook
         # only brings what happens from now): the pool, tasks in flight.
-        flush = getattr(self._source, "flush", None)
+        own = getattr(getattr(self.huey, "_hueyviz_tracer", None), "sink", None)
+        flush = getattr(own, "flush", None)
         if callable(flush):
             flush(1.0)
         self.follower = Follower(self._source, start="begin", reorder=0.0)
@@ -212,8 +213,13 @@ class Mirror:
                 self.in_flight[e.task] = None
         elif kind in PROGRESS:
             self.last_progress = time.monotonic()
-            if kind in OUTCOMES and e.task is not None:
-                self.in_flight.pop(e.task, None)
+            if e.task is not None:
+                if kind in OUTCOMES:
+                    self.in_flight.pop(e.task, None)
+                elif kind == "executing":
+                    # Enqueued by another process (a web process, another
+                    # queue's consumer): in flight from its start here.
+                    self.in_flight[e.task] = None
         self._since_prune += 1
         if self._since_prune >= max(_PRUNE_MIN, self._live_after_prune):
             self._prune()
@@ -244,8 +250,15 @@ def _followed_source(huey, follow: Any) -> Any:
     tracer = getattr(huey, "_hueyviz_tracer", None)
     sink = getattr(tracer, "sink", None)
     # Only sinks that other processes write into too: a MemorySink is this
-    # process's own events, which the hook brings already.
-    return sink if sink is not None and hasattr(sink, "reader") else None
+    # process's own events, which the hook brings already.  Every queue of
+    # that store: a knot may cross queues (django-huey's consumers).
+    if sink is None or not hasattr(sink, "reader"):
+        return None
+    store = getattr(sink, "store_reader", None)
+    if store is None:
+        return sink
+    from ..read.source import Source
+    return Source(sink.describe() + " and the other queues there", store)
 
 
 def _after_fork_in_child() -> None:

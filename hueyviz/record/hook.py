@@ -122,6 +122,10 @@ class HueyHook:
         # Called as check(task_or_None, block_data, worker, queue) just before a
         # wait really blocks; may raise to refuse the wait (hueyviz.guard).
         self.before_block: tuple = ()
+        # Called as prepare(options) when this process is about to create a
+        # consumer of the instance, before it announces its pool: what only
+        # makes sense where tasks run (guard, watchdog) starts there and then.
+        self.before_consumer: tuple = ()
 
     # -- lifecycle ------------------------------------------------------------
     def add(self, tracer) -> None:
@@ -192,6 +196,12 @@ class HueyHook:
             stack.pop()
 
     def _create_consumer(self, **options):
+        for prepare in self.before_consumer:
+            try:
+                prepare(options)
+            except Exception:       # a consumer must start even if its extras fail
+                for tracer in self.tracers:
+                    tracer._failed("consumer hook")
         consumer = self._orig_create_consumer(**options)
         # Announce the pool size up front: workers start one by one, and the
         # first may block before the last is up.

@@ -117,6 +117,10 @@ class RedisSink(BufferedSink):
     def reader(self) -> RedisReader:
         return RedisReader(self._pool, self.stream)
 
+    def store_reader(self) -> StoreReader:
+        """Every hueyviz stream in this Redis database (the guard's view)."""
+        return StoreReader(self._pool, self.stream)
+
 
 class RedisReader:
     """Incremental reader of one stream; ``fetch`` returns new records.
@@ -229,3 +233,63 @@ def find_streams(client) -> List[str]:
     for key in client.scan_iter(match="hueyviz:*", count=1000, _type="stream"):
         out.append(key.decode() if isinstance(key, bytes) else key)
     return sorted(out)
+
+
+class StoreReader:
+    """Every ``hueyviz:*`` stream of one Redis database, found again now and
+    then (a queue whose consumers start later joins); ``fetch`` reads them
+    all.  Starts with ``first``, the stream of the Huey that asked."""
+
+    rescan = 2.0         # seconds between looks for new streams
+
+    def __init__(self, pool, first: str):
+        self.pool = pool
+        self.readers: dict = {first: RedisReader(pool, first)}
+        self._scanned = float("-inf")
+        self._at_end = False
+
+    def describe(self) -> str:
+        return f"every hueyviz stream{_at(self.pool)}"
+
+    @property
+    def last_error(self):
+        return next((r.last_error for r in self.readers.values()
+                     if r.last_error is not None), None)
+
+    def _scan(self) -> None:
+        now = time.monotonic()
+        if now - self._scanned < self.rescan:
+            return
+        self._scanned = now
+        try:
+            found = find_streams(next(iter(self.readers.values())).client)
+        except Exception:
+            return                         # the next fetch says what is wrong
+        for name in found:
+            if name not in self.readers:
+                r = self.readers[name] = RedisReader(self.pool, name)
+                if self._at_end:
+                    r.seek_end()
+
+    def seek_end(self) -> None:
+        self._scan()
+        self._at_end = True
+        for r in self.readers.values():
+            r.seek_end()
+
+    def trimmed(self) -> bool:
+        return any(r.trimmed() for r in self.readers.values())
+
+    def fetch(self, timeout: float = 0.0, count: int = 10_000) -> List[tuple]:
+        self._scan()
+        out: List[tuple] = []
+        for r in list(self.readers.values()):
+            out.extend(r.fetch(0.0, count))
+        if not out and timeout > 0:
+            # Block on the first stream only: the others are read next time.
+            out.extend(next(iter(self.readers.values())).fetch(min(timeout, 0.1), count))
+        return out
+
+    def close(self) -> None:
+        for r in self.readers.values():
+            r.close()

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import os
 from typing import Any, Optional
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-__all__ = ["parse_url", "queue_name", "sink_for", "sqlite_path", "strip_query"]
+__all__ = ["parse_url", "queue_name", "sink_for", "source_url", "sqlite_path", "strip_query"]
 
 
 def queue_name(huey) -> str:
@@ -43,6 +43,56 @@ def sink_for(huey, url: Optional[str] = None, **options):
         return FileSink(sink_dir_for(storage.path), **options)
     from .sink import MemorySink
     return MemorySink()
+
+
+def source_url(huey, url: Optional[str] = None) -> Optional[str]:
+    """The URL that reads back what ``sink_for(huey, url)`` records, for
+    another process (``hueyviz diagnose URL``); None for an in-process sink.
+
+    >>> from huey import SqliteHuey
+    >>> huey = SqliteHuey("app", filename="/srv/huey.db", create_tables=False)
+    >>> source_url(huey)
+    'sqlite:////srv/huey.db?queue=app'
+    >>> source_url(huey, "redis://h:6379/1")
+    'redis://h:6379/1?queue=app'
+    >>> huey.immediate = True           # tasks run in the caller; events stay in memory
+    >>> source_url(huey) is None
+    True
+    """
+    queue = queue_name(huey)
+    if url is not None:
+        parts, query, named = parse_url(url, None)
+        if parts.scheme == "file" or named is not None or "stream" in query:
+            return url          # a directory holds every queue; or the URL says which
+        return f"{url}{'&' if parts.query else '?'}queue={quote(queue, safe='')}"
+    storage: Any = getattr(huey, "storage", None)
+    kind = _storage_kind(storage)
+    if kind == "redis":
+        return _redis_url(storage.pool) + f"queue={quote(queue, safe='')}"
+    if kind == "sqlite":
+        return (f"sqlite:///{quote(os.path.abspath(storage.filename))}"
+                f"?queue={quote(queue, safe='')}")
+    if kind == "file":
+        from .filesink import sink_dir_for
+        return f"file://{quote(sink_dir_for(storage.path))}"
+    return None
+
+
+def _redis_url(pool) -> str:
+    """``pool``'s server and database as a URL ending in ``?`` or ``&``
+    (TLS certificate options are not carried: name them in a sink URL)."""
+    kw = pool.connection_kwargs
+    if "path" in kw:
+        return f"unix://{quote(kw['path'])}?db={kw.get('db', 0)}&"
+    user, password = kw.get("username"), kw.get("password")
+    auth = ""
+    if user or password:
+        auth = (quote(str(user or ""), safe="") + (":" + quote(str(password), safe="") if password else "")
+                + "@")
+    scheme = "rediss" if "SSL" in pool.connection_class.__name__ else "redis"
+    host = kw.get("host", "localhost")
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{auth}{host}:{kw.get('port', 6379)}/{kw.get('db', 0)}?"
 
 
 def _storage_kind(storage) -> str:
@@ -89,7 +139,9 @@ def strip_query(url: str) -> str:
             ((p.split("=", 1) + [""])[:2] for p in parts.query.split("&") if p)
             if k not in ("queue", "stream", "maxlen")]
     q = "&".join(f"{k}={v}" for k, v in keep)
-    return parts._replace(query=q).geturl()
+    # Cut the text, not geturl(): that drops the empty host of unix:///path.
+    base = url.split("?", 1)[0]
+    return f"{base}?{q}" if q else base
 
 
 def sqlite_path(parts) -> str:

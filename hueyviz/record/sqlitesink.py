@@ -103,11 +103,16 @@ class SqliteSink(BufferedSink):
     def reader(self) -> SqliteReader:
         return SqliteReader(self.filename, self.queue)
 
+    def store_reader(self) -> SqliteReader:
+        """Every queue recorded in this database file (the guard's view)."""
+        return SqliteReader(self.filename, None)
+
 
 class SqliteReader:
-    """Incremental reader of one queue's rows; see :class:`~hueyviz.redissink.RedisReader`."""
+    """Incremental reader of one queue's rows (or, with ``queue=None``, of every
+    queue's, in commit order); see :class:`~hueyviz.record.redissink.RedisReader`."""
 
-    def __init__(self, filename: str, queue: str):
+    def __init__(self, filename: str, queue: Optional[str]):
         self.filename = filename
         self.queue = queue
         self.last_id = 0
@@ -117,7 +122,11 @@ class SqliteReader:
         self.last_error: Optional[str] = None
 
     def describe(self) -> str:
-        return f"sqlite table {TABLE} in {self.filename} (queue {self.queue})"
+        which = f"queue {self.queue}" if self.queue is not None else "every queue"
+        return f"sqlite table {TABLE} in {self.filename} ({which})"
+
+    def _where(self) -> Tuple[str, tuple]:
+        return ("queue = ? AND ", (self.queue,)) if self.queue is not None else ("", ())
 
     def _db(self) -> Optional[sqlite3.Connection]:
         # Read-only, and only once the file exists: a reader must never
@@ -132,8 +141,9 @@ class SqliteReader:
         if db is None:
             return             # no file yet: everything that arrives is new
         try:
-            row = db.execute(f"SELECT MAX(id) FROM {TABLE} WHERE queue = ?",
-                             (self.queue,)).fetchone()
+            where, args = self._where()
+            row = db.execute(f"SELECT MAX(id) FROM {TABLE} WHERE {where}1",
+                             args).fetchone()
             self.last_id = row[0] or 0
         except sqlite3.OperationalError:
             pass   # no table yet
@@ -144,8 +154,11 @@ class SqliteReader:
         if db is None:
             return False
         try:
-            row = db.execute("SELECT trimmed FROM hueyviz_meta WHERE queue = ?",
-                             (self.queue,)).fetchone()
+            if self.queue is None:
+                row = db.execute("SELECT MAX(trimmed) FROM hueyviz_meta").fetchone()
+            else:
+                row = db.execute("SELECT trimmed FROM hueyviz_meta WHERE queue = ?",
+                                 (self.queue,)).fetchone()
         except sqlite3.OperationalError:
             return False
         return bool(row and row[0])
@@ -158,10 +171,11 @@ class SqliteReader:
             try:
                 if db is None:
                     raise sqlite3.OperationalError("no such table: the file does not exist yet")
+                where, args = self._where()
                 rows = db.execute(
                     f"SELECT id, sender, seq, event FROM {TABLE} "
-                    "WHERE queue = ? AND id > ? ORDER BY id LIMIT ?",
-                    (self.queue, self.last_id, count)).fetchall()
+                    f"WHERE {where}id > ? ORDER BY id LIMIT ?",
+                    (*args, self.last_id, count)).fetchall()
             except sqlite3.OperationalError as exc:
                 if "no such table" not in str(exc) and "locked" not in str(exc):
                     raise
