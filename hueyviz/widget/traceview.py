@@ -131,6 +131,8 @@ class TraceView(anywidget.AnyWidget):
         if since is not None and since not in ("now", "begin") and not isinstance(since, (int, float)):
             raise ValueError("since must be 'now', 'begin' or a time (seconds)")
         if source is None or hasattr(source, "events") or hasattr(source, "trace"):
+            if since == "begin" and callable(getattr(source, "catch_up", None)):
+                source.catch_up()   # a Follower: open with what it can read now
             if since == "now":
                 self._since = time.time()
             elif isinstance(since, (int, float)):
@@ -144,6 +146,8 @@ class TraceView(anywidget.AnyWidget):
             return Trace.load(os.fspath(source))
         since = "now" if since is None else since
         follower = Follower(source, start="end" if since == "now" else "begin")
+        if since != "now":
+            follower.catch_up()     # open with what the source already holds
         if isinstance(since, (int, float)):
             self._since = float(since)
         self._owned = follower
