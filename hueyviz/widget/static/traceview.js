@@ -333,7 +333,9 @@ function render({ model, el: host }) {
     if (!P) return;
     const d = P.d, sp = d.spans, pal = d.palette;
     width = Math.max(260, Math.floor(lanesBox.clientWidth || 700));
-    LABEL = Math.round(Math.min(150, Math.max(84, width * 0.15)));
+    // room for the longest lane label (pids included), within limits
+    const longest = Math.max(8, ...P.lanes.label.map((x) => String(x).length));
+    LABEL = Math.round(Math.min(Math.max(150, width * 0.3), Math.max(84, longest * 6.4 + 14)));
     lanesBox.textContent = "";
     const rows = laneRows();
     L.rowY = rows.y;
