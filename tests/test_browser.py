@@ -390,6 +390,10 @@ TEXT_SIZES_JS = """() => {
 }"""
 
 
+WINDOW_IS_JS = """([lo, hi]) => { const r = document.querySelector('.hv-root');
+  return Math.abs(parseFloat(r.dataset.from) - lo) < 1e-9 && Math.abs(parseFloat(r.dataset.to) - hi) < 1e-9; }"""
+
+
 def _texts(locator) -> list:
     # the text itself, not a <title> inside it
     return locator.evaluate_all("els => els.map((e) => e.firstChild ? e.firstChild.textContent : '')")
@@ -491,8 +495,7 @@ def test_zoom_narrows_the_window_and_both_views_follow(lab, browser):
         page.wait_for_function("() => document.querySelector('.hv-root').dataset.finding === '1'")
         root.screenshot(path=str(ARTIFACTS / "traceview-zoom-finding.png"))
         root.locator(".hv-zall").click()
-        page.wait_for_function("([lo, hi]) => Math.abs(parseFloat(document.querySelector('.hv-root').dataset.from) - lo) < 1e-9 && "
-                               "Math.abs(parseFloat(document.querySelector('.hv-root').dataset.to) - hi) < 1e-9", arg=[lo, hi])
+        page.wait_for_function(WINDOW_IS_JS, arg=[lo, hi])
         # hover a bar: a tooltip names the task; click it: selected in both views
         bar_x = box["x"] + box["width"] * 0.8
         rows = root.locator(".hv-lanes svg .hv-lane-label:not(.hv-queue-label)")
@@ -505,7 +508,8 @@ def test_zoom_narrows_the_window_and_both_views_follow(lab, browser):
         page.wait_for_selector(".hv-root .hv-waitfor svg .hv-selected")
         # the parent / waits-for links select another task
         root.locator(".hv-details .hv-link:not(.hv-clear)").first.click()
-        page.wait_for_function("() => !document.querySelector('.hv-root .hv-dtitle').textContent.startsWith('main_task')")
+        page.wait_for_function(
+            "() => !document.querySelector('.hv-root .hv-dtitle').textContent.startsWith('main_task')")
         root.screenshot(path=str(ARTIFACTS / "traceview-selected.png"))
         assert _widget_errors(errors) == [], errors
     finally:
@@ -528,7 +532,8 @@ def test_narrow_notebook_keeps_text_readable(lab, browser):
         assert page.locator(".jp-FileBrowser").first.is_visible()
         root = page.locator(".hv-root").first
         root.scroll_into_view_if_needed()
-        page.wait_for_function("() => document.querySelector('.hv-root .hv-lanes svg').getBoundingClientRect().width > 0")
+        page.wait_for_function(
+            "() => document.querySelector('.hv-root .hv-lanes svg').getBoundingClientRect().width > 0")
         sizes = page.evaluate(TEXT_SIZES_JS)
         assert len(sizes) > 30
         small = [s for s in sizes if s["px"] < 9.99]

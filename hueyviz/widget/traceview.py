@@ -21,7 +21,7 @@ import pathlib
 import re
 import threading
 import time
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import anywidget
 import traitlets
@@ -88,7 +88,7 @@ class TraceView(anywidget.AnyWidget):
     live = traitlets.Bool(False).tag(sync=True)
     follow = traitlets.Bool(True).tag(sync=True)     # live: stay at the newest event
     selected = traitlets.Unicode("").tag(sync=True)  # clicked task id
-    window = traitlets.List([]).tag(sync=True)       # [from, to] s from the first event; [] all
+    window: traitlets.List = traitlets.List([]).tag(sync=True)       # [from, to] s from the first event; [] all
     color_by = traitlets.Unicode("state").tag(sync=True)   # "state" or "name"
 
     def __init__(self, source=None, *, interval: float = 0.3, diagnosis=None,
@@ -96,7 +96,7 @@ class TraceView(anywidget.AnyWidget):
                  color_by: str = "state", **kw):
         if color_by not in ("state", "name"):
             raise ValueError("color_by must be 'state' or 'name'")
-        self._owned = None          # a Follower this view opened (and closes)
+        self._owned: Optional[Any] = None   # a Follower this view opened (and closes)
         self._since: Optional[float] = None
         source = self._open(source, since)
         self._source = source
