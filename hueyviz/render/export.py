@@ -18,7 +18,7 @@ byte-identical files.
 from __future__ import annotations
 
 import os
-from typing import Callable, Dict, Iterable, List, Optional, Union
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 __all__ = ["FILES", "FORMATS", "export_all", "parse_formats"]
 
@@ -71,7 +71,8 @@ def _write(path: str, text: str) -> None:
 
 
 def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
-               at: Optional[float] = None, diagnosis=None) -> List[str]:
+               at: Optional[float] = None, diagnosis=None,
+               window: Optional[Tuple[float, float]] = None) -> List[str]:
     """Write the drawings of ``trace`` into ``out_dir``; return the paths.
 
     Parameters
@@ -87,6 +88,12 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
         moment of the first finding, else the end.
     diagnosis : Diagnosis, optional
         ``diagnose(trace)``, when already computed.
+    window : (float, float), optional
+        ``(from, to)`` on the trace clock: ``lanes.svg`` and ``report.html``
+        draw only that stretch of the whole run (what was running when it
+        opens is there); ``waitfor.svg`` shows the first finding inside it,
+        else its end.  ``animated.svg`` stays whole; ``trace.json`` holds
+        the events inside the window (Perfetto zooms by itself).
     """
     from ..analysis.detector import diagnose
     from .animated import render_animated
@@ -97,12 +104,18 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
 
     files = parse_formats(formats)
     d = diagnosis if diagnosis is not None else diagnose(trace)
+    wat = at
+    if window is not None and at is None:
+        inside = [f.at for f in d.findings if window[0] <= f.at <= window[1]]
+        wat = inside[0] if inside else min(window[1], trace.end if len(trace) else window[1])
     makers: Dict[str, Callable[[], str]] = {
-        "lanes.svg": lambda: render_lanes(trace, at=at, diagnosis=d),
-        "waitfor.svg": lambda: render_waitfor(trace, at=at, diagnosis=d),
+        "lanes.svg": lambda: render_lanes(trace, at=at, diagnosis=d, window=window),
+        "waitfor.svg": lambda: render_waitfor(trace, at=wat, diagnosis=d),
         "animated.svg": lambda: render_animated(trace, diagnosis=d),
-        "report.html": lambda: render_report(trace, diagnosis=d),
-        "trace.json": lambda: render_perfetto(trace, diagnosis=d),
+        "report.html": lambda: render_report(trace, diagnosis=d, window=window),
+        # Perfetto zooms by itself: a window there just cuts the events
+        "trace.json": (lambda: render_perfetto(trace, diagnosis=d)) if window is None
+        else (lambda: render_perfetto(trace.window(*window))),
     }
     out = os.fspath(out_dir)
     os.makedirs(out, exist_ok=True)
