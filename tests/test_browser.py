@@ -563,12 +563,12 @@ def test_live_notebook_shows_the_knot_while_it_forms(lab, browser):
             "() => { const r = document.querySelector('.hv-root'); return r && r.dataset.liveFinding === '1'; }",
             timeout=RUN_ALL_S * 1000)
         root = page.locator(".hv-root").first
+        seen = root.get_attribute("data-verdicts").split(",")
+        assert seen[0] == "ok" and "deadlock" in seen, seen
         root.scroll_into_view_if_needed()
         root.screenshot(path=str(ARTIFACTS / "traceview-live-knot.png"))
         runner.wait()
         first = page.locator(".hv-root").first
-        seen = first.get_attribute("data-verdicts").split(",")
-        assert seen[0] == "ok" and "deadlock" in seen, seen
         assert first.locator(".hv-waitfor svg .culprit").count() == 1
         assert first.locator(".hv-lanes svg .hv-lane-label:not(.hv-queue-label)").count() == 2
         status = first.locator(".hv-status")
