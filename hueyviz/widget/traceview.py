@@ -342,6 +342,12 @@ def _svg_body(svg: str, x: float, y: float, w: float, h: float) -> str:
     head = svg[start:end]
     vb = re.search(r'viewBox="([^"]+)"', head)
     view = f' viewBox="{vb.group(1)}"' if vb else ""
+    # the drawing's own font (its text inherits it): without it the text
+    # falls back to the renderer's 16 px default
+    for attr in ("font-family", "font-size"):
+        m = re.search(rf'\s{attr}="([^"]+)"', head)
+        if m:
+            view += f' {attr}="{m.group(1)}"'
     rest = svg[end + 1:]
     return (f'<svg x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}"{view}>' + rest)
 
