@@ -583,3 +583,31 @@ def test_live_notebook_shows_the_knot_while_it_forms(lab, browser):
         assert _widget_errors(errors) == [], errors
     finally:
         page.close()
+
+
+def test_report_next_snapshot_lands_on_each_snapshot(browser, tmp_path):
+    """report.html: ▶ steps through every snapshot (none skipped, none stuck),
+    ◀ steps back; the slider is in seconds, so no rounding onto a grid."""
+    from hueyviz.demo import run_demo
+    from hueyviz.render.report import render_report
+    res = run_demo(out=None, render=False)
+    path = tmp_path / "report.html"
+    path.write_text(render_report(res.trace, res.diagnosis))
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    try:
+        page.goto(path.as_uri())
+        n = page.locator(".frame").count()
+        assert n >= 3
+        page.evaluate("() => { const r = document.getElementById('hv-range'); r.value = r.min; "
+                      "r.dispatchEvent(new Event('input')); }")
+        seen = [int(page.get_attribute("#hv-range", "data-snapshot"))]
+        for _ in range(n + 1):
+            page.click("#hv-next")
+            seen.append(int(page.get_attribute("#hv-range", "data-snapshot")))
+        assert seen[-1] == n - 1 and seen[:n] == list(range(seen[0], seen[0] + n)), seen
+        page.click("#hv-prev")
+        assert int(page.get_attribute("#hv-range", "data-snapshot")) == n - 2
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report-snapshot.png"))
+    finally:
+        page.close()

@@ -251,7 +251,9 @@ class TraceView(anywidget.AnyWidget):
             self._owned.close()
 
     def close(self) -> None:
-        self._stop.set()
+        stop = getattr(self, "_stop", None)     # absent when __init__ failed early
+        if stop is not None:
+            stop.set()
         super().close()
 
     def status(self, t: Optional[float] = None) -> dict:
