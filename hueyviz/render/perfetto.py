@@ -188,19 +188,19 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
     never = sorted((r for r in tasks.values() if r.started is None and r.enqueued is not None
                     and r.queue in qpid), key=lambda r: (r.enqueued, r.id))[:MAX_NEVER_RAN]
     never_meta: List[dict] = []
-    for k, rec in enumerate(never):
-        pid, tid = qpid[rec.queue], 1 + k
+    for k, nr in enumerate(never):
+        pid, tid = qpid[nr.queue], 1 + k
         never_meta.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
-                           "args": {"name": _s(f"never ran: {_label(rec.name, rec.id)}")}})
+                           "args": {"name": _s(f"never ran: {_label(nr.name, nr.id)}")}})
         never_meta.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
                            "args": {"sort_index": tid}})
-        slices.append({"ph": "X", "name": _s(f"queued: {_label(rec.name, rec.id)}"),
-                       "cat": "queued", "pid": pid, "tid": tid, "ts": us(rec.enqueued),
-                       "dur": round(us(t_end) - us(rec.enqueued), 3),
-                       "args": {"task": _s(rec.id), "state": _s(rec.state),
+        slices.append({"ph": "X", "name": _s(f"queued: {_label(nr.name, nr.id)}"),
+                       "cat": "queued", "pid": pid, "tid": tid, "ts": us(nr.enqueued),
+                       "dur": round(us(t_end) - us(nr.enqueued), 3),
+                       "args": {"task": _s(nr.id), "state": _s(nr.state),
                                 "outcome": "never ran before the end of trace"}})
-        spans_of.setdefault(rec.id, []).append((rec.enqueued, t_end, pid, tid))
-        first_span.setdefault(rec.id, (rec.enqueued, t_end, pid, tid))
+        spans_of.setdefault(nr.id, []).append((nr.enqueued, t_end, pid, tid))
+        first_span.setdefault(nr.id, (nr.enqueued, t_end, pid, tid))
     # Enqueues by threads that are no worker (the app's): zero-length slices.
     marks: List[Tuple[float, Track, str]] = []
     for e in events:
