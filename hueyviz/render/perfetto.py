@@ -190,17 +190,18 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
     never_meta: List[dict] = []
     for k, nr in enumerate(never):
         pid, tid = qpid[nr.queue], 1 + k
+        enq = float(nr.enqueued or 0.0)
         never_meta.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
                            "args": {"name": _s(f"never ran: {_label(nr.name, nr.id)}")}})
         never_meta.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
                            "args": {"sort_index": tid}})
         slices.append({"ph": "X", "name": _s(f"queued: {_label(nr.name, nr.id)}"),
-                       "cat": "queued", "pid": pid, "tid": tid, "ts": us(nr.enqueued),
-                       "dur": round(us(t_end) - us(nr.enqueued), 3),
+                       "cat": "queued", "pid": pid, "tid": tid, "ts": us(enq),
+                       "dur": round(us(t_end) - us(enq), 3),
                        "args": {"task": _s(nr.id), "state": _s(nr.state),
                                 "outcome": "never ran before the end of trace"}})
-        spans_of.setdefault(nr.id, []).append((nr.enqueued, t_end, pid, tid))
-        first_span.setdefault(nr.id, (nr.enqueued, t_end, pid, tid))
+        spans_of.setdefault(nr.id, []).append((enq, t_end, pid, tid))
+        first_span.setdefault(nr.id, (enq, t_end, pid, tid))
     # Enqueues by threads that are no worker (the app's): zero-length slices.
     marks: List[Tuple[float, Track, str]] = []
     for e in events:
