@@ -149,141 +149,17 @@ function prepare(d) {
   return { d, S, T, Tx, nW, tracks, maxDepth, findings, stuck, taskIndex, lanes, firstSeen, poolOfQueue, workerPool, nameColour };
 }
 
-// ------------------------------------------------------------------ the view
-function render({ model, el: host }) {
-  const uid = "hv" + (++instances) + "x" + Math.floor(Math.random() * 1e9).toString(36);
-  const root = quiet(h("div", "hv-root", host));
-  root.tabIndex = 0;
-  root.setAttribute("role", "group");
-  root.setAttribute("aria-label", "hueyviz trace view: Space play/pause, arrows step, Home/End, F finding, + and - zoom, 0 whole trace");
-  root.dataset.frame = "0";
-
-  // controls
-  const bar = h("div", "hv-bar", root);
-  const btn = (cls, html, title, parent) => {
-    const b = quiet(h("button", "hv-btn " + cls, parent || bar));
-    b.type = "button";
-    b.innerHTML = html;
-    b.title = title;
-    b.setAttribute("aria-label", title);
-    return b;
-  };
-  const bPrev = btn("hv-prev", ICONS.prev, "previous event (\u2190)");
-  const bPlay = btn("hv-play", ICONS.play, "play / pause (Space)");
-  const bNext = btn("hv-next", ICONS.next, "next event (\u2192)");
-  const bFind = btn("hv-finding", "\u2691 finding", "jump to the finding (F)");
-  const speedSel = quiet(h("select", "hv-speed", bar));
-  speedSel.title = "playback speed";
-  speedSel.setAttribute("aria-label", "playback speed");
-  for (const s of SPEEDS) {
-    const o = h("option", "", speedSel, s + "\u00d7");
-    o.value = String(s);
-  }
-  const scrub = quiet(h("input", "hv-scrub", bar));
-  scrub.type = "range"; scrub.min = "0"; scrub.step = "any";
-  scrub.setAttribute("aria-label", "time");
-  const tLabel = h("span", "hv-time", bar);
-  const liveTag = h("span", "hv-live", bar, "\u25CF live");
-
-  const zbar = h("div", "hv-zoombar", root);
-  h("span", "hv-zlabel", zbar, "Zoom");
-  const zAll = btn("hv-zall", "whole trace", "show the whole trace (0)", zbar);
-  const zAct = btn("hv-zactivity", "activity", "zoom to where the tasks are", zbar);
-  const zFind = btn("hv-zfinding", "the finding", "zoom to the finding: its tasks from their start to the knot", zbar);
-  const zOut = btn("hv-zout", "\u2212", "zoom out (\u2212)", zbar);
-  const zIn = btn("hv-zin", "+", "zoom in (+)", zbar);
-  const winLabel = h("span", "hv-window", zbar);
-  h("span", "hv-zlabel hv-colour-label", zbar, "Colour");
-  const colourSel = quiet(h("select", "hv-colour", zbar));
-  colourSel.title = "colour the bars by task state (default) or by task name";
-  colourSel.setAttribute("aria-label", "colour bars by");
-  for (const [v, words] of [["state", "by state"], ["name", "by task name"]]) {
-    const o = h("option", "", colourSel, words);
-    o.value = v;
-  }
-
-  const grid = h("div", "hv-grid", root);
-  const left = h("div", "hv-left", grid);
-  const lanesBox = h("div", "hv-lanes", left);
-  h("div", "hv-caption", left, "Who waits for whom at this instant");
-  const graphBox = h("div", "hv-waitfor", left);
-  const side = h("div", "hv-side", grid);
-  const badge = h("div", "hv-badge", side);
-  const status = h("div", "hv-status", side);
-  const msg = h("div", "hv-message", side);
-  const details = h("div", "hv-details", side);
-  const legend = h("div", "hv-legend", side);
-  const tip = h("div", "hv-tip", root);
-  tip.setAttribute("role", "tooltip");
-
-  let P = null;          // prepared model
-  let t = 0;
-  let win = null;        // [from, to] seconds, or null: the whole trace
-  let playing = false;
-  let raf = 0;
-  let lastTs = 0;
-  let frames = 0;
-  let loads = 0;
+// ------------------------------------------------------------------ lanes
+// One trace's worker lanes on a time window shared with its host: the view
+// draws one; a second trace (an alternative replayed beside the original) can
+// draw another on the same axis, driven by the same controls.  ``host``
+// gives the window (view), the colouring, the selection, and takes what the
+// pointer does (seek, select, zoom, pan, tooltips).
+function createLanes(box, uid, host) {
+  let P = null;
   let width = 0;
-  let colourBy = model.get("color_by") || "state";
-  let selected = model.get("selected") || "";
-  const verdictsSeen = [];
   const L = {};          // lane svg parts
-
-  // ------------------------------------------------------------ time window
-  function extent() { return [0, P ? P.Tx : 1]; }
-  function view() {
-    const [a, b] = win || extent();
-    return [a, Math.max(b, a + 1e-9)];
-  }
-  function tMin() { return Math.max(0, view()[0]); }
-  function tMax() { return Math.max(tMin(), Math.min(P.T, view()[1])); }
-  function clampWin(a, b) {
-    const [e0, e1] = extent();
-    const minW = Math.max((e1 - e0) * 1e-5, 1e-7);
-    if (b - a < minW) { const m = (a + b) / 2; a = m - minW / 2; b = m + minW / 2; }
-    const wdt = Math.min(b - a, e1 - e0);
-    if (a < e0) { a = e0; b = a + wdt; }
-    if (b > e1) { b = e1; a = b - wdt; }
-    return [a, b];
-  }
-  let winTimer = 0;
-  function setWindow(w, opts) {
-    if (!P) return;
-    if (w) {
-      const [e0, e1] = extent();
-      // a window reaching the end of a stuck run shows what still waits after it
-      if (P.stuck && w[1] >= P.T - 1e-9) w = [w[0], P.Tx];
-      w = clampWin(w[0], w[1]);
-      if (w[0] <= e0 + 1e-12 && w[1] >= e1 - 1e-12) w = null;
-    }
-    win = w;
-    buildLanes();
-    const nt = Math.min(Math.max(t, tMin()), tMax());
-    frame(nt);
-    if (nt !== t) sync();
-    if (!opts || !opts.fromModel) {
-      // wheel zooms fire many times a second: tell Python once it settles
-      clearTimeout(winTimer);
-      winTimer = setTimeout(() => { model.set("window", win ? [win[0], win[1]] : []); model.save_changes(); }, 120);
-    }
-  }
-  function zoomBy(factor, centre) {
-    const [a, b] = view();
-    const c = centre === undefined ? Math.min(Math.max(t, a), b) : centre;
-    setWindow([c - (c - a) * factor, c + (b - c) * factor]);
-  }
-  function panBy(frac) {
-    const [a, b] = view();
-    const dx = (b - a) * frac;
-    setWindow([a + dx, b + dx]);
-  }
-  function currentFindingWindow() {
-    const f = P.findings.length ? P.findings[0] : null;
-    return (P.d.windows && P.d.windows.finding) || (f ? [Math.max(0, f.at - 0.1 * P.T), f.at + 0.1 * P.T] : null);
-  }
-
-  // ---------------------------------------------------------------- lanes
+  const view = host.view;
   const RPAD = 12, ROW = 26, QROW = 30, GROUP = 17, TOP = 4, AXIS = 22;
   let LABEL = 96;
   function xOf(time) { const [a, b] = view(); return LABEL + ((time - a) / (b - a)) * (width - LABEL - RPAD); }
@@ -320,30 +196,27 @@ function render({ model, el: host }) {
 
   function spanColour(i) {
     const d = P.d, sp = d.spans, pal = d.palette;
-    if (colourBy === "name") return P.nameColour(d.tasks.name[sp.task[i]] ?? -1);
+    if (host.colourBy() === "name") return P.nameColour(d.tasks.name[sp.task[i]] ?? -1);
     const oc = P.S[sp.outcome[i]];
     return oc === "running" ? pal.states.running : (pal.states[oc] || pal.states.unknown);
   }
-  function taskWords(i) {
-    const tk = P.d.tasks;
-    return P.S[tk.name[i]] + (tk.args[i] || "");
-  }
+  const taskWords = (i) => taskWordsOf(P, i);
 
   function buildLanes() {
     if (!P) return;
     const d = P.d, sp = d.spans, pal = d.palette;
-    width = Math.max(260, Math.floor(lanesBox.clientWidth || 700));
+    width = Math.max(260, Math.floor(box.clientWidth || 700));
     // room for the longest lane label (pids included), within limits
     const longest = Math.max(8, ...P.lanes.label.map((x) => String(x).length));
     LABEL = Math.round(Math.min(Math.max(150, width * 0.3), Math.max(84, longest * 6.4 + 14)));
-    lanesBox.textContent = "";
+    box.textContent = "";
     const rows = laneRows();
     L.rowY = rows.y;
     const axisY = rows.bottom + 2;
     const H = axisY + AXIS;
     const [va, vb] = view();
     const svg = el("svg", { viewBox: `0 0 ${width} ${H}`, width: String(width), height: String(H), class: "hv-lanes-svg",
-                            role: "img", "aria-label": "worker lanes", "data-from": String(va), "data-to": String(vb) }, lanesBox);
+                            role: "img", "aria-label": "worker lanes", "data-from": String(va), "data-to": String(vb) }, box);
     const defs = el("defs", {}, svg);
     const pat = el("pattern", { id: uid + "-hatch", width: "6", height: "6",
                                 patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" }, defs);
@@ -475,7 +348,7 @@ function render({ model, el: host }) {
       if (room < 34 || r[3] < 12) continue;
       const ti = sp.task[i];
       const tx = el("text", { x: String(x0 + 3), y: String(r[1] + r[3] / 2), "dominant-baseline": "middle", class: "hv-bar-label",
-                              fill: colourBy === "name" ? inkOn(spanColour(i)) : "#000000" }, lg);
+                              fill: host.colourBy() === "name" ? inkOn(spanColour(i)) : "#000000" }, lg);
       tx.textContent = trunc(ti >= 0 ? taskWords(ti) : "?", Math.floor(room / 6.2));
       nLab += 1;
     }
@@ -536,6 +409,7 @@ function render({ model, el: host }) {
                                    class: "hv-lane-culprit", visibility: "hidden" }, plot)]);
     }
     // the selected task: outlined wherever it ran
+    const selected = host.selected();
     if (selected && P.taskIndex.has(selected)) {
       const ti = P.taskIndex.get(selected);
       for (const i of visible) {
@@ -557,11 +431,6 @@ function render({ model, el: host }) {
     L.cursor = el("line", { y1: String(TOP), y2: String(axisY + 2), stroke: pal.text, "stroke-width": "1.4", class: "hv-cursor" }, svg);
     L.svg = svg;
     L.axisY = axisY;
-    winLabel.textContent = win ? `+${fmtT(va, vb - va)} \u2013 +${fmtT(vb, vb - va)}` : "";
-    root.dataset.from = String(va);
-    root.dataset.to = String(vb);
-    scrub.min = String(tMin());
-    scrub.max = String(tMax());
     hookLanes(svg);
   }
 
@@ -574,24 +443,6 @@ function render({ model, el: host }) {
     return -1;
   }
 
-  // which span holds each track at time t (index into spans, or -1)
-  function holdersAt(time) {
-    const sp = P.d.spans;
-    const out = new Array(P.tracks.length);
-    for (let k = 0; k < P.tracks.length; k++) {
-      const tr = P.tracks[k];
-      const j = bisectRight(tr.starts, time);
-      let s = -1;
-      if (j >= 0) {
-        const i = tr.idx[j];
-        const e = sp.end[i];
-        if (e === null || time < e) s = i;
-      }
-      out[k] = s;
-    }
-    return out;
-  }
-
   function drawLanes(time, held, finding) {
     const x = Math.max(LABEL, Math.min(xOf(time), width - RPAD + 1));
     L.clipRect.setAttribute("width", String(Math.max(0, x - LABEL)));
@@ -602,7 +453,7 @@ function render({ model, el: host }) {
     for (let k = 0; k < P.tracks.length; k++) {
       const r = L.overlays[k];
       const i = held[k];
-      if (i < 0 || colourBy === "name") { if (r.getAttribute("visibility") !== "hidden") r.setAttribute("visibility", "hidden"); continue; }
+      if (i < 0 || host.colourBy() === "name") { if (r.getAttribute("visibility") !== "hidden") r.setAttribute("visibility", "hidden"); continue; }
       const x0 = Math.max(LABEL - 1, xOf(sp.start[i]));
       r.setAttribute("x", String(x0));
       r.setAttribute("width", String(Math.max(0.8, x - x0)));
@@ -660,20 +511,6 @@ function render({ model, el: host }) {
     return lines;
   }
 
-  function showTip(lines, ev) {
-    if (!lines || !lines.length) { tip.style.display = "none"; return; }
-    tip.textContent = "";
-    for (const ln of lines) h("div", "", tip, ln);
-    tip.style.display = "block";
-    const rb = root.getBoundingClientRect();
-    const tw = tip.offsetWidth, th = tip.offsetHeight;
-    let x = ev.clientX - rb.left + 14, y = ev.clientY - rb.top + 14;
-    if (x + tw > rb.width - 4) x = Math.max(4, ev.clientX - rb.left - tw - 10);
-    if (y + th > rb.height - 4) y = Math.max(4, ev.clientY - rb.top - th - 10);
-    tip.style.left = x + "px";
-    tip.style.top = y + "px";
-  }
-
   function svgPoint(svg, ev) {
     const r = svg.getBoundingClientRect();
     return [(ev.clientX - r.left) * (width / r.width), (ev.clientY - r.top) * (width / r.width)];
@@ -688,25 +525,24 @@ function render({ model, el: host }) {
       drag = { x0: px, y0: py, onAxis: py >= L.axisY - 2, moved: false, view: view() };
       svg.setPointerCapture(ev.pointerId);
       ev.preventDefault();
-      root.focus({ preventScroll: true });
+      host.focus();
     });
     svg.addEventListener("pointermove", (ev) => {
       const [px, py] = svgPoint(svg, ev);
       if (!drag) {
-        if (py >= L.axisY - 2) { showTip(["drag: pan \u00b7 wheel: zoom"], ev); return; }
-        if (py < TOP + QROW && px >= LABEL) { showTip([`queued at +${fmtT(tOf(px), P.T)}: ${stepAt(P.d.queue, "n", tOf(px), 0)} tasks`], ev); return; }
+        if (py >= L.axisY - 2) { host.showTip(["drag: pan \u00b7 wheel: zoom"], ev); return; }
+        if (py < TOP + QROW && px >= LABEL) { host.showTip([`queued at +${fmtT(tOf(px), P.T)}: ${stepAt(P.d.queue, "n", tOf(px), 0)} tasks`], ev); return; }
         const hit = hitLane(px, py);
-        showTip(hit ? laneTip(hit) : null, ev);
+        host.showTip(hit ? laneTip(hit) : null, ev);
         return;
       }
-      tip.style.display = "none";
+      host.showTip(null);
       if (Math.abs(px - drag.x0) > 4) drag.moved = true;
       if (!drag.moved) return;
       if (drag.onAxis) {
         const [a, b] = drag.view;
         const dt = ((drag.x0 - px) / (width - LABEL - RPAD)) * (b - a);
-        win = clampWin(a + dt, b + dt);
-        setWindow(win);
+        host.setWindow([a + dt, b + dt]);
       } else {
         const x0 = Math.max(LABEL, Math.min(drag.x0, px)), x1 = Math.min(width - RPAD, Math.max(drag.x0, px));
         L.brush.setAttribute("x", String(x0));
@@ -721,17 +557,17 @@ function render({ model, el: host }) {
       drag = null;
       if (d0.moved && !d0.onAxis) {
         const a = tOf(Math.max(LABEL, Math.min(d0.x0, px))), b = tOf(Math.min(width - RPAD, Math.max(d0.x0, px)));
-        setWindow([a, b]);
+        host.setWindow([a, b]);
         return;
       }
       if (d0.moved) return;
       const hit = hitLane(px, py);
-      if (hit && hit.span >= 0 && P.d.spans.task[hit.span] >= 0) select(P.d.tasks.id[P.d.spans.task[hit.span]]);
-      else if (px >= LABEL) { setPlaying(false); frame(Math.min(Math.max(tOf(px), tMin()), tMax())); sync(); }
+      if (hit && hit.span >= 0 && P.d.spans.task[hit.span] >= 0) host.select(P.d.tasks.id[P.d.spans.task[hit.span]]);
+      else if (px >= LABEL) host.seek(tOf(px));
     };
     svg.addEventListener("pointerup", end);
     svg.addEventListener("pointercancel", () => { drag = null; L.brush.setAttribute("visibility", "hidden"); });
-    svg.addEventListener("pointerleave", () => { tip.style.display = "none"; });
+    svg.addEventListener("pointerleave", () => host.showTip(null));
     svg.addEventListener("wheel", (ev) => {
       const [px, py] = svgPoint(svg, ev);
       const onAxis = py >= L.axisY - 2;
@@ -741,12 +577,208 @@ function render({ model, el: host }) {
       // or a sideways swipe pans
       if (ev.ctrlKey || ev.metaKey || (onAxis && !horizontal && !ev.shiftKey)) {
         ev.preventDefault();
-        zoomBy(Math.exp(Math.max(-300, Math.min(300, ev.deltaY)) * 0.002), px >= LABEL ? tOf(px) : undefined);
+        host.zoomBy(Math.exp(Math.max(-300, Math.min(300, ev.deltaY)) * 0.002), px >= LABEL ? tOf(px) : undefined);
       } else if (ev.shiftKey || horizontal) {
         ev.preventDefault();
-        panBy(((horizontal ? ev.deltaX : ev.deltaY) / (width - LABEL)) * 0.8);
+        host.panBy(((horizontal ? ev.deltaX : ev.deltaY) / (width - LABEL)) * 0.8);
       }
     }, { passive: false });
+  }
+
+  return {
+    build(p) { P = p; buildLanes(); },
+    draw: drawLanes,
+    get width() { return width; },
+  };
+}
+
+// which span holds each track at time t (index into spans, or -1)
+function holdersAt(P, time) {
+  const sp = P.d.spans;
+  const out = new Array(P.tracks.length);
+  for (let k = 0; k < P.tracks.length; k++) {
+    const tr = P.tracks[k];
+    const j = bisectRight(tr.starts, time);
+    let s = -1;
+    if (j >= 0) {
+      const i = tr.idx[j];
+      const e = sp.end[i];
+      if (e === null || time < e) s = i;
+    }
+    out[k] = s;
+  }
+  return out;
+}
+
+
+function taskWordsOf(P, i) {
+  const tk = P.d.tasks;
+  return P.S[tk.name[i]] + (tk.args[i] || "");
+}
+
+// ------------------------------------------------------------------ the view
+function render({ model, el: host }) {
+  const uid = "hv" + (++instances) + "x" + Math.floor(Math.random() * 1e9).toString(36);
+  const root = quiet(h("div", "hv-root", host));
+  root.tabIndex = 0;
+  root.setAttribute("role", "group");
+  root.setAttribute("aria-label", "hueyviz trace view: Space play/pause, arrows step, Home/End, F finding, + and - zoom, 0 whole trace");
+  root.dataset.frame = "0";
+
+  // controls
+  const bar = h("div", "hv-bar", root);
+  const btn = (cls, html, title, parent) => {
+    const b = quiet(h("button", "hv-btn " + cls, parent || bar));
+    b.type = "button";
+    b.innerHTML = html;
+    b.title = title;
+    b.setAttribute("aria-label", title);
+    return b;
+  };
+  const bPrev = btn("hv-prev", ICONS.prev, "previous event (\u2190)");
+  const bPlay = btn("hv-play", ICONS.play, "play / pause (Space)");
+  const bNext = btn("hv-next", ICONS.next, "next event (\u2192)");
+  const bFind = btn("hv-finding", "\u2691 finding", "jump to the finding (F)");
+  const speedSel = quiet(h("select", "hv-speed", bar));
+  speedSel.title = "playback speed";
+  speedSel.setAttribute("aria-label", "playback speed");
+  for (const s of SPEEDS) {
+    const o = h("option", "", speedSel, s + "\u00d7");
+    o.value = String(s);
+  }
+  const scrub = quiet(h("input", "hv-scrub", bar));
+  scrub.type = "range"; scrub.min = "0"; scrub.step = "any";
+  scrub.setAttribute("aria-label", "time");
+  const tLabel = h("span", "hv-time", bar);
+  const liveTag = h("span", "hv-live", bar, "\u25CF live");
+
+  const zbar = h("div", "hv-zoombar", root);
+  h("span", "hv-zlabel", zbar, "Zoom");
+  const zAll = btn("hv-zall", "whole trace", "show the whole trace (0)", zbar);
+  const zAct = btn("hv-zactivity", "activity", "zoom to where the tasks are", zbar);
+  const zFind = btn("hv-zfinding", "the finding", "zoom to the finding: its tasks from their start to the knot", zbar);
+  const zOut = btn("hv-zout", "\u2212", "zoom out (\u2212)", zbar);
+  const zIn = btn("hv-zin", "+", "zoom in (+)", zbar);
+  const winLabel = h("span", "hv-window", zbar);
+  h("span", "hv-zlabel hv-colour-label", zbar, "Colour");
+  const colourSel = quiet(h("select", "hv-colour", zbar));
+  colourSel.title = "colour the bars by task state (default) or by task name";
+  colourSel.setAttribute("aria-label", "colour bars by");
+  for (const [v, words] of [["state", "by state"], ["name", "by task name"]]) {
+    const o = h("option", "", colourSel, words);
+    o.value = v;
+  }
+
+  const grid = h("div", "hv-grid", root);
+  const left = h("div", "hv-left", grid);
+  const lanesBox = h("div", "hv-lanes", left);
+  h("div", "hv-caption", left, "Who waits for whom at this instant");
+  const graphBox = h("div", "hv-waitfor", left);
+  const side = h("div", "hv-side", grid);
+  const badge = h("div", "hv-badge", side);
+  const status = h("div", "hv-status", side);
+  const msg = h("div", "hv-message", side);
+  const details = h("div", "hv-details", side);
+  const legend = h("div", "hv-legend", side);
+  const tip = h("div", "hv-tip", root);
+  tip.setAttribute("role", "tooltip");
+
+  let P = null;          // prepared model
+  let t = 0;
+  let win = null;        // [from, to] seconds, or null: the whole trace
+  let playing = false;
+  let raf = 0;
+  let lastTs = 0;
+  let frames = 0;
+  let loads = 0;
+  let colourBy = model.get("color_by") || "state";
+  let selected = model.get("selected") || "";
+  const verdictsSeen = [];
+
+  // ------------------------------------------------------------ time window
+  function extent() { return [0, P ? P.Tx : 1]; }
+  function view() {
+    const [a, b] = win || extent();
+    return [a, Math.max(b, a + 1e-9)];
+  }
+  function tMin() { return Math.max(0, view()[0]); }
+  function tMax() { return Math.max(tMin(), Math.min(P.T, view()[1])); }
+  function clampWin(a, b) {
+    const [e0, e1] = extent();
+    const minW = Math.max((e1 - e0) * 1e-5, 1e-7);
+    if (b - a < minW) { const m = (a + b) / 2; a = m - minW / 2; b = m + minW / 2; }
+    const wdt = Math.min(b - a, e1 - e0);
+    if (a < e0) { a = e0; b = a + wdt; }
+    if (b > e1) { b = e1; a = b - wdt; }
+    return [a, b];
+  }
+  let winTimer = 0;
+  function setWindow(w, opts) {
+    if (!P) return;
+    if (w) {
+      const [e0, e1] = extent();
+      // a window reaching the end of a stuck run shows what still waits after it
+      if (P.stuck && w[1] >= P.T - 1e-9) w = [w[0], P.Tx];
+      w = clampWin(w[0], w[1]);
+      if (w[0] <= e0 + 1e-12 && w[1] >= e1 - 1e-12) w = null;
+    }
+    win = w;
+    buildLanes();
+    const nt = Math.min(Math.max(t, tMin()), tMax());
+    frame(nt);
+    if (nt !== t) sync();
+    if (!opts || !opts.fromModel) {
+      // wheel zooms fire many times a second: tell Python once it settles
+      clearTimeout(winTimer);
+      winTimer = setTimeout(() => { model.set("window", win ? [win[0], win[1]] : []); model.save_changes(); }, 120);
+    }
+  }
+  function zoomBy(factor, centre) {
+    const [a, b] = view();
+    const c = centre === undefined ? Math.min(Math.max(t, a), b) : centre;
+    setWindow([c - (c - a) * factor, c + (b - c) * factor]);
+  }
+  function panBy(frac) {
+    const [a, b] = view();
+    const dx = (b - a) * frac;
+    setWindow([a + dx, b + dx]);
+  }
+  function currentFindingWindow() {
+    const f = P.findings.length ? P.findings[0] : null;
+    return (P.d.windows && P.d.windows.finding) || (f ? [Math.max(0, f.at - 0.1 * P.T), f.at + 0.1 * P.T] : null);
+  }
+
+  function showTip(lines, ev) {
+    if (!lines || !lines.length) { tip.style.display = "none"; return; }
+    tip.textContent = "";
+    for (const ln of lines) h("div", "", tip, ln);
+    tip.style.display = "block";
+    const rb = root.getBoundingClientRect();
+    const tw = tip.offsetWidth, th = tip.offsetHeight;
+    let x = ev.clientX - rb.left + 14, y = ev.clientY - rb.top + 14;
+    if (x + tw > rb.width - 4) x = Math.max(4, ev.clientX - rb.left - tw - 10);
+    if (y + th > rb.height - 4) y = Math.max(4, ev.clientY - rb.top - th - 10);
+    tip.style.left = x + "px";
+    tip.style.top = y + "px";
+  }
+
+  const taskWords = (i) => taskWordsOf(P, i);
+  const lanes = createLanes(lanesBox, uid, {
+    view, colourBy: () => colourBy, selected: () => selected, select, showTip,
+    focus: () => root.focus({ preventScroll: true }),
+    seek: (x) => { setPlaying(false); frame(Math.min(Math.max(x, tMin()), tMax())); sync(); },
+    setWindow: (w) => setWindow(w), zoomBy, panBy,
+  });
+  // the lanes for the current window, and the controls that follow the window
+  function buildLanes() {
+    if (!P) return;
+    lanes.build(P);
+    const [va, vb] = view();
+    winLabel.textContent = win ? `+${fmtT(va, vb - va)} \u2013 +${fmtT(vb, vb - va)}` : "";
+    root.dataset.from = String(va);
+    root.dataset.to = String(vb);
+    scrub.min = String(tMin());
+    scrub.max = String(tMax());
   }
 
   // ------------------------------------------------------------ wait-for
@@ -1082,9 +1114,9 @@ function render({ model, el: host }) {
   function frame(time) {
     if (!P) return;
     t = Math.min(Math.max(tMin(), time), tMax());
-    const held = holdersAt(t);
+    const held = holdersAt(P, t);
     const finding = findingAt(t);
-    drawLanes(t, held, finding);
+    lanes.draw(t, held, finding);
     const g = drawGraph(t, held, finding);
     drawSide(t, g, finding);
     scrub.value = String(t);
@@ -1245,7 +1277,7 @@ function render({ model, el: host }) {
     resizeRaf = requestAnimationFrame(() => {
       if (!P) return;
       const w = Math.floor(lanesBox.clientWidth || 0);
-      if (w && Math.abs(w - width) >= 1) { buildLanes(); frame(t); }
+      if (w && Math.abs(w - lanes.width) >= 1) { buildLanes(); frame(t); }
     });
   });
   if (ro) ro.observe(lanesBox);
