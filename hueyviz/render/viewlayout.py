@@ -60,6 +60,8 @@ def build_layout(data: dict) -> dict:
             pos = None
     if pos is None:
         pos = _layered_layout(list(nodes), edges)
+    else:
+        pos = _workers_top_down(pos, len(data["workers"]))
     xs = [p[0] for p in pos.values()] or [0.0]
     ys = [p[1] for p in pos.values()] or [0.0]
     minx, miny = min(xs) - NODE_W / 2 - 16, min(ys) - NODE_H / 2 - 10 - POOL_LABEL
@@ -93,6 +95,16 @@ def _graphviz_layout(nodes: List[str], edges, clusters=(), needs=()) -> Dict[str
     if set(pos) != set(nodes):
         raise ValueError("graphviz layout lost nodes")
     return pos
+
+
+def _workers_top_down(pos: Dict[str, tuple], n_workers: int) -> Dict[str, tuple]:
+    """Mirror the layout vertically when Graphviz put the workers bottom-up,
+    so Worker-1 is on top in the graph as in the lanes."""
+    ys = [pos[f"w{i}"][1] for i in range(n_workers) if f"w{i}" in pos]
+    up = sum(1 for a, b in zip(ys, ys[1:]) if b < a)
+    if up * 2 <= max(1, len(ys) - 1):
+        return pos
+    return {k: (x, -y) for k, (x, y) in pos.items()}
 
 
 def _layered_layout(nodes: List[str], edges) -> Dict[str, tuple]:
