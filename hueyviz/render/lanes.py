@@ -68,6 +68,7 @@ class LaneDrawing:
     culprit_boxes: List[tuple] = field(default_factory=list)  # (x0, y, x1, h)
     title: str = ""
     desc: str = ""
+    name_colours: Optional[Dict[str, str]] = None     # colour by task name, when asked
 
     def x(self, t: float) -> float:
         return self.x0 + (t - self.t0) * self.scale
@@ -140,7 +141,8 @@ def _geometry(tl: Timeline, width: float, show_queue: bool, title: str, message:
 @remember_last(1)
 def draw_lanes(tl: Timeline, *, width: float = 960, show_queue: bool = True,
                show_spawn: bool = False, title: Optional[str] = None,
-               window: Optional[Tuple[float, float]] = None) -> LaneDrawing:
+               window: Optional[Tuple[float, float]] = None,
+               color_by: str = "state") -> LaneDrawing:
     """Lay out and draw ``tl`` into the parts of a :class:`LaneDrawing`.
 
     ``window`` (times on the trace clock) draws only that stretch of time,
@@ -150,7 +152,7 @@ def draw_lanes(tl: Timeline, *, width: float = 960, show_queue: bool = True,
     report of one trace draw it once.  Callers must not mutate the result.
     """
     return _draw_lanes(tl, width=width, show_queue=show_queue, show_spawn=show_spawn,
-                       title=title, window=window)
+                       title=title, window=window, color_by=color_by)
 
 
 def _clip(tl: Timeline, lo: float, hi: float) -> Timeline:
@@ -174,7 +176,8 @@ def _clip(tl: Timeline, lo: float, hi: float) -> Timeline:
 
 
 def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: bool,
-                title: Optional[str], window: Optional[Tuple[float, float]] = None) -> LaneDrawing:
+                title: Optional[str], window: Optional[Tuple[float, float]] = None,
+                color_by: str = "state") -> LaneDrawing:
     verdict = getattr(tl.diagnosis, "verdict", "ok")
     title = title if title is not None else f"Worker lanes · {verdict}"
     message = str(getattr(tl.diagnosis, "message", "") or "")
@@ -194,6 +197,12 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
     if window is not None:
         d.t0 = window[0]
     d.defs = _defs()
+    if color_by == "name":
+        # Okabe-Ito hues by task name, in order of first run (as the widget)
+        order = dict.fromkeys(b.name for b in sorted(tl.bars, key=lambda b: (b.start, b.task)))
+        d.name_colours = {n: P.NAME_COLOURS[i % len(P.NAME_COLOURS)] for i, n in enumerate(order)}
+    elif color_by != "state":
+        raise ValueError("color_by must be 'state' or 'name'")
     rows = tl.rows
     if not rows and tl.n_tasks == 0:
         d.plot_bottom = d.plot_top + 30
@@ -334,7 +343,7 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
     _marks(tl, d)
     used = sorted({b.outcome for b in tl.bars}, key=lambda k: list(OUTCOME_WORDS).index(k)
                   if k in OUTCOME_WORDS else 99)
-    d.height = _legend(d, used, any(bl for b in tl.bars for bl in b.blocks),
+    d.height = _legend(d, used if not d.name_colours else [], any(bl for b in tl.bars for bl in b.blocks),
                        any(bl.culprit for b in tl.bars for bl in b.blocks), strips > 0,
                        show_queue and qmax > 0)
     return d
@@ -393,6 +402,8 @@ def _marks(tl: Timeline, d: LaneDrawing) -> None:
 def _legend(d: LaneDrawing, used, blocked: bool, culprit: bool, dense: bool, queue: bool) -> float:
     items = [(f'<rect width="14" height="12" fill="{outcome_colour(k)}"/>', OUTCOME_WORDS.get(k, k))
              for k in used]
+    for name, colour in list((d.name_colours or {}).items())[:12]:
+        items.append((f'<rect width="14" height="12" fill="{colour}"/>', name))
     if blocked:
         items.append(('<rect width="14" height="12" fill="url(#hv-hatch)"/>',
                       "blocked on a result"))
@@ -441,8 +452,12 @@ def svg_document(d: LaneDrawing, body: List[str], css: str = "", height: Optiona
 def render_lanes(trace, *, at: Optional[float] = None, diagnosis=None, width: int = 960,
                  show_queue: bool = True, show_spawn: bool = False,
                  title: Optional[str] = None,
-                 window: Optional[Tuple[float, float]] = None) -> str:
+                 window: Optional[Tuple[float, float]] = None,
+                 color_by: str = "state") -> str:
     """Worker lanes of ``trace`` as an SVG string (deterministic).
+
+    ``color_by="name"`` colours the bars by task name instead of outcome
+    (blocked time stays hatched, the queue yellow).
 
     ``at`` shows the trace as it was at that time (trace clock) with a cursor;
     ``window`` (``(from, to)`` on the trace clock) draws only that stretch of
@@ -453,5 +468,5 @@ def render_lanes(trace, *, at: Optional[float] = None, diagnosis=None, width: in
     """
     tl = build_timeline(trace, diagnosis, at)
     d = draw_lanes(tl, width=width, show_queue=show_queue, show_spawn=show_spawn, title=title,
-                   window=window)
+                   window=window, color_by=color_by)
     return svg_document(d, [*d.chrome, *d.plot, *d.marks, *d.legend])
