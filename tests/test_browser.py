@@ -107,11 +107,12 @@ def lab(tmp_path_factory):
     root = tmp_path_factory.mktemp("labroot")
     # Without saved outputs: this checks a fresh run, not widget views saved
     # in the file (whose models a new kernel no longer has).
-    quick = nbformat.read(ROOT / "notebooks" / "01-quickstart.ipynb", as_version=4)
-    for cell in quick.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    nbformat.write(quick, root / "01-quickstart.ipynb")
+    for name in ("01-quickstart.ipynb", "03-live-consumer.ipynb"):
+        nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nbformat.write(nb, root / name)
     gen = inspect.getsource(browserkit.big_trace_events)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
         BENCH_NB_SOURCE.replace("{generator}", gen))])
@@ -200,48 +201,67 @@ def _kernel_idle(lab, name: str) -> bool:
                and s["kernel"].get("execution_state") == "idle" for s in sessions)
 
 
-def _open_and_run(browser, lab, name: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def _open(browser, lab, name: str, viewport=(1400, 1000)):
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
     page.set_default_timeout(WAIT_MS)
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
     # a workspace of its own: only this notebook open (no restored tabs)
-    ws = name.replace(".ipynb", "").replace(".", "-")
+    ws = name.replace(".ipynb", "").replace(".", "-") + f"-{viewport[0]}"
     page.goto(f"{lab['base']}/lab/workspaces/{ws}/tree/{name}?reset&token={lab['token']}")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell")
-    deadline = time.monotonic() + RUN_ALL_S
-    pause = threading.Event()
-    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    return page, errors
 
-    def tick(what: str) -> bool:
+
+class _Runner:
+    """Run All Cells of the open notebook; ``wait`` until they are done."""
+
+    def __init__(self, page, lab, name: str):
+        self.page, self.lab, self.name = page, lab, name
+        self.deadline = time.monotonic() + RUN_ALL_S
+        self.pause = threading.Event()
+        self.accept = page.locator(".jp-Dialog .jp-mod-accept")
+        while not _kernel_idle(lab, name):
+            self.tick("no idle kernel")
+        self.run_all()
+        self.n_code = sum(1 for c in nbformat.read(lab["root"] / name, as_version=4).cells
+                          if c.cell_type == "code")
+
+    def run_all(self):
+        self.page.click('.lm-MenuBar-itemLabel:text-is("Run")')
+        self.page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
+
+    def tick(self, what: str) -> bool:
         """Accept a "Select Kernel" dialog if one shows; False on timeout."""
         clicked = False
-        if accept.count():
-            accept.first.click()
+        if self.accept.count():
+            self.accept.first.click()
             clicked = True
-        if time.monotonic() > deadline:
+        if time.monotonic() > self.deadline:
             ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / f"timeout-{name}.png"))
-            pytest.fail(f"{name}: {what} after {RUN_ALL_S} s")
-        pause.wait(0.5)
+            self.page.screenshot(path=str(ARTIFACTS / f"timeout-{self.name}.png"))
+            pytest.fail(f"{self.name}: {what} after {RUN_ALL_S} s")
+        self.pause.wait(0.5)
         return clicked
 
-    while not _kernel_idle(lab, name):
-        tick("no idle kernel")
-    page.click('.lm-MenuBar-itemLabel:text-is("Run")')
-    page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
-    n_code = sum(1 for c in nbformat.read(lab["root"] / name, as_version=4).cells
-                 if c.cell_type == "code")
-    while not page.evaluate(RUN_ALL_DONE_JS, n_code):
-        if tick("cells still not run"):
-            page.click('.lm-MenuBar-itemLabel:text-is("Run")')
-            page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
-    failed = page.locator('.jp-NotebookPanel [data-mime-type="application/vnd.jupyter.error"]')
-    if failed.count():
-        page.screenshot(path=str(ARTIFACTS / f"failed-{name}.png"))
-        pytest.fail(f"a cell of {name} failed in JupyterLab:\n" + failed.first.inner_text()[-3000:])
-    page.wait_for_selector(".hv-root .hv-waitfor svg")
+    def wait(self):
+        page = self.page
+        while not page.evaluate(RUN_ALL_DONE_JS, self.n_code):
+            if self.tick("cells still not run"):
+                self.run_all()
+        failed = page.locator('.jp-NotebookPanel [data-mime-type="application/vnd.jupyter.error"]')
+        if failed.count():
+            page.screenshot(path=str(ARTIFACTS / f"failed-{self.name}.png"))
+            pytest.fail(f"a cell of {self.name} failed in JupyterLab:\n" + failed.first.inner_text()[-3000:])
+        page.wait_for_selector(".hv-root .hv-waitfor svg")
+
+
+def _open_and_run(browser, lab, name: str, viewport=(1400, 1000), before=None):
+    page, errors = _open(browser, lab, name, viewport)
+    if before is not None:
+        before(page)
+    _Runner(page, lab, name).wait()
     return page, errors
 
 
@@ -326,5 +346,271 @@ def test_live_view_follows_a_running_consumer(lab, browser):
         assert "OK" in root.locator(".hv-badge").inner_text()
         root.screenshot(path=str(ARTIFACTS / "traceview-live.png"))
         assert _widget_errors(errors) == [], errors
+    finally:
+        page.close()
+
+
+# -- keys, zoom, width, live ----------------------------------------------------
+
+# What JupyterLab shows around the widget: collapsed headings, the active
+# cell, the notebook's scroll offset.  Keys used in the widget must change none.
+LAB_STATE_JS = """() => {
+  const nb = document.querySelector('.jp-NotebookPanel .jp-Notebook');
+  const cells = [...nb.querySelectorAll('.jp-Cell')];
+  const scroller = nb.closest('.jp-WindowedPanel-outer') || nb;
+  return {hidden: (document.body.innerText.match(/cells? hidden/g) || []).length,
+          active: cells.findIndex((c) => c.classList.contains('jp-mod-active')),
+          cells: cells.length, scroll: Math.round(scroller.scrollTop)};
+}"""
+
+# Every visible text of the widget, with the size it renders at on screen:
+# CSS font size times the SVG's own scale.
+TEXT_SIZES_JS = """() => {
+  const root = document.querySelector('.hv-root');
+  const out = [];
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (!node.textContent.trim()) continue;
+    const el = node.parentElement;
+    if (el.closest('title') || el.closest('option')) continue;
+    const cs = getComputedStyle(el);
+    if (cs.display === 'none' || cs.visibility === 'hidden' || el.closest('.hv-tip')) continue;
+    let px = parseFloat(cs.fontSize);
+    if (el instanceof SVGElement) {
+      const m = el.getScreenCTM();
+      if (!m) continue;
+      px *= Math.hypot(m.a, m.b);
+    }
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    out.push({text: node.textContent.trim().slice(0, 40), px: Math.round(px * 100) / 100});
+  }
+  return out;
+}"""
+
+
+WINDOW_IS_JS = """([lo, hi]) => { const r = document.querySelector('.hv-root');
+  return Math.abs(parseFloat(r.dataset.from) - lo) < 1e-9 && Math.abs(parseFloat(r.dataset.to) - hi) < 1e-9; }"""
+
+
+def _texts(locator) -> list:
+    # the text itself, not a <title> inside it
+    return locator.evaluate_all("els => els.map((e) => e.firstChild ? e.firstChild.textContent : '')")
+
+
+def _t(root) -> float:
+    return float(root.get_attribute("data-t"))
+
+
+def test_keyboard_drives_the_widget_not_jupyterlab(lab, browser):
+    """With the slider or a button focused, the widget's keys scrub, play and
+    jump; no heading collapses, the active cell stays, the notebook does not
+    scroll."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page, errors = _open_and_run(browser, lab, "01-quickstart.ipynb")
+    try:
+        root = page.locator(".hv-root").first
+        root.scroll_into_view_if_needed()
+        # command mode, as after running the cells (arrows then move between cells)
+        page.keyboard.press("Escape")
+        scrub = root.locator(".hv-scrub")
+        scrub.focus()
+        before = page.evaluate(LAB_STATE_JS)
+        at = _t(root)                                   # opens at the finding
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function("(t) => parseFloat(document.querySelector('.hv-root').dataset.t) < t", arg=at)
+        back = _t(root)
+        page.keyboard.press("ArrowLeft")
+        page.wait_for_function("(t) => parseFloat(document.querySelector('.hv-root').dataset.t) < t", arg=back)
+        back2 = _t(root)
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("(t) => parseFloat(document.querySelector('.hv-root').dataset.t) > t",
+                               arg=back2)
+        page.keyboard.press("Home")
+        page.wait_for_function("() => parseFloat(document.querySelector('.hv-root').dataset.t) === "
+                               "parseFloat(document.querySelector('.hv-root .hv-scrub').min)")
+        page.keyboard.press("f")
+        page.wait_for_function("() => document.querySelector('.hv-root').dataset.finding === '1'")
+        assert abs(_t(root) - at) < 1e-9
+        page.keyboard.press("End")
+        page.wait_for_function("() => parseFloat(document.querySelector('.hv-root').dataset.t) === "
+                               "parseFloat(document.querySelector('.hv-root .hv-scrub').max)")
+        # Space on the play button plays (from the start: it was at the end), Space again pauses
+        root.locator(".hv-play").focus()
+        page.keyboard.press("Space")
+        page.wait_for_function("() => document.querySelector('.hv-root').dataset.playing === '1'")
+        page.keyboard.press("Space")
+        page.wait_for_function("() => document.querySelector('.hv-root').dataset.playing === '0'")
+        # the widget's keys never reached JupyterLab
+        after = page.evaluate(LAB_STATE_JS)
+        # (the scroll offset may shift a few px when the output re-lays out;
+        # Space scrolling the notebook moves it by most of a page)
+        assert abs(after.pop("scroll") - before.pop("scroll")) < 40, (before, after)
+        assert after == before, (before, after)
+        assert "cells hidden" not in page.inner_text(".jp-NotebookPanel")
+        root.screenshot(path=str(ARTIFACTS / "traceview-keyboard.png"))
+        assert _widget_errors(errors) == [], errors
+    finally:
+        page.close()
+
+
+def test_zoom_narrows_the_window_and_both_views_follow(lab, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page, errors = _open_and_run(browser, lab, "01-quickstart.ipynb")
+    try:
+        root = page.locator(".hv-root").first
+        root.scroll_into_view_if_needed()
+        lo, hi = float(root.get_attribute("data-from")), float(root.get_attribute("data-to"))
+        ticks0 = _texts(root.locator(".hv-lanes svg .hv-axis"))
+        # brush: drag across the middle half of the lanes
+        svg = root.locator(".hv-lanes svg")
+        box = svg.bounding_box()
+        y = box["y"] + box["height"] * 0.45
+        page.mouse.move(box["x"] + box["width"] * 0.45, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.65, y, steps=6)
+        page.mouse.move(box["x"] + box["width"] * 0.85, y, steps=6)
+        page.mouse.up()
+        page.wait_for_function("(w) => parseFloat(document.querySelector('.hv-root').dataset.to) - "
+                               "parseFloat(document.querySelector('.hv-root').dataset.from) < w * 0.7",
+                               arg=hi - lo)
+        a, b = float(root.get_attribute("data-from")), float(root.get_attribute("data-to"))
+        assert lo <= a < b <= hi
+        # the slider spans the window, the instant shown is inside it, the
+        # axis was redrawn, and the graph shows that instant
+        scrub = root.locator(".hv-scrub")
+        assert abs(float(scrub.get_attribute("min")) - max(a, 0)) < 1e-9
+        t = _t(root)
+        assert a - 1e-9 <= t <= b + 1e-9
+        assert float(root.locator(".hv-waitfor svg").get_attribute("data-t")) == t
+        assert _texts(root.locator(".hv-lanes svg .hv-axis")) != ticks0
+        root.screenshot(path=str(ARTIFACTS / "traceview-zoomed.png"))
+        # ctrl + wheel zooms out again around the pointer; "whole trace" resets
+        page.mouse.move(box["x"] + box["width"] * 0.6, y)
+        page.keyboard.down("Control")
+        page.mouse.wheel(0, 400)
+        page.keyboard.up("Control")
+        page.wait_for_function("(w) => parseFloat(document.querySelector('.hv-root').dataset.to) - "
+                               "parseFloat(document.querySelector('.hv-root').dataset.from) > w",
+                               arg=b - a)
+        root.locator(".hv-zfinding").click()
+        page.wait_for_function("() => document.querySelector('.hv-root').dataset.finding === '1'")
+        root.screenshot(path=str(ARTIFACTS / "traceview-zoom-finding.png"))
+        root.locator(".hv-zall").click()
+        page.wait_for_function(WINDOW_IS_JS, arg=[lo, hi])
+        # hover a bar: a tooltip names the task; click it: selected in both views
+        bar_x = box["x"] + box["width"] * 0.8
+        rows = root.locator(".hv-lanes svg .hv-lane-label:not(.hv-queue-label)")
+        ry = rows.nth(0).bounding_box()
+        page.mouse.move(bar_x, ry["y"] + ry["height"] / 2)
+        page.wait_for_selector(".hv-root .hv-tip", state="visible")
+        assert "main_task" in root.locator(".hv-tip").inner_text()
+        page.mouse.click(bar_x, ry["y"] + ry["height"] / 2)
+        page.wait_for_selector(".hv-root .hv-lanes svg .hv-lane-selected")
+        page.wait_for_selector(".hv-root .hv-waitfor svg .hv-selected")
+        # the parent / waits-for links select another task
+        root.locator(".hv-details .hv-link:not(.hv-clear)").first.click()
+        page.wait_for_function(
+            "() => !document.querySelector('.hv-root .hv-dtitle').textContent.startsWith('main_task')")
+        root.screenshot(path=str(ARTIFACTS / "traceview-selected.png"))
+        assert _widget_errors(errors) == [], errors
+    finally:
+        page.close()
+
+
+def _open_file_browser(page):
+    if not page.locator(".jp-FileBrowser").first.is_visible():
+        page.locator('.jp-SideBar [data-id="filebrowser"]').first.click()
+    page.wait_for_selector(".jp-FileBrowser", state="visible")
+
+
+def test_narrow_notebook_keeps_text_readable(lab, browser):
+    """1024x768 with the file browser open: the widget sizes itself from
+    its own box (panel below the drawings) and no text is under 10 px."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page, errors = _open_and_run(browser, lab, "01-quickstart.ipynb", viewport=(1024, 768),
+                                 before=_open_file_browser)
+    try:
+        assert page.locator(".jp-FileBrowser").first.is_visible()
+        root = page.locator(".hv-root").first
+        root.scroll_into_view_if_needed()
+        page.wait_for_function(
+            "() => document.querySelector('.hv-root .hv-lanes svg').getBoundingClientRect().width > 0")
+        sizes = page.evaluate(TEXT_SIZES_JS)
+        assert len(sizes) > 30
+        small = [s for s in sizes if s["px"] < 9.99]
+        (ARTIFACTS / "narrow-text-sizes.json").write_text(json.dumps(sizes, indent=1))
+        assert small == [], small
+        # the side panel went below the drawings, which kept the width
+        lanes = root.locator(".hv-lanes").bounding_box()
+        side = root.locator(".hv-side").bounding_box()
+        assert side["y"] >= lanes["y"] + lanes["height"]
+        assert lanes["width"] >= root.bounding_box()["width"] * 0.85
+        root.screenshot(path=str(ARTIFACTS / "traceview-1024-filebrowser.png"))
+        page.screenshot(path=str(ARTIFACTS / "jupyterlab-1024-filebrowser.png"))
+        assert _widget_errors(errors) == [], errors
+    finally:
+        page.close()
+
+
+def test_live_notebook_shows_the_knot_while_it_forms(lab, browser):
+    """03-live-consumer: the first view is on screen while the consumer runs;
+    it showed 'ok' first, then the deadlock and its culprit while still live."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    name = "03-live-consumer.ipynb"
+    page, errors = _open(browser, lab, name)
+    try:
+        runner = _Runner(page, lab, name)
+        page.wait_for_function(
+            "() => { const r = document.querySelector('.hv-root'); return r && r.dataset.liveFinding === '1'; }",
+            timeout=RUN_ALL_S * 1000)
+        root = page.locator(".hv-root").first
+        seen = root.get_attribute("data-verdicts").split(",")
+        assert seen[0] == "ok" and "deadlock" in seen, seen
+        root.scroll_into_view_if_needed()
+        root.screenshot(path=str(ARTIFACTS / "traceview-live-knot.png"))
+        runner.wait()
+        first = page.locator(".hv-root").first
+        assert first.locator(".hv-waitfor svg .culprit").count() == 1
+        assert first.locator(".hv-lanes svg .hv-lane-label:not(.hv-queue-label)").count() == 2
+        status = first.locator(".hv-status")
+        assert (status.get_attribute("data-busy"), status.get_attribute("data-pool")) == ("2", "2")
+        # the view of everything the sink holds: two runs, pids in the labels
+        whole = page.locator(".hv-root").nth(2)
+        whole.scroll_into_view_if_needed()
+        labels = _texts(whole.locator(".hv-lanes svg .hv-lane-label:not(.hv-queue-label)"))
+        assert len(labels) == 4 and all("pid" in x for x in labels), labels
+        assert whole.locator(".hv-status").get_attribute("data-pool") == "2"
+        whole.screenshot(path=str(ARTIFACTS / "traceview-live-two-runs.png"))
+        assert _widget_errors(errors) == [], errors
+    finally:
+        page.close()
+
+
+def test_report_next_snapshot_lands_on_each_snapshot(browser, tmp_path):
+    """report.html: ▶ steps through every snapshot (none skipped, none stuck),
+    ◀ steps back; the slider is in seconds, so no rounding onto a grid."""
+    from hueyviz.demo import run_demo
+    from hueyviz.render.report import render_report
+    res = run_demo(out=None, render=False)
+    path = tmp_path / "report.html"
+    path.write_text(render_report(res.trace, res.diagnosis))
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    try:
+        page.goto(path.as_uri())
+        n = page.locator(".frame").count()
+        assert n >= 3
+        page.evaluate("() => { const r = document.getElementById('hv-range'); r.value = r.min; "
+                      "r.dispatchEvent(new Event('input')); }")
+        seen = [int(page.get_attribute("#hv-range", "data-snapshot"))]
+        for _ in range(n + 1):
+            page.click("#hv-next")
+            seen.append(int(page.get_attribute("#hv-range", "data-snapshot")))
+        assert seen[-1] == n - 1 and seen[:n] == list(range(seen[0], seen[0] + n)), seen
+        page.click("#hv-prev")
+        assert int(page.get_attribute("#hv-range", "data-snapshot")) == n - 2
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report-snapshot.png"))
     finally:
         page.close()

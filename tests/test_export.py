@@ -73,6 +73,22 @@ def test_window_from_to(demo_file, tmp_path, capsys):
     assert not [e for e in events if e["ph"] == "i"]
 
 
+def test_window_zooms_lanes_and_report_into_the_whole_run(demo_file, tmp_path, capsys):
+    """--from/--to draw a stretch of the whole replay: a task already running
+    when the window opens is drawn, and the report's slider spans the window."""
+    path, res = demo_file
+    tr = res.trace
+    blocks = [e.t - tr.start for e in tr if e.kind == "block"]
+    lo = blocks[0] + (blocks[-1] - blocks[0]) / 2          # after the first main task blocked
+    rc, _ = _render(capsys, path, "-o", str(tmp_path), "--format", "lanes,html",
+                    "--from", repr(lo), "--to", repr(tr.end - tr.start))
+    assert rc == 0
+    lanes = (tmp_path / "lanes.svg").read_text()
+    assert "waits for subtask" in lanes and lanes.count('class="bar ') >= 2
+    report = (tmp_path / "report.html").read_text()
+    assert f'min="{lo:.9f}'.rstrip("0") in report or 'step="any"' in report
+
+
 def test_byte_identical_twice(demo_file, tmp_path, capsys):
     path, _ = demo_file
     _render(capsys, path, "-o", str(tmp_path / "a"))

@@ -140,3 +140,24 @@ def test_hostile_names_are_text(tmp_path):
     root = parse(svg)
     assert "script" not in tags(root)
     assert "<script>" not in svg
+
+
+def test_colour_by_task_name_keeps_the_hatch_and_the_legend_of_states():
+    from hueyviz.core.event import Event, Worker
+    from hueyviz.core.trace import Trace
+    from hueyviz.render import palette
+    from hueyviz.render.lanes import render_lanes
+    w = Worker("h", 1, "Worker-1")
+    tr = Trace([Event(0.0, "executing", "a", "alpha", w, None),
+                Event(1.0, "block", "a", "alpha", w, {"waits_on": "b"}),
+                Event(2.0, "unblock", "a", "alpha", w, {"waits_on": "b"}),
+                Event(3.0, "complete", "a", "alpha", w, None),
+                Event(3.0, "executing", "b2", "beta", w, None),
+                Event(4.0, "complete", "b2", "beta", w, None)])
+    svg = render_lanes(tr, color_by="name")
+    a, b = palette.NAME_COLOURS[:2]
+    assert f'fill="{a}"' in svg and f'fill="{b}"' in svg
+    assert "blocked on a result" in svg and ">alpha</text>" in svg
+    assert svg != render_lanes(tr)
+    with pytest.raises(ValueError):
+        render_lanes(tr, color_by="rainbow")

@@ -62,7 +62,7 @@ def test_one_complete_event_per_execution_on_its_worker_track():
 
 def test_blocked_interval_is_a_nested_slice():
     ev = to_perfetto(_nested())["traceEvents"]
-    parent = next(e for e in ev if e["ph"] == "X" and e["args"].get("task") == "p")
+    parent = next(e for e in ev if e["ph"] == "X" and e["cat"] == "task" and e["args"].get("task") == "p")
     wait = next(e for e in ev if e["ph"] == "X" and e["cat"] == "wait")
     assert wait["name"] == "wait child [c]"
     assert (wait["pid"], wait["tid"]) == (parent["pid"], parent["tid"])
@@ -74,9 +74,12 @@ def test_flow_pairs_match_for_spawn_and_wait():
     starts = {e["id"]: e for e in ev if e["ph"] == "s"}
     finishes = {e["id"]: e for e in ev if e["ph"] == "f"}
     assert starts.keys() == finishes.keys()
-    assert Counter(e["cat"] for e in starts.values()) == {"spawn": 1, "wait": 1}
+    cats = Counter(e["cat"] for e in starts.values())
+    assert cats["spawn"] == 1 and cats["wait"] == 1 and set(cats) <= {"spawn", "wait", "enqueue"}
     threads = _threads(ev)
     for fid, s in starts.items():
+        if s["cat"] == "enqueue":
+            continue
         f = finishes[fid]
         assert f["bp"] == "e" and f["cat"] == s["cat"] and f["ts"] >= s["ts"]
         assert threads[(s["pid"], s["tid"])] == "Worker-1"
@@ -114,3 +117,23 @@ def test_any_name_gives_valid_json(name, child):
     names = {e["name"] for e in obj["traceEvents"] if e["ph"] == "X"}
     shown = "".join("\ufffd" if 0xD800 <= ord(c) < 0xE000 else c for c in name) or "?"
     assert shown in names
+
+
+def test_a_deadlock_shows_its_queue_and_the_tasks_that_never_ran():
+    """The demo's deadlock: the queued subtasks have tracks, the waits and
+    spawns point at them, the queue has a depth counter, and the notebook
+    thread that enqueued the main tasks is not an empty track."""
+    res = run_demo(out=None, render=False)
+    ev = to_perfetto(res.trace, res.diagnosis)["traceEvents"]
+    threads = _threads(ev)
+    never = {k: v for k, v in threads.items() if v.startswith("never ran: ")}
+    assert len(never) == len({e.task for e in res.trace if e.kind == "enqueued"}
+                             - {e.task for e in res.trace if e.kind == "executing"})
+    assert any(e["ph"] == "C" and e["name"] == "queued tasks" for e in ev)
+    starts = {e["id"]: e for e in ev if e["ph"] == "s"}
+    ends = [e for e in ev if e["ph"] == "f"]
+    waits_to_never = [f for f in ends if (f["pid"], f["tid"]) in never and starts[f["id"]]["cat"] == "wait"]
+    assert len(waits_to_never) == 2                  # both main tasks wait on a queued subtask
+    # every thread track holds at least one slice
+    busy = {(e["pid"], e["tid"]) for e in ev if e["ph"] == "X"}
+    assert set(threads) <= busy, set(threads) - busy

@@ -125,3 +125,75 @@ def test_static_view_does_not_start_a_thread():
 @pytest.mark.parametrize("source", [Trace(deadlock_events()), deadlock_events()])
 def test_accepts_trace_or_events(source):
     assert TraceView(source).data["diagnosis"]["verdict"] == "deadlock"
+
+
+def test_view_data_has_lanes_pools_status_findings_windows():
+    ev = deadlock_events()
+    data = build_view_data(ev)
+    assert data["lanes"]["label"] == ["Worker-1", "Worker-2"]
+    assert data["pools"][0]["workers"] == [0, 1]
+    st = data["status"]
+    assert (st["size"][-1], st["busy"][-1], st["blocked"][-1]) == (2, 2, 2)
+    f = data["findings"][0]
+    assert f["verdict"] == "deadlock" and f["until"] is None and f["stuck"]
+    w = data["windows"]
+    assert w["all"] == [0.0, 3.0] and w["activity"][0] > 0.5 and w["finding"][0] <= 1.0
+    assert set(data["name_colours"].values()) <= set(hueyviz.render.palette.NAME_COLOURS)
+
+
+def test_restarted_consumer_lanes_say_which_process_and_n_counts_the_live_pool():
+    a, b = Worker("h", 1, "Worker-1"), Worker("h", 2, "Worker-1")
+    ev = [Event(0.0, "consumer", None, None, None, {"workers": 1}),
+          Event(0.0, "worker_up", None, None, a, None),
+          Event(1.0, "executing", "m1", "main", a, None),
+          Event(1.1, "block", "m1", "main", a, {"waits_on": "s1"}),
+          Event(1.1, "enqueued", "s1", "sub", a, {"parent": "m1"}),
+          Event(2.0, "lost", None, None, a, None),
+          Event(3.0, "consumer", None, None, None, {"workers": 1}),
+          Event(3.0, "worker_up", None, None, b, None),
+          Event(4.0, "executing", "m2", "main", b, None)]
+    view = TraceView(ev)
+    assert view.status()["lanes"] == ["Worker-1 · pid 1", "Worker-1 · pid 2"]
+    assert view.status(1.5)["workers"] == 1 and view.status(1.5)["verdict"] == "deadlock"
+    assert view.status(4.5 - view.data["t0"])["workers"] == 1      # not 2: the first was lost
+    assert view.status(4.0)["verdict"] == "ok"                     # that knot is over
+    assert view.data["findings"][0]["until"] == 2.0
+
+
+def test_long_idle_start_opens_on_the_activity():
+    ev = [Event(0.0, "consumer", None, None, None, {"workers": 1}),
+          Event(10.0, "enqueued", "a", "job", None, None),
+          Event(10.1, "executing", "a", "job", W1, None),
+          Event(10.2, "complete", "a", "job", W1, None)]
+    view = TraceView(ev)
+    assert view.window and 9.0 < view.window[0] < 10.0 and view.window[1] == pytest.approx(10.2)
+    assert TraceView(ev, window=(0, 1)).window == [0.0, 1.0]
+    with pytest.raises(ValueError):
+        TraceView(ev, color_by="rainbow")
+
+
+def test_a_huey_is_followed_from_now_on():
+    huey = MemoryHuey("widget-since", utc=False)
+
+    @huey.task()
+    def job(i):
+        return i
+
+    hueyviz.install(huey)
+    try:
+        job(1)
+        huey.execute(huey.dequeue())                  # an earlier run, in the sink
+        view = TraceView(huey, interval=0.05)          # since="now"
+        try:
+            assert view.live and view.data["n_events"] == 0
+            job(2)
+            huey.execute(huey.dequeue())
+            assert view.wait_for(lambda tr: any(e.kind == "complete" for e in tr), timeout=10)
+            assert len(view.data["tasks"]["id"]) == 1     # only the task run since
+        finally:
+            view.stop()
+        everything = TraceView(huey, since="begin")
+        everything.stop()
+        assert len(everything.data["tasks"]["id"]) == 2
+    finally:
+        hueyviz.uninstall(huey)

@@ -184,6 +184,8 @@ class _Detector:
         kind = e.kind
         if self.active is not None and kind in ("executing", "unblock"):
             self._maybe_dissolve(e)
+        elif self.active is not None and kind in ("lost", "worker_down"):
+            self._maybe_gone(e)
         if kind == "block":
             self._on_block(e)
         elif kind in _ENDS_NO_RESULT:
@@ -378,6 +380,20 @@ class _Detector:
         who = e.worker.name if e.worker else "someone"
         self.findings[a.index] = _replace(
             f, notes=f.notes + (printable(f"rescued at +{e.t - f.at:.3g} s by {who}"),))
+
+    def _maybe_gone(self, e: Event) -> None:
+        """A knot whose waiters were lost with their workers (a killed
+        consumer) is over: nothing it held is held any more, and a later
+        knot (the restarted consumer's) is a finding of its own."""
+        a = self.active
+        assert a is not None
+        tasks = self.rp.tasks
+        if not any(w is not None and w in tasks and tasks[w].state != "blocked" for w in a.waiters):
+            return
+        self.active = None
+        f = self.findings[a.index]
+        self.findings[a.index] = _replace(
+            f, notes=f.notes + (f"its workers were lost at +{e.t - f.at:.3g} s",))
 
     def finish(self) -> List[Finding]:
         rp = self.rp

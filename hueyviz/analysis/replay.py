@@ -201,6 +201,10 @@ class History:
     up: Dict[Slot, float] = field(default_factory=dict)
     down: Dict[Slot, float] = field(default_factory=dict)
     spawns: List[Tuple[float, str, str]] = field(default_factory=list)  # (t, parent, child)
+    # Per queue, (t, size, busy, blocked) of its pool after each change: "n of
+    # N workers busy" at time t counts the live pool then (a lost or stopped
+    # consumer's workers have left it), not every worker ever seen.
+    pools: Dict[Optional[str], List[Tuple[float, int, int, int]]] = field(default_factory=dict)
 
 
 class Replay:
@@ -310,6 +314,30 @@ class Replay:
         handler = _HANDLERS.get(e.kind)
         if handler is not None:
             handler(self, e)
+            if self.history is not None:
+                self._record_pools(e)
+
+    def _record_pools(self, e: Event) -> None:
+        """Append each pool the event may have changed, if it did (O(1) but
+        for a ``lost`` event of no particular queue)."""
+        if e.kind == "lost" and e.queue is None:
+            pools = list(self.pools.values())
+        else:
+            p = self.pools.get(e.queue)
+            pools = [p] if p is not None else []
+            rec = self.tasks.get(e.task) if e.task is not None else None
+            if rec is not None and rec.queue != e.queue and rec.queue in self.pools:
+                pools.append(self.pools[rec.queue])
+        assert self.history is not None
+        for p in pools:
+            row = (self.t, p.size, p.busy, p.blocked)
+            pts = self.history.pools.setdefault(p.queue, [])
+            if pts and pts[-1][1:] == row[1:]:
+                continue
+            if pts and pts[-1][0] == self.t:
+                pts[-1] = row
+            else:
+                pts.append(row)
 
     def _anomaly(self, text: str) -> None:
         self.anomaly_count += 1

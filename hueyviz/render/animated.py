@@ -31,7 +31,7 @@ __all__ = ["render_animated", "snapshot_times", "waitfor_snapshots"]
 
 MAX_FRAMES = 8
 BIG_TRACE = 50_000          # events; beyond this, fewer snapshots
-PANEL_MAX_H = 420.0
+PANEL_MAX_H = 520.0
 STEPS = 24                  # key frames of the wipe and the cursor
 
 
@@ -51,6 +51,11 @@ def snapshot_times(trace, diagnosis, limit: Optional[int] = None) -> List[float]
         findings = getattr(diagnosis, "findings", ())
         return [findings[0].at if findings else trace.end]
     must = {f.at for f in getattr(diagnosis, "findings", ())} | {trace.end}
+    # The pool and its queue from the first task on, so the graph below the
+    # lanes is never blank while the replay runs
+    first = next((e.t for e in trace if e.task is not None), None)
+    if first is not None:
+        must.add(first)
     cand = sorted({e.t for e in trace if e.kind in ("block", "unblock")} - must)
     room = max(0, limit - len(must))
     if len(cand) > room:
@@ -121,7 +126,10 @@ def render_animated(trace, diagnosis=None, duration: Optional[float] = None,
         diagnosis = diagnose(trace)
     total = float(duration) if duration else 13.0
     total = max(2.0, total)
-    play = total * 10.0 / 13.0
+    # A finding is what the picture is for: the replay reaches the end in 60%
+    # of the loop and the last state (the knot, its culprit lit) holds for
+    # the other 40% (5 s of 13); a run without one holds its end for 3 s.
+    play = total * (0.6 if getattr(diagnosis, "findings", ()) else 10.0 / 13.0)
     tl = build_timeline(trace, diagnosis)
     verdict = getattr(diagnosis, "verdict", "ok")
     d = draw_lanes(tl, width=width)

@@ -72,7 +72,8 @@ def _block_tip(bl, tl: Timeline) -> str:
 def draw_bar(b, d, by: float, bh: float, tl: Timeline, worker: str) -> List[str]:
     x0, x1 = d.x(b.start), d.x(b.end)
     w = max(x1 - x0, MIN_BAR_PX)
-    fill = outcome_colour(b.outcome)
+    names = getattr(d, "name_colours", None)
+    fill = names.get(b.name, P.STATE_COLOURS["unknown"]) if names else outcome_colour(b.outcome)
     bid = uid("hv-b", b.task, x0)
     sep = ' stroke="#FFFFFF" stroke-width="0.6"' if w >= 4 else ""
     out = [f'<g class="bar o-{esc(b.outcome)}" id="{bid}"><title>{esc(_bar_tip(b, tl, worker))}</title>'

@@ -36,7 +36,7 @@ import shutil
 import signal
 import tempfile
 import threading
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from .._version import __version__
 from ..core.errors import OutputError, UsageError
@@ -136,7 +136,8 @@ def _manifest(trace, files: Dict[str, dict], at: Optional[float],
 
 def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
                at: Optional[float] = None, diagnosis=None,
-               source: Optional[str] = None) -> List[str]:
+               source: Optional[str] = None,
+               window: Optional[Tuple[float, float]] = None) -> List[str]:
     """Write the drawings of ``trace`` into ``out_dir``; return their paths.
 
     The files are written as one set, with ``manifest.json`` beside them
@@ -158,6 +159,12 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
         ``diagnose(trace)``, when already computed.
     source : str, optional
         Where the trace came from, for the manifest (default: its header's).
+    window : (float, float), optional
+        ``(from, to)`` on the trace clock: ``lanes.svg`` and ``report.html``
+        draw only that stretch of the whole run (what was running when it
+        opens is there); ``waitfor.svg`` shows the first finding inside it,
+        else its end.  ``animated.svg`` stays whole; ``trace.json`` holds
+        the events inside the window (Perfetto zooms by itself).
 
     Raises
     ------
@@ -178,12 +185,18 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
         raise UsageError(f"at must be a finite time in seconds, not {at!r}")
     files = parse_formats(formats)
     d = diagnosis if diagnosis is not None else diagnose(trace)
+    wat = at
+    if window is not None and at is None:
+        inside = [f.at for f in d.findings if window[0] <= f.at <= window[1]]
+        wat = inside[0] if inside else min(window[1], trace.end if len(trace) else window[1])
     makers: Dict[str, Callable[[], str]] = {
-        "lanes.svg": lambda: render_lanes(trace, at=at, diagnosis=d),
-        "waitfor.svg": lambda: render_waitfor(trace, at=at, diagnosis=d),
+        "lanes.svg": lambda: render_lanes(trace, at=at, diagnosis=d, window=window),
+        "waitfor.svg": lambda: render_waitfor(trace, at=wat, diagnosis=d),
         "animated.svg": lambda: render_animated(trace, diagnosis=d),
-        "report.html": lambda: render_report(trace, diagnosis=d),
-        "trace.json": lambda: render_perfetto(trace, diagnosis=d),
+        "report.html": lambda: render_report(trace, diagnosis=d, window=window),
+        # Perfetto zooms by itself: a window there just cuts the events
+        "trace.json": (lambda: render_perfetto(trace, diagnosis=d)) if window is None
+        else (lambda: render_perfetto(trace.window(*window))),
     }
     out = os.fspath(out_dir)
     try:

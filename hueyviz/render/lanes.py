@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import palette as P
 from .axis import absolute_start, duration_label, tick_label, ticks
@@ -68,6 +68,7 @@ class LaneDrawing:
     culprit_boxes: List[tuple] = field(default_factory=list)  # (x0, y, x1, h)
     title: str = ""
     desc: str = ""
+    name_colours: Optional[Dict[str, str]] = None     # colour by task name, when asked
 
     def x(self, t: float) -> float:
         return self.x0 + (t - self.t0) * self.scale
@@ -139,24 +140,69 @@ def _geometry(tl: Timeline, width: float, show_queue: bool, title: str, message:
 
 @remember_last(1)
 def draw_lanes(tl: Timeline, *, width: float = 960, show_queue: bool = True,
-               show_spawn: bool = False, title: Optional[str] = None) -> LaneDrawing:
+               show_spawn: bool = False, title: Optional[str] = None,
+               window: Optional[Tuple[float, float]] = None,
+               color_by: str = "state") -> LaneDrawing:
     """Lay out and draw ``tl`` into the parts of a :class:`LaneDrawing`.
 
-    The last drawing is remembered (same timeline object, same options), so
-    the lanes, the animation and the report of one trace draw it once.
-    Callers must not mutate the result.
+    ``window`` (times on the trace clock) draws only that stretch of time,
+    of the whole replay: a task running when the window opens is there, as
+    the widget's zoom shows it.  The last drawing is remembered (same
+    timeline object, same options), so the lanes, the animation and the
+    report of one trace draw it once.  Callers must not mutate the result.
     """
     return _draw_lanes(tl, width=width, show_queue=show_queue, show_spawn=show_spawn,
-                       title=title)
+                       title=title, window=window, color_by=color_by)
+
+
+def _clip(tl: Timeline, lo: float, hi: float) -> Timeline:
+    """``tl`` with every bar and blocked interval cut to ``[lo, hi]``."""
+    groups = []
+    for g in tl.groups:
+        rows = []
+        for r in g.rows:
+            bars = []
+            for b in r.bars:
+                if b.end < lo or b.start > hi:
+                    continue
+                blocks = [replace(bl, since=max(bl.since, lo), until=min(bl.until, hi))
+                          for bl in b.blocks if not (bl.until < lo or bl.since > hi)]
+                bars.append(replace(b, start=max(b.start, lo), end=min(b.end, hi),
+                                    open=b.open and b.end <= hi, blocks=blocks))
+            rows.append(replace(r, bars=bars))
+        groups.append(replace(g, rows=rows))
+    return replace(tl, groups=groups,
+                   findings=tuple(f for f in tl.findings if lo <= f.at <= hi))
 
 
 def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: bool,
-                title: Optional[str]) -> LaneDrawing:
+                title: Optional[str], window: Optional[Tuple[float, float]] = None,
+                color_by: str = "state") -> LaneDrawing:
     verdict = getattr(tl.diagnosis, "verdict", "ok")
     title = title if title is not None else f"Worker lanes · {verdict}"
     message = str(getattr(tl.diagnosis, "message", "") or "")
+    full_t1 = tl.t1
+    if window is not None and tl.groups:
+        lo, hi = max(window[0], tl.t0), min(window[1], tl.t1)
+        if hi <= lo:
+            hi = lo + 1e-9
+        if (lo, hi) != (tl.t0, tl.t1):
+            title += f" · +{duration_label(lo - tl.t0)} to +{duration_label(hi - tl.t0)}"
+            tl = _clip(tl, lo, hi)
+            window = (lo, hi)
+        else:
+            window = None
     d, label_w = _geometry(tl, width, show_queue, title, message)
+    origin = tl.t0                     # tick labels count from the trace start
+    if window is not None:
+        d.t0 = window[0]
     d.defs = _defs()
+    if color_by == "name":
+        # Okabe-Ito hues by task name, in order of first run (as the widget)
+        order = dict.fromkeys(b.name for b in sorted(tl.bars, key=lambda b: (b.start, b.task)))
+        d.name_colours = {n: P.NAME_COLOURS[i % len(P.NAME_COLOURS)] for i, n in enumerate(order)}
+    elif color_by != "state":
+        raise ValueError("color_by must be 'state' or 'name'")
     rows = tl.rows
     if not rows and tl.n_tasks == 0:
         d.plot_bottom = d.plot_top + 30
@@ -165,13 +211,19 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
         d.height = d.plot_bottom + 10
         return d
     plot_w = d.x1 - d.x0
-    span = max(tl.span, 1e-9)
+    w_lo, w_hi = window if window is not None else (tl.t0, tl.t1)
+    span = max(w_hi - w_lo, 1e-9)
     # A deadlocked or hung run stays stuck after the trace ends: leave room to
     # draw the open bars continuing (faded), which also gives their labels space.
-    stuck = verdict in ("deadlock", "hang") and any(b.open for b in tl.bars)
+    stuck = (verdict in ("deadlock", "hang") and any(b.open for b in tl.bars)
+             and w_hi >= full_t1)
     d.scale = plot_w / (span * (1.25 if stuck else 1.04))
     d.stuck_x = d.x1 - 8 if stuck else None
     step, values = ticks(span, max(2, int(plot_w // 90)))
+    if window is not None:
+        first = math.ceil((w_lo - origin) / step - 1e-6)
+        values = [round((first + i) * step, 12) for i in range(int(span / step + 1e-9) + 1)
+                  if (first + i) * step <= w_hi - origin + 1e-12]
     n_rows = len(rows)
     lane_h = 26.0 if n_rows <= 16 else max(14.0, math.floor(520.0 / n_rows))
     bar_h = lane_h - (6 if lane_h >= 20 else 3)
@@ -195,10 +247,10 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
     # Axis: grid lines and labels.
     top = d.plot_top
     for v in values:
-        x = d.x0 + v * d.scale
+        x = d.x(origin + v)
         d.chrome.append(f'<line x1="{num(x, 1)}" y1="{num(top - 2)}" x2="{num(x, 1)}" '
                         f'y2="{num(y)}" stroke="{P.GRID}" stroke-width="1"/>')
-        anchor = "start" if v == 0 else ("end" if x > d.x1 - 30 else "middle")
+        anchor = "start" if x < d.x0 + 20 else ("end" if x > d.x1 - 30 else "middle")
         d.chrome.append(f'<text class="tick" {S_SMALL} x="{num(x, 1)}" y="{num(top - 6)}" '
                         f'text-anchor="{anchor}">{esc(tick_label(v, step, values[-1]))}</text>')
     for g, gy in group_y:
@@ -245,7 +297,7 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
             bars_out.extend(draw_bar(b, d, by, bh, tl, r.name))
         if narrow:
             strips += 1
-            strip = build_strip(narrow, tl.t0, d.scale, d.x0, plot_w, BUCKET_PX, WINDOW_PX)
+            strip = build_strip(narrow, d.t0, d.scale, d.x0, plot_w, BUCKET_PX, WINDOW_PX)
             sy = ry + (lane_h - bar_h) / 2
             d.plot.extend(draw_strip(strip, d.x0, sy, bar_h, BUCKET_PX, WINDOW_PX,
                                      P.STATE_COLOURS, 10.0, r.name))
@@ -254,7 +306,7 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
         for b, ry in drawn:
             if b.enqueued is None:
                 continue
-            qx0, qx1 = d.x(b.enqueued), d.x(b.start)
+            qx0, qx1 = max(d.x(b.enqueued), d.x0), d.x(b.start)
             if qx1 - qx0 >= 2:
                 queue_lines.append(
                     f'<rect class="qwait" x="{num(qx0, 1)}" y="{num(ry + lane_h - 3, 1)}" '
@@ -291,7 +343,7 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
     _marks(tl, d)
     used = sorted({b.outcome for b in tl.bars}, key=lambda k: list(OUTCOME_WORDS).index(k)
                   if k in OUTCOME_WORDS else 99)
-    d.height = _legend(d, used, any(bl for b in tl.bars for bl in b.blocks),
+    d.height = _legend(d, used if not d.name_colours else [], any(bl for b in tl.bars for bl in b.blocks),
                        any(bl.culprit for b in tl.bars for bl in b.blocks), strips > 0,
                        show_queue and qmax > 0)
     return d
@@ -299,8 +351,9 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
 
 def _queue_strip(tl: Timeline, d: LaneDrawing, y: float, h: float, qmax: int) -> List[str]:
     pts: list = []
+    end = min(d.x(tl.t1), d.x1)
     for t, n in tl.queue:
-        px = int(round(d.x(t)))
+        px = int(round(min(max(d.x(t), d.x0), end)))
         if pts and pts[-1][0] == px:
             pts[-1] = (px, max(pts[-1][1], n))
         else:
@@ -309,7 +362,7 @@ def _queue_strip(tl: Timeline, d: LaneDrawing, y: float, h: float, qmax: int) ->
     path = [f"M{num(d.x0, 1)} {num(base, 1)}"]
     for px, n in pts:
         path.append(f"H{px}V{num(base - h * n / qmax, 1)}")
-    path.append(f"H{num(d.x(tl.t1), 1)}V{num(base, 1)}z")
+    path.append(f"H{num(end, 1)}V{num(base, 1)}z")
     return [f'<g class="queue"><title>queued tasks over time (max {qmax})</title>'
             f'<path d="{"".join(path)}" fill="{P.STATE_COLOURS["queued"]}" stroke="#8C8200" '
             f'stroke-width="0.8"/><text class="tick" {S_SMALL} x="{num(d.x1, 1)}" y="{num(y + 8, 1)}" '
@@ -349,6 +402,8 @@ def _marks(tl: Timeline, d: LaneDrawing) -> None:
 def _legend(d: LaneDrawing, used, blocked: bool, culprit: bool, dense: bool, queue: bool) -> float:
     items = [(f'<rect width="14" height="12" fill="{outcome_colour(k)}"/>', OUTCOME_WORDS.get(k, k))
              for k in used]
+    for name, colour in list((d.name_colours or {}).items())[:12]:
+        items.append((f'<rect width="14" height="12" fill="{colour}"/>', name))
     if blocked:
         items.append(('<rect width="14" height="12" fill="url(#hv-hatch)"/>',
                       "blocked on a result"))
@@ -396,14 +451,22 @@ def svg_document(d: LaneDrawing, body: List[str], css: str = "", height: Optiona
 
 def render_lanes(trace, *, at: Optional[float] = None, diagnosis=None, width: int = 960,
                  show_queue: bool = True, show_spawn: bool = False,
-                 title: Optional[str] = None) -> str:
+                 title: Optional[str] = None,
+                 window: Optional[Tuple[float, float]] = None,
+                 color_by: str = "state") -> str:
     """Worker lanes of ``trace`` as an SVG string (deterministic).
 
+    ``color_by="name"`` colours the bars by task name instead of outcome
+    (blocked time stays hatched, the queue yellow).
+
     ``at`` shows the trace as it was at that time (trace clock) with a cursor;
+    ``window`` (``(from, to)`` on the trace clock) draws only that stretch of
+    the whole run (the command line's ``--from/--to``);
     ``diagnosis`` defaults to :func:`hueyviz.analysis.diagnose` of the trace;
     ``show_queue`` draws queue depth and per-task queue waits; ``show_spawn``
     draws parent -> child arrows.
     """
     tl = build_timeline(trace, diagnosis, at)
-    d = draw_lanes(tl, width=width, show_queue=show_queue, show_spawn=show_spawn, title=title)
+    d = draw_lanes(tl, width=width, show_queue=show_queue, show_spawn=show_spawn, title=title,
+                   window=window, color_by=color_by)
     return svg_document(d, [*d.chrome, *d.plot, *d.marks, *d.legend])

@@ -38,6 +38,13 @@ GRID = "#DDDDDD"
 BACKGROUND = "#FFFFFF"
 FONT = "DejaVu Sans, Helvetica, Arial, sans-serif"
 
+# Colour by task name (an option of the lanes, as in Dask's task stream):
+# the Okabe-Ito hues, orange last (it is the blocked hatch's colour); the
+# state colours stay the default and blocked time stays hatched either way.
+NAME_COLOURS = ("#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+                "#999999", "#000000", "#E69F00")
+SELECTED = "#000000"     # outline of the selected task, in every view
+
 VERDICT_COLOURS = {"ok": "#009E73", "deadlock": CULPRIT, "stall": "#E69F00",
                    "hang": "#CC79A7"}
 

@@ -8,9 +8,14 @@ worker's track; each blocked interval is a nested ``X`` slice named
 join a parent to the subtasks it spawned and a waiter to the task it waits
 for.  Per queue, a counter track shows the number of queued tasks, and
 (up to :data:`MAX_QUEUED_SLICES` tasks) an async track shows how long each
-task sat in the queue, including tasks that never ran.  Every finding is a
-global instant (``i``, scope ``g``) at its moment, named after its closing
-wait.
+task sat in the queue, including tasks that never ran.  A task that never
+ran (the subtasks of a deadlock) also gets a track of its own under its
+queue, with one slice from its enqueue to the end, so the spawn and wait
+arrows that point at it have somewhere to land.  A thread that enqueued
+tasks without being a worker (the app's, the notebook's MainThread) shows
+each enqueue as a zero-length slice, with an arrow to where the task ran.
+Every finding is a global instant (``i``, scope ``g``) at its moment, named
+after its closing wait.
 
 Everything is read off the one replay (:func:`hueyviz.analysis.detector.analyse`).
 Times are microseconds from the trace start.  The output is deterministic:
@@ -34,6 +39,8 @@ from ..core.event import Worker
 __all__ = ["MAX_QUEUED_SLICES", "render_perfetto", "to_perfetto"]
 
 MAX_QUEUED_SLICES = 20_000      # more tasks: the queue-depth counter only
+MAX_NEVER_RAN = 200             # tracks for tasks that never ran
+MAX_ENQUEUE_MARKS = 20_000      # enqueue slices on non-worker threads
 _SURROGATE = re.compile("[\ud800-\udfff]")
 Track = Tuple[int, int]
 
@@ -163,7 +170,6 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
             "dur": round(us(w.until if w.until is not None else t_end) - us(w.since), 3),
             "args": {"waits_on": _s(w.waits_on), "holds_worker": False,
                      "outcome": _s(w.outcome or "still waiting at end of trace")}})
-    slices.sort(key=lambda x: (x["pid"], x["tid"], x["ts"], -x["dur"], x["name"]))
 
     flows: List[dict] = []
     flow_id = 0
@@ -176,6 +182,43 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
         flows.append({"ph": "f", "bp": "e", "cat": cat, "name": name, "id": flow_id,
                       "pid": dst[0], "tid": dst[1], "ts": ts_f})
 
+    # Tasks that never ran: a track each under their queue's process, so
+    # the arrows to them land on something.
+    qpid = {q: 10_000 + i for i, q in enumerate(sorted(history.depth, key=str))}
+    never = sorted((r for r in tasks.values() if r.started is None and r.enqueued is not None
+                    and r.queue in qpid), key=lambda r: (r.enqueued, r.id))[:MAX_NEVER_RAN]
+    never_meta: List[dict] = []
+    for k, nr in enumerate(never):
+        pid, tid = qpid[nr.queue], 1 + k
+        enq = float(nr.enqueued or 0.0)
+        never_meta.append({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid,
+                           "args": {"name": _s(f"never ran: {_label(nr.name, nr.id)}")}})
+        never_meta.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
+                           "args": {"sort_index": tid}})
+        slices.append({"ph": "X", "name": _s(f"queued: {_label(nr.name, nr.id)}"),
+                       "cat": "queued", "pid": pid, "tid": tid, "ts": us(enq),
+                       "dur": round(us(t_end) - us(enq), 3),
+                       "args": {"task": _s(nr.id), "state": _s(nr.state),
+                                "outcome": "never ran before the end of trace"}})
+        spans_of.setdefault(nr.id, []).append((enq, t_end, pid, tid))
+        first_span.setdefault(nr.id, (enq, t_end, pid, tid))
+    # Enqueues by threads that are no worker (the app's): zero-length slices.
+    marks: List[Tuple[float, Track, str]] = []
+    for e in events:
+        if (e.kind != "enqueued" or e.worker is None or e.worker in workers_seen
+                or e.task is None or len(marks) >= MAX_ENQUEUE_MARKS):
+            continue
+        if e.data and e.data.get("parent"):
+            continue                # a task's enqueue: the spawn arrow shows it
+        src = track_of_thread(e.worker)
+        if src == (0, 0):
+            continue
+        marks.append((e.t, src, e.task))
+        slices.append({"ph": "X", "name": _s(f"enqueue {_label(e.name, e.task)}"),
+                       "cat": "enqueue", "pid": src[0], "tid": src[1], "ts": us(e.t), "dur": 0,
+                       "args": {"task": _s(e.task)}})
+    slices.sort(key=lambda x: (x["pid"], x["tid"], x["ts"], -x["dur"], x["name"]))
+
     # spawn: parent (at the enqueue, on its track) -> child's first execution
     for t, parent, child in sorted(history.spawns, key=lambda s: (s[0], s[2])):
         prec = tasks.get(parent)
@@ -186,6 +229,11 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
             continue
         start, _, pid, tid = first_span[child]
         flow("spawn", "spawn", us(t), src, us(max(start, t)), (pid, tid))
+    # enqueue by the app: its mark -> where the task ran (or waits to)
+    for t, src, task in marks:
+        if task in first_span:
+            start, _, pid, tid = first_span[task]
+            flow("enqueue", "enqueued", us(t), src, us(max(start, t)), (pid, tid))
     # wait: waiter (at the block) -> the execution of the awaited task
     task_waits = sorted((w for w in rp.waits if w.waiter is not None),
                         key=lambda w: (w.since, w.waiter or "", w.waits_on))
@@ -215,7 +263,7 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
         instants.append({"ph": "i", "s": "g", "cat": "finding", "name": _s(name),
                          "pid": pid, "tid": tid, "ts": us(f.at), "args": args})
 
-    return {"traceEvents": tracks.metadata() + slices + flows + counters + instants,
+    return {"traceEvents": tracks.metadata() + never_meta + slices + flows + counters + instants,
             "displayTimeUnit": "ms",
             "otherData": {"source": "hueyviz", "start_unix": t0, "verdict": d.verdict,
                           "message": _s(d.message), "dropped_events": trace.dropped}}

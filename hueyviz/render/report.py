@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from . import palette as P
 from .animated import snapshot_times, waitfor_snapshots
@@ -56,29 +56,32 @@ JS = """
     if (a < 1) return (s*1e3).toFixed(2)+' ms';
     if (a < 120) return s.toFixed(2)+' s';
     return (s/60).toFixed(1)+' min'; }
-  function show(v){
-    var t = data.t0 + (data.t1 - data.t0) * v / 1000;
-    var x = data.x0 + (t - data.t0) * data.scale;
+  // the slider holds seconds from the trace start (step any): a snapshot's
+  // time is set exactly, never rounded onto a grid of slider steps
+  function show(rel){
+    var t = data.t0 + rel;
+    var x = data.x0 + (t - data.w0) * data.scale;
     line.setAttribute('x1', x); line.setAttribute('x2', x);
-    out.textContent = '+' + fmt(t - data.t0);
+    out.textContent = '+' + fmt(rel);
     var pick = -1;
-    for (var i = 0; i < data.snapshots.length; i++) if (data.snapshots[i] <= t + 1e-12) pick = i;
+    for (var i = 0; i < data.snapshots.length; i++) if (data.snapshots[i] <= t + 1e-9) pick = i;
     for (var j = 0; j < frames.length; j++) frames[j].classList.toggle('on', j === pick);
     if (none) none.style.display = pick < 0 ? 'block' : 'none';
+    range.dataset.snapshot = String(pick);
   }
   function jump(dir){
-    var t = data.t0 + (data.t1 - data.t0) * range.value / 1000, best = null;
+    var t = data.t0 + parseFloat(range.value), best = null;
     data.snapshots.forEach(function(s){
-      if (dir > 0 && s > t + 1e-12 && (best === null || s < best)) best = s;
-      if (dir < 0 && s < t - 1e-12 && (best === null || s > best)) best = s; });
+      if (dir > 0 && s > t + 1e-9 && (best === null || s < best)) best = s;
+      if (dir < 0 && s < t - 1e-9 && (best === null || s > best)) best = s; });
     if (best === null) return;
-    range.value = Math.round(1000 * (best - data.t0) / ((data.t1 - data.t0) || 1));
-    show(+range.value);
+    range.value = String(best - data.t0);
+    show(best - data.t0);
   }
-  range.addEventListener('input', function(){ show(+range.value); });
+  range.addEventListener('input', function(){ show(parseFloat(range.value)); });
   document.getElementById('hv-prev').addEventListener('click', function(){ jump(-1); });
   document.getElementById('hv-next').addEventListener('click', function(){ jump(1); });
-  show(+range.value);
+  show(parseFloat(range.value));
 })();
 """
 
@@ -101,8 +104,13 @@ def _knot_words(item: dict) -> str:
     return s
 
 
-def render_report(trace, diagnosis=None, title: Optional[str] = None) -> str:
-    """A standalone HTML report of ``trace`` (deterministic text)."""
+def render_report(trace, diagnosis=None, title: Optional[str] = None,
+                  window: Optional[Tuple[float, float]] = None) -> str:
+    """A standalone HTML report of ``trace`` (deterministic text).
+
+    ``window`` (``(from, to)`` on the trace clock) zooms the lanes and the
+    time slider into that stretch of the whole run.
+    """
     from ..analysis.detector import diagnose
     from ..core.trace import Trace
 
@@ -111,11 +119,15 @@ def render_report(trace, diagnosis=None, title: Optional[str] = None) -> str:
     if diagnosis is None:
         diagnosis = diagnose(trace)
     tl = build_timeline(trace, diagnosis)
-    d = draw_lanes(tl, width=960)
+    d = draw_lanes(tl, width=960, window=window)
     lanes_svg = svg_document(d, [*d.chrome, *d.plot, *d.marks, *d.legend])
     verdict = getattr(diagnosis, "verdict", "ok")
     colour = P.VERDICT_COLOURS.get(verdict, P.TEXT)
     times = snapshot_times(trace, diagnosis)
+    lo, hi = (tl.t0, tl.t1) if window is None else (max(window[0], tl.t0), min(window[1], tl.t1))
+    if window is not None:
+        inside = [t for t in times if lo <= t <= hi]
+        times = sorted(set(inside) | ({hi} if len(trace) else set()))
     frames, error = waitfor_snapshots(trace, diagnosis, times)
     title = title or f"hueyviz report · {verdict}"
     html: List[str] = [
@@ -144,7 +156,8 @@ def render_report(trace, diagnosis=None, title: Optional[str] = None) -> str:
         html.append(f'<p class="muted">{esc(note)}</p>')
     html.append('<div class="scrub"><label for="hv-range">Time</label>'
                 '<button type="button" id="hv-prev" title="previous snapshot">&#9664;</button>'
-                '<input type="range" id="hv-range" min="0" max="1000" step="1" value="1000">'
+                f'<input type="range" id="hv-range" min="{num(lo - tl.t0, 9)}" '
+                f'max="{num(hi - tl.t0, 9)}" step="any" value="{num(hi - tl.t0, 9)}">'
                 '<button type="button" id="hv-next" title="next snapshot">&#9654;</button>'
                 '<output id="hv-time" for="hv-range"></output></div>')
     html.append('<div class="lanes">' + lanes_svg + "</div>")
@@ -163,7 +176,7 @@ def render_report(trace, diagnosis=None, title: Optional[str] = None) -> str:
         alt = f"wait-for graph at +{duration_label(t - tl.t0)}"
         html.append(f'<img class="frame{on}" alt={attr(alt)} width="{num(w)}" height="{num(h)}" '
                     f'src="data:image/svg+xml;base64,{data}">')
-    payload = {"t0": tl.t0, "t1": tl.t1, "x0": d.x0, "scale": d.scale,
+    payload = {"t0": tl.t0, "t1": tl.t1, "w0": d.t0, "x0": d.x0, "scale": d.scale,
                "top": d.plot_top - 4, "bottom": d.plot_bottom,
                "snapshots": [t for t, *_ in frames]}
     html.append('<script type="application/json" id="hv-data">'

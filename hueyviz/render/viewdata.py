@@ -27,11 +27,13 @@ from typing import Dict, List, Optional
 from ..analysis.detector import analyse, diagnose
 from ..analysis.lane import lane_key
 from . import palette
+from .viewlayout import build_layout
 
 __all__ = ["build_layout", "build_view_data", "palette_dict", "state_name"]
 
-GRAPHVIZ_MAX_NODES = 150      # above this, the worker-row layout (dot gets slow)
 _ARGS_MAX = 200
+MAX_FINDINGS = 200            # findings sent to the browser (the first ones)
+STUCK = ("deadlock", "hang")  # verdicts after which nothing moves again
 
 
 def _r(x: Optional[float], t0: float) -> Optional[float]:
@@ -156,6 +158,13 @@ def build_view_data(trace, diagnosis=None, layout: bool = True) -> dict:
         "diagnosis": _diagnosis_dict(diagnosis, t0, tidx),
         "palette": palette_dict(),
     }
+    data.update(_lanes(order, history, t0, strings))
+    data["pools"] = _pools(order, history, rp, t0, strings)
+    data["status"] = _status(history.pools, t0)
+    data["findings"] = [_finding_dict(f, t0, tidx, rp)
+                        for f in getattr(diagnosis, "findings", ())[:MAX_FINDINGS]]
+    data["windows"] = _windows(data, history, t0)
+    data["name_colours"] = _name_colours(tasks["name"], strings.items)
     if layout:
         data["layout"] = build_layout(data)
     return data
@@ -186,6 +195,122 @@ def _depth(depth, t0: float) -> dict:
     return {"t": [_r(t, t0) for t, _ in pts], "n": [n for _, n in pts]}
 
 
+def _lanes(order, history, t0: float, strings: _Interner) -> dict:
+    """Lane labels and groups: one group per (queue, host, pid).  When a
+    queue has lanes of several processes (two consumers, or one restarted)
+    their lanes say which process they belong to, so two runs never read
+    as one pool of twice the size."""
+    groups: Dict[tuple, int] = {}
+    per_queue: Dict = {}
+    for q, w in order:
+        groups.setdefault((q, w.host, w.pid), len(groups))
+        per_queue.setdefault(q, set()).add((w.host, w.pid))
+    hosts = {w.host for _, w in order}
+    queues = {q for q, _ in order}
+    labels, group = [], []
+    up, down = [], []
+    for q, w in order:
+        label = w.name
+        if len(per_queue[q]) > 1:
+            label += f" · {w.host}/{w.pid}" if len(hosts) > 1 else f" · pid {w.pid}"
+        labels.append(label)
+        group.append(groups[(q, w.host, w.pid)])
+        up.append(_r(history.up.get((q, w)), t0))
+        down.append(_r(history.down.get((q, w)), t0))
+    glabels = []
+    for (q, host, pid) in groups:
+        words = f"{host} pid {pid}"
+        if len(queues) > 1:
+            words = f"queue {q if q is not None else 'default'} · {words}"
+        glabels.append(words)
+    return {"lanes": {"label": labels, "group": group, "up": up, "down": down},
+            "groups": {"label": glabels,
+                       "queue": [strings(q) for (q, _, _) in groups]}}
+
+
+def _pools(order, history, rp, t0: float, strings: _Interner) -> list:
+    """Per queue: its workers (lane indices) and its live size, busy and
+    blocked counts after each change, as the replay counted them."""
+    out = []
+    for q in sorted(rp.pools, key=str):
+        pts = history.pools.get(q, [])
+        out.append({"queue": q, "qi": strings(q), "label": "worker pool" if len(rp.pools) == 1
+                    else f"pool {q if q is not None else 'default'}",
+                    "workers": [i for i, (qq, _) in enumerate(order) if qq == q],
+                    "t": [_r(t, t0) for t, *_ in pts], "size": [x[1] for x in pts],
+                    "busy": [x[2] for x in pts], "blocked": [x[3] for x in pts]})
+    return out
+
+
+def _status(pools, t0: float) -> dict:
+    """All pools together: live workers, busy, blocked, after each change."""
+    changes = sorted((t, i, row) for i, (_, pts) in enumerate(sorted(pools.items(), key=lambda kv: str(kv[0])))
+                     for t, *row in pts)
+    now: Dict[int, list] = {}
+    out: Dict[str, list] = {"t": [], "size": [], "busy": [], "blocked": []}
+    for t, i, row in changes:
+        now[i] = row
+        tot = [sum(r[k] for r in now.values()) for k in range(3)]
+        if out["t"] and out["t"][-1] == _r(t, t0):
+            for k, key in enumerate(("size", "busy", "blocked")):
+                out[key][-1] = tot[k]
+            continue
+        out["t"].append(_r(t, t0))
+        for k, key in enumerate(("size", "busy", "blocked")):
+            out[key].append(tot[k])
+    return out
+
+
+def _finding_dict(f, t0: float, tidx: dict, rp) -> dict:
+    """One finding, with ``until``: when its closing wait ended (the knot
+    dissolved, or its workers were lost); None while it still holds."""
+    d = _diagnosis_dict(f, t0, tidx)
+    until = f.ends
+    c = f.culprit
+    if c is not None and until is None:
+        for w in rp.waits:
+            if w.waiter == c.waiter and w.waits_on == c.waits_on and w.since == c.since:
+                until = w.until
+                break
+    d["until"] = _r(until, t0)
+    d["stuck"] = f.verdict in STUCK and until is None
+    return d
+
+
+def _windows(data: dict, history, t0: float) -> dict:
+    """Time windows worth zooming to (seconds from the first event): the
+    whole trace, where the tasks are (a consumer that took 330 ms to start
+    leaves the activity in the last pixels), and each finding's knot from
+    the first start of its tasks to its moment."""
+    end = data["t1"]
+    first = min(history.change_t, default=None)
+    act = [0.0, end]
+    if first is not None and end > 0:
+        lo = _r(first, t0) or 0.0
+        pad = max(end - lo, 1e-6) * 0.04
+        act = [round(max(0.0, lo - pad), 6), end]
+    finding = None
+    tk = data["tasks"]
+    for f in data["findings"][:1]:
+        ts = [x for i in f["knot"] for x in (tk["start"][i], tk["enq"][i]) if x is not None]
+        lo = min(ts + [f["at"]])
+        hi = f["at"]
+        pad = max(hi - lo, 1e-6) * 0.12
+        finding = [round(max(0.0, lo - pad), 6), round(hi + pad, 6)]
+    return {"all": [0.0, end], "activity": act, "finding": finding}
+
+
+def _name_colours(names: List[int], strings: List[str]) -> dict:
+    """Colour by task name (as Dask's task stream does): Okabe-Ito hues
+    in order of first appearance; more names than hues repeat them (the
+    labels and the tooltip still say which task it is)."""
+    out: Dict[str, str] = {}
+    cycle = palette.NAME_COLOURS
+    for i in dict.fromkeys(names):
+        out[str(i)] = cycle[len(out) % len(cycle)]
+    return out
+
+
 def _natural(key: str):
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key)]
 
@@ -213,94 +338,5 @@ def palette_dict() -> dict:
             "knot": palette.KNOT, "wait": palette.WAIT_EDGE, "spawn": palette.SPAWN_EDGE,
             "pool": palette.POOL, "text": palette.TEXT, "muted": palette.MUTED,
             "grid": palette.GRID, "background": palette.BACKGROUND, "font": palette.FONT,
-            "verdicts": dict(palette.VERDICT_COLOURS)}
-
-
-# -- wait-for graph layout ------------------------------------------------------
-NODE_W, NODE_H = 150.0, 34.0
-
-
-def build_layout(data: dict) -> dict:
-    """Stable positions (pixels, y down) for every node the wait-for graph
-    can show: ``w<i>`` for worker i, ``t<i>`` for task i (waiters and the
-    tasks they wait for).  Computed once; the browser only colours and
-    shows/hides nodes per frame."""
-    waits = data["waits"]
-    holder_of: Dict[int, int] = {}
-    for ti, wi in zip(data["spans"]["task"], data["spans"]["worker"]):
-        if ti >= 0:
-            holder_of.setdefault(ti, wi)
-    nodes: Dict[str, None] = {f"w{i}": None for i in range(len(data["workers"]))}
-    edges = []
-    for a, b in zip(waits["waiter"], waits["target"]):
-        if a >= 0:
-            nodes.setdefault(f"t{a}", None)
-            if a in holder_of:
-                edges.append((f"w{holder_of[a]}", f"t{a}"))
-        nodes.setdefault(f"t{b}", None)
-        if a >= 0:
-            edges.append((f"t{a}", f"t{b}"))
-    edges = list(dict.fromkeys(edges))
-    pos = None
-    engine = "layered"
-    if len(nodes) <= GRAPHVIZ_MAX_NODES and edges:
-        try:
-            pos = _graphviz_layout(list(nodes), edges)
-            engine = "graphviz"
-        except Exception:   # no engine, or it failed: the layered layout draws too
-            pos = None
-    if pos is None:
-        pos = _layered_layout(list(nodes), edges)
-    xs = [p[0] for p in pos.values()] or [0.0]
-    ys = [p[1] for p in pos.values()] or [0.0]
-    minx, miny = min(xs) - NODE_W / 2 - 10, min(ys) - NODE_H / 2 - 10
-    out = {k: [round(x - minx, 1), round(y - miny, 1)] for k, (x, y) in pos.items()}
-    return {"engine": engine, "pos": out, "node_w": NODE_W, "node_h": NODE_H,
-            "width": round(max(xs) - minx + NODE_W / 2 + 10, 1),
-            "height": round(max(ys) - miny + NODE_H / 2 + 10, 1)}
-
-
-def _graphviz_layout(nodes: List[str], edges) -> Dict[str, tuple]:
-    from .engine import layout_json
-    lines = ["digraph G {", "rankdir=LR; nodesep=0.25; ranksep=1.0;",
-             f'node [shape=box fixedsize=true label="" width={NODE_W / 72:.3f} '
-             f'height={NODE_H / 72:.3f}];']
-    lines += [f"{n};" for n in nodes]              # ids are w<int>/t<int>: safe
-    lines += [f"{a} -> {b};" for a, b in edges]
-    lines.append("}")
-    js = layout_json("\n".join(lines))
-    pos = {}
-    for obj in js.get("objects", []):
-        name = obj.get("name")
-        if name in nodes and "pos" in obj:
-            x, y = (float(v) for v in obj["pos"].split(","))
-            pos[name] = (x, y)   # points used as pixels; y kept (first node on top)
-    if set(pos) != set(nodes):
-        raise ValueError("graphviz layout lost nodes")
-    return pos
-
-
-def _layered_layout(nodes: List[str], edges) -> Dict[str, tuple]:
-    """Worker rows: a worker in column 0, the task it held while waiting in
-    column 1, what that task waited for in column 2, and so on along the
-    chain.  Many tasks share a cell, but at one instant a worker holds one
-    task that waits for one other, so what is shown rarely overlaps; and the
-    size is bounded by workers x chain depth however long the trace."""
-    row = {n: int(n[1:]) for n in nodes if n.startswith("w")}
-    depth = {n: 0 for n in row}
-    extra = len(row)      # waits by non-task code get rows below the workers
-    for _ in range(8):    # a few relaxation rounds; cycles stop at the bound
-        changed = False
-        for a, b in edges:
-            if a in depth and (b not in depth or depth[b] < depth[a] + 1) and depth[a] < 8:
-                depth[b] = depth[a] + 1
-                row.setdefault(b, row.get(a, extra))
-                changed = True
-        if not changed:
-            break
-    pos = {}
-    for n in nodes:
-        if n not in depth:
-            depth[n], row[n] = 1, extra
-        pos[n] = (depth[n] * (NODE_W + 60), row[n] * (NODE_H + 14))
-    return pos
+            "verdicts": dict(palette.VERDICT_COLOURS), "selected": palette.SELECTED,
+            "names": list(palette.NAME_COLOURS)}

@@ -18,6 +18,7 @@ package.
 """
 from __future__ import annotations
 
+import re
 import textwrap
 from collections import Counter
 from typing import Dict, List, Optional, Set, Tuple
@@ -35,7 +36,7 @@ __all__ = ["render_waitfor", "svg_of", "waitfor"]
 
 FONTNAME = "DejaVu Sans"   # Graphviz (system and wasm) knows its metrics
 NAME_LIMIT = 40            # characters of a task's name(args) shown in a node
-CAPTION_WIDTH = 100
+CAPTION_WIDTH = 96
 CAPTION_LINES = 9          # longer messages keep their first and last lines
 MAX_NEED_EDGES = 3         # more "needs a worker" edges are gathered at a point
 MAX_NODES = 300            # focus=False draws at most this many tasks
@@ -219,15 +220,16 @@ class _Builder:
         names: Dict[Tuple, str] = {}
         in_knot = q in self.knot_queues
         what = "worker pool" if not self.named else f"queue {q if q is not None else 'default'}"
-        title = (f"{what}: {size} worker{'s' if size != 1 else ''}, "
-                 f"{busy} busy, {blocked} blocked")
+        # Two short lines: a one-line title would set the cluster's width
+        title2 = f"{busy} busy, {blocked} blocked"
         if not pool.exact and size:
-            title += " (size inferred)"
+            title2 += " (size inferred)"
         pid = "pool" if index == 0 else f"pool-{index + 1}"
         cname = "cluster_pool" if index == 0 else f"cluster_pool_{index + 1}"
         more_id = "pool-more" if index == 0 else f"pool-more-{index + 1}"
         with g.subgraph(name=cname) as c:
-            c.attr(label=label(title), id=pid, style="rounded,filled",
+            c.attr(label=label(f"{what}: {size} worker{'s' if size != 1 else ''}", title2),
+                   id=pid, style="rounded,filled",
                    fillcolor="#F2F8FC", color=palette.POOL, fontcolor=palette.POOL,
                    penwidth="1.5", fontsize="11", labeljust="c", labelloc="t")
             c.attr("graph", **{"class": "pool knot" if in_knot else "pool"})
@@ -294,9 +296,12 @@ class _Builder:
         since = self._since(w.since)
         timeout = f", timeout {w.timeout:g} s" if w.timeout is not None else ""
         head = "waits for (holds no worker)" if thread else "waits for"
+        # The label stays short (the drawing's width is set by it); the time
+        # the wait began is in the tooltip.
         attrs = dict(id=f"wait-{src.split('-', 1)[1]}-{uid('t', w.waits_on)[2:]}",
                      color=palette.WAIT_EDGE, fontcolor=palette.WAIT_EDGE, penwidth="1.5",
-                     fontsize="9", label=label(head, f"since {since}{timeout}"))
+                     fontsize="10", label=label(head) if not timeout else label(head, timeout[2:]),
+                     tooltip=tooltip(f"{head} since {since}{timeout}"))
         classes = ["wait"]
         if thread:
             attrs["style"] = "dotted"
@@ -310,7 +315,8 @@ class _Builder:
                    else f"closed the {verdict}")
             attrs.update(color=palette.CULPRIT, fontcolor=palette.CULPRIT, penwidth="4",
                          style="dashed", arrowsize="1.3", fontsize="11",
-                         label=label(f"{head}: {why}", f"since {since}{timeout}"))
+                         label=label(f"{head}:", why, f"since {since}"),
+                         tooltip=tooltip(f"{head}: {why}, since {since}{timeout}"))
         attrs["class"] = " ".join(classes)
         g.edge(src, stable_id("task", w.waits_on), **attrs)
 
@@ -318,7 +324,7 @@ class _Builder:
         st = self.state
         g = graphviz.Digraph(name="waitfor")
         g.attr("graph", rankdir="LR", fontname=FONTNAME, fontsize="11", compound="true",
-               bgcolor=palette.BACKGROUND, pad="0.25", nodesep="0.3", ranksep="0.8",
+               bgcolor=palette.BACKGROUND, pad="0.25", nodesep="0.3", ranksep="0.55",
                labelloc="t", labeljust="l", id="waitfor", fontcolor=palette.TEXT,
                label=self._caption())
         g.attr("node", fontname=FONTNAME, fontsize="11", shape="box", margin="0.15,0.06")
@@ -346,7 +352,7 @@ class _Builder:
                 continue
             knot = q in self.knot_queues and holder in self.knot_tasks
             hid = wk.key if not self.named else f"{q}:{wk.key}"
-            attrs = dict(id=f"held-{uid('w', hid)[2:]}", label="held by", fontsize="9",
+            attrs = dict(id=f"held-{uid('w', hid)[2:]}", label="held by", fontsize="10",
                          color=palette.KNOT if knot else palette.MUTED,
                          fontcolor=palette.MUTED, arrowhead="none", penwidth="2")
             attrs["class"] = "held knot" if knot else "held"
@@ -391,7 +397,7 @@ class _Builder:
 
     @staticmethod
     def _need_edge(g, tail: str, head: str, knot: bool, words: str, eid: str, **kw) -> None:
-        attrs = dict(id=eid, label=words, fontsize="9", style="dashed",
+        attrs = dict(id=eid, label=words, fontsize="10", style="dashed",
                      color=palette.KNOT if knot else palette.POOL,
                      fontcolor=palette.TEXT if knot else palette.POOL,
                      penwidth="2" if knot else "1")
@@ -461,9 +467,17 @@ def svg_of(g: graphviz.Digraph) -> str:
     """A wait-for ``Digraph`` drawn as SVG text (see :mod:`hueyviz.engine`)."""
     from .engine import render_svg
     svg = render_svg(g.source)
+    # One Graphviz point drawn as one CSS pixel, as every other hueyviz
+    # drawing is sized: in points (4/3 px) a knot of two workers is 1300 px
+    # wide and gets cut off in a notebook or a docs page; in pixels it fits,
+    # and an 11-point label reads as the lanes' 11 px text.
+    svg = _PT_SIZE.sub(r'\1="\2px"', svg, count=2)
     # Graphviz measured the text in DejaVu Sans; viewers without it fall back
     # to the house sans-serif stack rather than to a serif default.
     return svg.replace(f'font-family="{FONTNAME}"', f'font-family="{palette.FONT}"')
+
+
+_PT_SIZE = re.compile(r'\b(width|height)="([\d.]+)pt"')
 
 
 def render_waitfor(trace, at: Optional[float] = None, **kw) -> str:

@@ -5,7 +5,10 @@ traitlet, built by :mod:`hueyviz.viewdata`); the browser computes every
 frame itself (DESIGN.md rule 9), so scrubbing and playing never ask Python
 for anything.  For a live source (a :class:`~hueyviz.tracer.Tracer`, or a
 :class:`~hueyviz.live.Follower`) a background thread re-sends the model in
-throttled batches while the widget is open.
+throttled batches while the widget is open.  Anything else a user names
+(a Huey instance, a sink URL, an import path ``app.huey``) is followed live
+from now on by default (``since="now"``): a Redis stream that still holds
+yesterday's runs does not become part of today's view.
 
 Where widgets do not render (GitHub, nbviewer, a terminal) the output falls
 back to the static lanes + wait-for SVG and the diagnosis text.
@@ -13,10 +16,12 @@ back to the static lanes + wait-for SVG and the diagnosis text.
 from __future__ import annotations
 
 import math
+import os
 import pathlib
 import re
 import threading
-from typing import Optional
+import time
+from typing import Any, Optional, Union
 
 import anywidget
 import traitlets
@@ -35,22 +40,42 @@ class TraceView(anywidget.AnyWidget):
 
     Parameters
     ----------
-    source : Trace, Tracer, sequence of Event, or a live source
-        A :class:`~hueyviz.tracer.Tracer` (or anything with a ``.trace``
-        property) is followed live: new events are pushed every
-        ``interval`` seconds while the widget is open.
+    source : Trace, Tracer, Follower, sequence of Event, Huey, URL or path
+        A trace (or a trace file) is shown as it is.  A
+        :class:`~hueyviz.tracer.Tracer` or a :class:`~hueyviz.Follower` is
+        followed live: new events are pushed every ``interval`` seconds
+        while the widget is open.  A Huey instance, a sink URL or an import
+        path ``app.huey`` is followed live through a new Follower.
     interval : float
         Seconds between live batches (0.25 to 0.5 is smooth and cheap).
     diagnosis : Diagnosis, optional
         Shown beside the drawings; computed when omitted.
+    since : "now", "begin", float or None
+        Where a live view starts.  ``"now"`` (the default for a source
+        named by Huey instance, URL or import path): only what happens from
+        now on, however much older history the sink holds.  ``"begin"``:
+        everything the source holds.  A number: events from that time on
+        (seconds on the trace clock, ``time.time()`` for live systems).
+        ``None`` (the default for a Tracer or a Follower): what that object
+        gives.
+    window : (float, float), optional
+        The time window shown first, in seconds from the first event
+        (default: where the tasks are, when the trace starts with a long
+        idle stretch, else everything).
+    color_by : "state" or "name"
+        Colour the lane bars by task state (default) or by task name, as
+        Dask's task stream does; blocked time is hatched either way.
 
     Notes
     -----
     Traits: ``t`` (the instant shown, seconds from the first event; set it
-    to move the view), ``playing``, ``speed`` (1 plays the whole trace in
-    8 s), ``selected`` (id of the clicked task), ``live``, ``follow`` (a
-    live view stays at the newest event).  ``stop()`` ends following;
-    closing the widget does too.
+    to move the view), ``playing``, ``speed`` (1 plays the window in 8 s),
+    ``selected`` (id of the clicked task), ``live``, ``follow`` (a live view
+    stays at the newest event), ``window`` (``[from, to]`` seconds from the
+    first event, ``[]`` for the whole trace), ``color_by``.  ``stop()``
+    ends following; closing the widget does too.  Keys, with the widget
+    focused: Space play/pause, arrows step between events (Shift: pan),
+    Home/End, F the finding, + and - zoom, 0 the whole trace.
     """
 
     _esm = _STATIC / "traceview.js"
@@ -63,8 +88,17 @@ class TraceView(anywidget.AnyWidget):
     live = traitlets.Bool(False).tag(sync=True)
     follow = traitlets.Bool(True).tag(sync=True)     # live: stay at the newest event
     selected = traitlets.Unicode("").tag(sync=True)  # clicked task id
+    window: traitlets.List = traitlets.List([]).tag(sync=True)       # [from, to] s from the first event; [] all
+    color_by = traitlets.Unicode("state").tag(sync=True)   # "state" or "name"
 
-    def __init__(self, source=None, *, interval: float = 0.3, diagnosis=None, **kw):
+    def __init__(self, source=None, *, interval: float = 0.3, diagnosis=None,
+                 since: Union[str, float, None] = None, window=None,
+                 color_by: str = "state", **kw):
+        if color_by not in ("state", "name"):
+            raise ValueError("color_by must be 'state' or 'name'")
+        self._owned: Optional[Any] = None   # a Follower this view opened (and closes)
+        self._since: Optional[float] = None
+        source = self._open(source, since)
         self._source = source
         self._interval = max(0.05, float(interval))
         self._stop = threading.Event()
@@ -80,13 +114,45 @@ class TraceView(anywidget.AnyWidget):
         live = self._is_live()
         at = data["diagnosis"]["at"]
         start_t = at if (at is not None and not live) else data["t1"]
-        super().__init__(data=data, t=float(start_t), live=live, **kw)
+        if window is None and not live:
+            window = _default_window(data)
+        win = [float(x) for x in window] if window else []
+        super().__init__(data=data, t=float(start_t), live=live, window=win,
+                         color_by=color_by, **kw)
         if live:
             self._thread = threading.Thread(target=self._pump, name="hueyviz-traceview",
                                             daemon=True)
             self._thread.start()
 
     # -- source ------------------------------------------------------------------
+    def _open(self, source, since):
+        """Resolve what the user named: a trace stays as it is; a Huey, a
+        URL or an import path becomes a Follower (from now, by default)."""
+        if since is not None and since not in ("now", "begin") and not isinstance(since, (int, float)):
+            raise ValueError("since must be 'now', 'begin' or a time (seconds)")
+        if source is None or hasattr(source, "events") or hasattr(source, "trace"):
+            if since == "begin" and callable(getattr(source, "catch_up", None)):
+                source.catch_up()   # a Follower: open with what it can read now
+            if since == "now":
+                self._since = time.time()
+            elif isinstance(since, (int, float)):
+                self._since = float(since)
+            return source
+        if isinstance(source, (list, tuple)) and (not source or hasattr(source[0], "kind")):
+            return source           # a sequence of events
+        from ..read.follower import Follower, _is_trace_file
+        if isinstance(source, (str, os.PathLike)) and _is_trace_file(source):
+            from ..core.trace import Trace
+            return Trace.load(os.fspath(source))
+        since = "now" if since is None else since
+        follower = Follower(source, start="end" if since == "now" else "begin")
+        if since != "now":
+            follower.catch_up()     # open with what the source already holds
+        if isinstance(since, (int, float)):
+            self._since = float(since)
+        self._owned = follower
+        return follower
+
     def _is_live(self) -> bool:
         """A Tracer (recording into memory) or a Follower (reading a sink)."""
         from ..record.tracer import Tracer
@@ -96,15 +162,18 @@ class TraceView(anywidget.AnyWidget):
 
     def _snapshot(self):
         src = self._source
+        from ..core.trace import Trace
         if src is None:
-            from ..core.trace import Trace
             return Trace()
         if hasattr(src, "events"):
-            return src
-        if hasattr(src, "trace"):
-            return src.trace
-        from ..core.trace import Trace
-        return Trace(list(src))
+            tr = src
+        elif hasattr(src, "trace"):
+            tr = src.trace
+        else:
+            tr = Trace(list(src))
+        if self._since is not None and len(tr) and tr.start < self._since:
+            tr = tr.window(self._since, None)
+        return tr
 
     def _build(self, trace, diagnosis) -> dict:
         data = build_view_data(trace, diagnosis, layout=False)
@@ -136,7 +205,12 @@ class TraceView(anywidget.AnyWidget):
         self._seen = n
         self._trace = trace
         self._diagnosis = diagnose(trace)
-        self.data = self._build(trace, self._diagnosis)
+        data = self._build(trace, self._diagnosis)
+        with self.hold_sync():
+            self.data = data
+            if self.follow and not self.playing:
+                # a view displayed later opens at the newest event, not at 0
+                self.t = float(data["t1"])
         with self._changed:
             self._changed.notify_all()
         return True
@@ -173,10 +247,46 @@ class TraceView(anywidget.AnyWidget):
             th.join(timeout=2 * self._interval + 1)
         self._thread = None
         self.live = False
+        if self._owned is not None:
+            self._owned.close()
 
     def close(self) -> None:
-        self._stop.set()
+        stop = getattr(self, "_stop", None)     # absent when __init__ failed early
+        if stop is not None:
+            stop.set()
         super().close()
+
+    def status(self, t: Optional[float] = None) -> dict:
+        """What the side panel says at ``t`` (default: the instant shown),
+        read off the same data the browser draws: the finding that holds
+        then, and how many of the live workers are busy and blocked.
+
+        >>> from hueyviz.core.event import Event, Worker
+        >>> w = Worker("h", 1, "Worker-1")
+        >>> v = TraceView([Event(0.0, "worker_up", None, None, w, None),
+        ...                Event(1.0, "executing", "a", "job", w, None)])
+        >>> v.status()["busy"], v.status()["workers"], v.status()["verdict"]
+        (1, 1, 'ok')
+        """
+        d = self.data
+        t = self.t if t is None else float(t)
+        st = d.get("status") or {}
+        k = _bisect_right(st.get("t", []), t + 1e-12) - 1
+        size = st["size"][k] if k >= 0 else 0
+        finding = None
+        for f in d.get("findings", ()):
+            if f["at"] <= t + 1e-9 and (f["until"] is None or t < f["until"]):
+                finding = f
+        culprit = (finding or {}).get("culprit") or {}
+        ids = d["tasks"]["id"]
+        return {"t": t, "workers": size, "busy": st["busy"][k] if k >= 0 else 0,
+                "blocked": st["blocked"][k] if k >= 0 else 0,
+                "verdict": finding["verdict"] if finding else "ok",
+                "message": finding["message"] if finding else "",
+                "culprit": None if not culprit else {
+                    "waiter": ids[culprit["waiter"]] if culprit.get("waiter", -1) >= 0 else None,
+                    "waits_on": ids[culprit["target"]] if culprit.get("target", -1) >= 0 else None},
+                "lanes": list(d.get("lanes", {}).get("label", d["workers"]))}
 
     # -- fallbacks -----------------------------------------------------------------
     def static_svg(self) -> str:
@@ -192,6 +302,24 @@ class TraceView(anywidget.AnyWidget):
             pass
         bundle["text/plain"] = self._diagnosis.message
         return bundle
+
+
+def _bisect_right(a, x) -> int:
+    import bisect
+    return bisect.bisect_right(a, x)
+
+
+def _default_window(data: dict) -> Optional[list]:
+    """Open where the tasks are when a long idle stretch precedes them (a
+    consumer that takes 330 ms to start leaves the activity in the last
+    pixels of a whole-trace axis)."""
+    w = data.get("windows") or {}
+    act, whole = w.get("activity"), w.get("all")
+    if not act or not whole or whole[1] <= 0:
+        return None
+    if (act[1] - act[0]) < 0.5 * (whole[1] - whole[0]):
+        return act
+    return None
 
 
 _LEN = re.compile(r"^\s*([0-9.]+)\s*(px|pt|)\s*$")
@@ -216,6 +344,12 @@ def _svg_body(svg: str, x: float, y: float, w: float, h: float) -> str:
     head = svg[start:end]
     vb = re.search(r'viewBox="([^"]+)"', head)
     view = f' viewBox="{vb.group(1)}"' if vb else ""
+    # the drawing's own font (its text inherits it): without it the text
+    # falls back to the renderer's 16 px default
+    for attr in ("font-family", "font-size"):
+        m = re.search(rf'\s{attr}="([^"]+)"', head)
+        if m:
+            view += f' {attr}="{m.group(1)}"'
     rest = svg[end + 1:]
     return (f'<svg x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}"{view}>' + rest)
 
