@@ -321,8 +321,15 @@ def load_source(source, args=None):
 
 def _cmd_diagnose(args) -> int:
     from .analysis.detector import diagnose
-    tr = load_source(args.source, args)
-    d = diagnose(tr)
+    one_file = _one_trace_file(args.source)
+    if one_file is not None and args.start is None and args.end is None:
+        # A whole file: read it as a stream, in memory proportional to the
+        # tasks rather than the events (a million-task trace).
+        d, events = _diagnose_file(one_file, args)
+        tr = None
+    else:
+        tr = load_source(args.source, args)
+        d, events = diagnose(tr), len(tr)
     if args.json:
         print(d.to_json(indent=2))
     else:
@@ -330,8 +337,75 @@ def _cmd_diagnose(args) -> int:
         for note in d.notes:
             _say(f"note: {note}")
         if not d.ok:
-            _say(_best_fix(tr, args.source))
+            if tr is None and events <= 3 * ADVISE_INLINE_TASKS:
+                tr = _quiet_load(one_file, args)
+            _say(_best_fix(tr, args.source) if tr is not None else
+                 f"Fixes: hueyviz advise {' '.join(args.source)} replays each of the usual fixes.")
     return EXIT_OK if d.ok else EXIT_FINDING
+
+
+def _one_trace_file(sources) -> Optional[str]:
+    """The path, when the only source is a plain trace file."""
+    from .read.source import is_sqlite
+    if not isinstance(sources, list) or len(sources) != 1:
+        return None
+    path = sources[0]
+    if "://" in path or not os.path.isfile(path) or is_sqlite(path):
+        return None
+    return path
+
+
+def _diagnose_file(path: str, args):
+    """Diagnose one trace file as a stream; (Diagnosis, events read)."""
+    from .analysis.detector import diagnose_stream
+    from .core.errors import TraceFormatError
+    from .core.jsonl import Lines, open_trace, time_sorted
+    from .core.trace import clock_note, header_unlogged
+    try:
+        f = open_trace(path, "rb")
+    except OSError as exc:
+        raise TraceFormatError(f"cannot open trace: {exc.strerror}", source=path) from None
+    later = [0]
+    ends: list = []
+
+    def ends_seen(events):
+        for e in events:
+            if not ends:
+                ends.append(e)
+            yield e
+        if ends:
+            ends.append(e)
+    with f:
+        lines = Lines(f, path, strict=not getattr(args, "lenient", False))
+        d = diagnose_stream(ends_seen(time_sorted(lines, counter=later)),
+                            unlogged=lambda: header_unlogged(lines.header or {}, lines.losses))
+    notes = list(lines.notes)
+    late = lines.late_note("put in time order within a window of 100000 events")
+    if late is not None:
+        notes.append(late)
+    if later[0]:
+        notes.append(f"{path}: {later[0]} event(s) came more than 100000 events late and "
+                     "were replayed where they were found: load the trace "
+                     "(hueyviz render, Trace.load) to sort it whole")
+    clock = clock_note(ends, lines.header, path)
+    if clock is not None:
+        notes.append(clock)
+    for note in notes:
+        _say(f"hueyviz: warning: {note}", err=True)
+    if not lines.count:
+        why = "every entry was skipped (see the warnings above)" if lines.notes else \
+            "no events were recorded there"
+        raise SourceError(f"{path}: nothing to read: {why}")
+    return d, lines.count
+
+
+def _quiet_load(path, args):
+    """The whole trace, when it is small enough for the one-line advice
+    (its warnings were printed already)."""
+    from .core.trace import Trace
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Trace.load(path, strict=not getattr(args, "lenient", False))
 
 
 # Above this many tasks the one-line fix is left to `hueyviz advise` (it

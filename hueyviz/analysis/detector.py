@@ -20,7 +20,7 @@ import copy
 import os
 from collections import ChainMap
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from ..core.collector import collector_paused
 from ..core.event import Event
@@ -38,6 +38,7 @@ __all__ = [
     "Finding",
     "analyse",
     "diagnose",
+    "diagnose_stream",
     "find_findings",
     "find_knot",
     "irreducible",
@@ -498,10 +499,44 @@ def diagnose(trace) -> Diagnosis:
     if events is None:
         trace = events = time_ordered(trace)      # a generator is read once
     a = analyse(trace)
-    findings = list(a.findings)
-    rp = a.replay
     dropped = int(getattr(trace, "dropped", 0) or 0)
     start = min((e.t for e in events), default=None)
+    return _verdict(list(a.findings), a.replay, a.unseen, dropped, start, bool(events))
+
+
+def diagnose_stream(events: Iterable[Event],
+                    unlogged: Callable[[], int] = lambda: 0) -> Diagnosis:
+    """:func:`diagnose` of events that arrive in time order and are not kept:
+    one pass in memory proportional to the tasks, not to the events (no
+    history).  ``unlogged()``, asked at the end, counts losses known outside
+    the events (a file's header).
+
+    >>> from hueyviz.core.event import Event, Worker
+    >>> w = Worker("h", 1, "W1")
+    >>> diagnose_stream(iter([Event(0.0, "pool", None, None, None, {"size": 1}),
+    ...                       Event(1.0, "executing", "m", "main", w, None),
+    ...                       Event(2.0, "block", "m", "main", w, {"waits_on": "s"}),
+    ...                       Event(2.0, "enqueued", "s", "sub", w, {"parent": "m"})])).verdict
+    'deadlock'
+    """
+    det = _Detector(history=False)
+    start = None
+    logged = 0
+    with collector_paused():
+        for e in events:
+            if start is None:
+                start = e.t
+            if e.kind == "dropped":
+                logged += e.get("count", 0)
+            det.feed(e)
+        findings = det.finish()
+    return _verdict(findings, det.rp, tuple(sorted(det.unseen, key=str)),
+                    unlogged() + logged, start, start is not None)
+
+
+def _verdict(findings: List[Finding], rp: Replay, unseen, dropped: int,
+             start: Optional[float], any_events: bool) -> Diagnosis:
+    """The Diagnosis of one replay pass: its first finding, or ok."""
     notes = []
     if dropped:
         notes.append(f"{dropped} events were lost while recording; "
@@ -514,7 +549,7 @@ def diagnose(trace) -> Diagnosis:
     if rp.anomaly_count:
         notes.append(f"{rp.anomaly_count} event{'s' if rp.anomaly_count != 1 else ''} "
                      "contradicted the state (first: " + rp.anomalies[0] + ")")
-    unseen_note = [_Detector._unseen_words(q) for q in a.unseen]
+    unseen_note = [_Detector._unseen_words(q) for q in unseen]
     if findings:
         first = findings[0]
         message = first.message
@@ -526,7 +561,7 @@ def diagnose(trace) -> Diagnosis:
                          first.workers, message, tuple(findings), dropped, start,
                          tuple(map(printable, notes + list(first.notes))), first.queues,
                          first.exact)
-    if not events:
+    if not any_events:
         # Nothing is not "OK": no event says nothing about the pool.
         return Diagnosis("ok", None, None, (), {"total": 0, "blocked": 0},
                          "No events: nothing to diagnose.", (), dropped, None,

@@ -23,7 +23,7 @@ def build_graph(events: Iterable[Event]) -> nx.MultiDiGraph:
     >>> g.nodes["a"]["state"], g.nodes["a"]["queue"]
     ('queued', 'q')
     """
-    rp = Replay()
+    rp = Replay(history=True)
     for e in events:
         rp.apply(e)
     g = nx.MultiDiGraph()

@@ -230,6 +230,8 @@ class Replay:
         self.anomaly_count = 0
         self.history: Optional[History] = History() if history else None
         self._open: Dict[str, Span] = {}              # task id -> its running span
+        self._last: Dict[str, Span] = {}              # task id -> its latest span
+        self._touched: List[Pool] = []                # pools the current event changed
         self._order = 0
 
     # -- pools --------------------------------------------------------------
@@ -314,30 +316,32 @@ class Replay:
         handler = _HANDLERS.get(e.kind)
         if handler is not None:
             handler(self, e)
-            if self.history is not None:
-                self._record_pools(e)
+            if self._touched:
+                self._record_pools()
 
-    def _record_pools(self, e: Event) -> None:
-        """Append each pool the event may have changed, if it did (O(1) but
-        for a ``lost`` event of no particular queue)."""
-        if e.kind == "lost" and e.queue is None:
-            pools = list(self.pools.values())
-        else:
-            p = self.pools.get(e.queue)
-            pools = [p] if p is not None else []
-            rec = self.tasks.get(e.task) if e.task is not None else None
-            if rec is not None and rec.queue != e.queue and rec.queue in self.pools:
-                pools.append(self.pools[rec.queue])
+    def _touch(self, p: Pool) -> None:
+        """``p``'s size, busy or blocked count may have changed: the history
+        records its row after the event."""
+        if self.history is not None and p not in self._touched:
+            self._touched.append(p)
+
+    def _record_pools(self) -> None:
+        """Append each pool the event changed (and only if it did)."""
         assert self.history is not None
-        for p in pools:
-            row = (self.t, p.size, p.busy, p.blocked)
-            pts = self.history.pools.setdefault(p.queue, [])
+        t = self.t
+        rows = self.history.pools
+        for p in self._touched:
+            row = (t, p.size, p.busy, p.blocked)
+            pts = rows.get(p.queue)
+            if pts is None:
+                pts = rows[p.queue] = []
             if pts and pts[-1][1:] == row[1:]:
                 continue
-            if pts and pts[-1][0] == self.t:
+            if pts and pts[-1][0] == t:
                 pts[-1] = row
             else:
                 pts.append(row)
+        self._touched.clear()
 
     def _anomaly(self, text: str) -> None:
         self.anomaly_count += 1
@@ -348,20 +352,20 @@ class Replay:
     # change to a stack or to the state of a task on top of one goes through
     # _leave / _enter, so the counters always equal a full count.
     def _leave(self, slot: Optional[Slot]) -> None:
-        stack = self.stacks.get(slot) if slot is not None else None
-        if stack and slot is not None:
-            p = self.pool(slot[0])
-            p.busy -= 1
-            if self.tasks[stack[-1]].state == "blocked":
-                p.blocked -= 1
+        self._count(slot, -1)
 
     def _enter(self, slot: Optional[Slot]) -> None:
+        self._count(slot, 1)
+
+    def _count(self, slot: Optional[Slot], sign: int) -> None:
         stack = self.stacks.get(slot) if slot is not None else None
         if stack and slot is not None:
-            p = self.pool(slot[0])
-            p.busy += 1
+            p = self.pools[slot[0]]       # a worker with a stack is in a pool
+            p.busy += sign
             if self.tasks[stack[-1]].state == "blocked":
-                p.blocked += 1
+                p.blocked += sign
+            if self.history is not None and p not in self._touched:
+                self._touched.append(p)
 
     def _on_top(self, rec: TaskRecord) -> Optional[Slot]:
         slot = rec.slot
@@ -380,7 +384,9 @@ class Replay:
         if h is not None:
             h.change_t.append(self.t)
             h.change_task.append(rec.id)
-            h.change_state.append(state if state != "finished" else f"finished:{rec.outcome}")
+            if state == "finished":
+                state = _FINISHED.get(rec.outcome or "") or f"finished:{rec.outcome}"
+            h.change_state.append(state)
 
     def _queue(self, rec: TaskRecord) -> None:
         p = self.pool(rec.queue)
@@ -447,8 +453,10 @@ class Replay:
         if rec.state in ("running", "blocked") and rec.worker != e.worker:
             self._anomaly(f"task {rec.id[:8]} started on {e.worker} while it runs on "
                           f"{rec.worker}: a duplicate task id?")
-        self._release(rec)          # a task holds at most one worker
-        self._dequeue(rec)
+        if rec.wait is not None or rec.id in self._open or rec.state in ("running", "blocked"):
+            self._release(rec)          # a task holds at most one worker
+        if rec.state == "queued":
+            self._dequeue(rec)
         rec.worker = e.worker
         rec.started = e.t
         rec.finished = None
@@ -460,6 +468,7 @@ class Replay:
         p = self.pool(rec.queue)
         if e.worker not in p.members:
             p.members[e.worker] = None
+            self._touch(p)
         slot = (rec.queue, e.worker)
         stack = self.stacks.setdefault(slot, [])
         self._leave(slot)
@@ -470,7 +479,7 @@ class Replay:
             sp = Span(rec.id, rec.name, e.t, None, None, len(stack) - 1,
                       queue=rec.queue, worker=e.worker)
             h.spans.append(sp)
-            self._open[rec.id] = sp
+            self._open[rec.id] = self._last[rec.id] = sp
 
     def _release(self, rec: TaskRecord) -> None:
         """``rec`` leaves its worker (finished, lost or gone)."""
@@ -519,13 +528,7 @@ class Replay:
         self._set(rec, "finished")
 
     def _last_span(self, rec: TaskRecord) -> Optional[Span]:
-        h = self.history
-        if h is None or rec.started is None:
-            return None
-        for sp in reversed(h.spans[-64:]):
-            if sp.task == rec.id:
-                return sp
-        return None
+        return self._last.get(rec.id)
 
     def _retrying(self, e: Event) -> None:
         rec = self.task(e.task, e.name, e.queue)
@@ -548,7 +551,8 @@ class Replay:
                 if old is not None and old.waits_on == target_id and old.since == e.t:
                     return              # delivered twice
                 self.thread_waits[e.worker] = w
-            self.waits.append(w)
+            if self.history is not None:
+                self.waits.append(w)
             self.waiting.setdefault(target_id, []).append(w)
             return
         rec = self.task(e.task, e.name, e.queue)
@@ -561,7 +565,8 @@ class Replay:
             self._executing(Event(e.t, "executing", e.task, e.name, e.worker, None, rec.queue))
         w = Wait(target_id, e.t, e.worker, e.task, data.get("timeout"), data.get("site"),
                  queue=rec.queue, target_queue=target.queue)
-        self.waits.append(w)
+        if self.history is not None:      # every wait ever: for the views
+            self.waits.append(w)
         self.waiting.setdefault(target_id, []).append(w)
         if rec.wait is not None:
             self._end_wait(rec.wait, e.t, "abandoned")
@@ -593,6 +598,7 @@ class Replay:
         if e.worker not in p.members:
             p.members[e.worker] = None
             p.announced += 1
+            self._touch(p)
         if self.history is not None:
             self.history.up[(e.queue, e.worker)] = e.t
 
@@ -602,14 +608,19 @@ class Replay:
         p = self.pool(e.queue)
         p.members.pop(e.worker, None)
         p.declared = max(0, p.declared - 1)
+        self._touch(p)
         if self.history is not None:
             self.history.down[(e.queue, e.worker)] = e.t
 
     def _pool(self, e: Event) -> None:
-        self.pool(e.queue).declared = int(e.get("size", 0))
+        p = self.pool(e.queue)
+        p.declared = int(e.get("size", 0))
+        self._touch(p)
 
     def _consumer(self, e: Event) -> None:
-        self.pool(e.queue).declared += int(e.get("workers", 0))
+        p = self.pool(e.queue)
+        p.declared += int(e.get("workers", 0))
+        self._touch(p)
 
     def _dropped(self, e: Event) -> None:
         self.dropped += int(e.get("count", 0))
@@ -634,6 +645,7 @@ class Replay:
                 # killed-and-restarted consumer would count its workers twice.
                 del p.members[w]
                 p.declared = max(0, p.declared - 1)
+                self._touch(p)
                 if self.history is not None:
                     self.history.down[(q, w)] = e.t
 
@@ -653,6 +665,8 @@ _HANDLERS = {
     "lost": Replay._lost,
 }
 _HANDLERS.update({k: Replay._outcome for k in OUTCOMES})
+# The recorded name of each finished state, built once.
+_FINISHED = {k: f"finished:{k}" for k in (*OUTCOMES, "lost", "retrying")}
 
 
 # -- snapshots ---------------------------------------------------------------

@@ -16,15 +16,13 @@ import warnings
 from typing import IO, Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .._version import __version__
-from .codec import loads
 from .collector import collector_paused
 from .errors import OutputError
-from .event import KINDS, Event, TraceFormatError, from_json_dict, to_json_dict
+from .event import Event, TraceFormatError, to_json_dict
+from .jsonl import FORMAT, VERSION, Lines, open_trace
 
 __all__ = ["FORMAT", "VERSION", "Trace", "TraceWarning", "clock_note", "time_ordered"]
 
-FORMAT = "hueyviz-trace"
-VERSION = 1
 
 
 class TraceWarning(UserWarning):
@@ -89,14 +87,19 @@ def _logged_losses(events: Iterable[Event]) -> int:
 
 
 def _header_unlogged(header: dict, events: List[Event]) -> int:
-    """Losses the header knows of that are not ``dropped`` events in the file."""
+    return header_unlogged(header, _logged_losses(events))
+
+
+def header_unlogged(header: dict, logged: int) -> int:
+    """Losses the header knows of that are not ``dropped`` events in the file
+    (which hold ``logged``)."""
     unlogged = header.get("unlogged")
     if type(unlogged) is int and unlogged >= 0:
         return unlogged
     total = header.get("dropped", 0)      # files written before "unlogged"
     if type(total) is not int or total < 0:
         return 0
-    return max(0, total - _logged_losses(events))
+    return max(0, total - logged)
 
 
 class Trace(Sequence[Event]):
@@ -266,7 +269,7 @@ class Trace(Sequence[Event]):
         target = os.fspath(path)
         tmp = f"{target}.tmp"
         try:
-            with open(tmp, "w", encoding="utf-8") as f:
+            with open_trace(tmp, "wt", gz=target.endswith(".gz")) as f:
                 self.write(f, header)
             os.replace(tmp, target)
         except OSError as exc:
@@ -296,7 +299,7 @@ class Trace(Sequence[Event]):
         """
         source = os.fspath(path)
         try:
-            f = open(source, "rb")
+            f = open_trace(source, "rb")
         except OSError as exc:
             raise TraceFormatError(f"cannot open trace: {exc.strerror}", source=source) from None
         with f:
@@ -316,101 +319,25 @@ class Trace(Sequence[Event]):
 
     @classmethod
     def _parse(cls, f: Iterable[bytes], source: str, strict: bool) -> Trace:
-        notes: List[str] = []
-        events: List[Event] = []
-        workers: dict = {}
-        strings: dict = {}
+        lines = Lines(f, source, strict)
         with collector_paused():
-            return cls._parse_lines(f, source, strict, notes, events, workers, strings)
-
-    @classmethod
-    def _parse_lines(cls, f, source, strict, notes, events, workers, strings) -> Trace:
-        header = None
-        unknown: dict = {}
-        pending_error = None
-        lineno = 0
-        latest = float("-inf")
-        late = 0                      # events earlier than one before them
-        first_late = None
-        for lineno, raw in enumerate(f, 1):
-            if pending_error is not None:
-                # A bad line with more lines after it is corruption, not truncation.
-                if strict:
-                    raise pending_error
-                notes.append(f"skipped {pending_error}")
-                pending_error = None
-            if not raw.strip():
-                continue
-            try:
-                obj = loads(raw)
-            except ValueError as exc:
-                err = TraceFormatError(f"invalid JSON ({exc})", lineno, source)
-                if not raw.endswith(b"\n"):
-                    notes.append(f"{source}:{lineno}: last line is truncated; "
-                                 f"loaded the {len(events)} complete events before it")
-                    break
-                pending_error = err
-                continue
-            if header is None:
-                header = cls._check_header(obj, lineno, source)
-                continue
-            try:
-                e = from_json_dict(obj, workers, strings)
-            except TraceFormatError as exc:
-                err = TraceFormatError(str(exc), lineno, source)
-                if strict:
-                    raise err from None
-                notes.append(f"skipped {err}")
-                continue
-            if e.kind not in KINDS:
-                unknown[e.kind] = unknown.get(e.kind, 0) + 1
-            if e.t < latest:
-                late += 1
-                if first_late is None:
-                    first_late = (lineno, e.t, latest)
-            else:
-                latest = e.t
-            events.append(e)
-        if pending_error is not None:
-            if strict:
-                raise pending_error
-            notes.append(f"skipped {pending_error}")
-        if header is None:
-            raise TraceFormatError("empty file: no hueyviz header line", lineno or 1, source)
-        for kind, n in sorted(unknown.items()):
-            notes.append(f"{source}: kept {n} event(s) of unknown kind {kind!r} "
-                         "(written by a newer hueyviz?); the analysis ignores them")
-        if first_late is not None:
+            events = list(lines)
+        notes = lines.notes
+        assert lines.header is not None       # Lines raises on a file without one
+        late = lines.late_note()
+        if late is not None:
             # The replay reads events in time order: file order would make a
             # different state (a task finishing before it started).
             events.sort(key=_time)
-            line, t, before = first_late
-            notes.append(f"{source}: {late} event{'s were' if late != 1 else ' was'} out of "
-                         f"time order (first: line {line}, t = {t!r} after t = {before!r}); "
-                         "sorted by time")
-        clock = clock_note(events, header, source)
+            notes.append(late)
+        clock = clock_note(events, lines.header, source)
         if clock is not None:
             notes.append(clock)
         for note in notes:
-            # stacklevel: warn -> _parse_lines -> _parse -> load -> the caller
-            warnings.warn(note, TraceWarning, stacklevel=4)
-        return cls._ordered(tuple(events), header=header,
-                            dropped=_header_unlogged(header, events), warnings=notes)
-
-    @staticmethod
-    def _check_header(obj, lineno: int, source: str) -> dict:
-        if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-            raise TraceFormatError(
-                f"not a hueyviz trace: line {lineno} should be a header with "
-                f'"format": "{FORMAT}"', lineno, source)
-        version = obj.get("version")
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise TraceFormatError("header has no integer 'version'", lineno, source)
-        if version > VERSION:
-            raise TraceFormatError(
-                f"trace format version {version} is newer than this hueyviz "
-                f"reads ({VERSION}); upgrade hueyviz", lineno, source)
-        return obj
+            # stacklevel: warn -> _parse -> load -> the caller
+            warnings.warn(note, TraceWarning, stacklevel=3)
+        return cls._ordered(tuple(events), header=lines.header,
+                            dropped=_header_unlogged(lines.header, events), warnings=notes)
 
     # -- display -------------------------------------------------------------
     def summary(self) -> str:
