@@ -61,10 +61,11 @@ def record(source, path, *, duration: Optional[float] = None, start: str = "end"
             except KeyboardInterrupt:
                 pass
             write(f.drain())
-            missing = f.missing
-            if missing:
+            lost = f.lost
+            if lost:
                 write([Event(f.clock(), "dropped", None, None, None,
-                             {"count": missing, "reason": "missing from the source"})])
+                             {"count": lost, "reason": "lost before it was read (see the "
+                              "recorder's warnings)"})])
             res.warnings = f.warnings
     finally:
         f.close()
