@@ -176,3 +176,31 @@ def test_cli_help_is_complete():
         assert cmd in top.stdout
         h = run_cli(cmd, "--help")
         assert h.returncode == 0 and "examples:" in h.stdout and f"hueyviz {cmd}" in h.stdout
+
+
+def test_a_corrupt_last_line_that_ends_with_a_newline_is_corruption(tmp_path):
+    # A killed writer leaves a line without its newline; a line that ends
+    # with one was written whole and then damaged: strict loading refuses it.
+    path = write(tmp_path / "z.jsonl", [header(), '{"t": 1, "kind": "enqueued", "task": "a"}',
+                                        '{"t": 2, "kind": "exec'])
+    with pytest.raises(TraceFormatError, match=r"z\.jsonl:3: invalid JSON"):
+        Trace.load(path)
+    with pytest.warns(TraceWarning, match=r"skipped .*z\.jsonl:3"):
+        assert len(Trace.load(path, strict=False)) == 1
+
+
+def test_losses_survive_save_and_load_and_windows_once(tmp_path):
+    s = classic(2)
+    s.kind("dropped", count=3)                 # logged by a sink
+    tr = Trace(s.events, dropped=2)            # known outside the log (a ring, a reader)
+    assert tr.dropped == 5
+    for i in range(3):                         # 5 stays 5: never 10, then 15
+        tr.save(tmp_path / f"r{i}.jsonl")
+        tr = Trace.load(tmp_path / f"r{i}.jsonl")
+        assert (tr.dropped, tr.unlogged) == (5, 2), i
+    inside, outside = tr.window(3.0, 5.0), tr.window(0.0, 1.0)
+    assert inside.dropped == outside.dropped == 5
+    assert inside.window(3.0, 4.0).dropped == 5
+    inside.save(tmp_path / "w.jsonl")
+    assert Trace.load(tmp_path / "w.jsonl").dropped == 5
+    assert Trace.merge([tr, Trace(s.events[:2], dropped=1)]).dropped == 5 + 1
