@@ -166,3 +166,88 @@ def test_a_consumer_killed_while_the_store_is_full_takes_its_count_with_it(
     assert got["executing"] == got["complete"] == 0
     assert tr.dropped == 50 - got["enqueued"]
     assert any("refused" in w and "maxmemory" in w for w in tr.warnings)
+
+
+def _events(n, start=0):
+    from hueyviz.core.event import Event, Worker
+    w = Worker("h", 1, "Worker-1")
+    return [Event(1_795_000_000.0 + i, "enqueued", f"t{i}", "job", w, None)
+            for i in range(start, start + n)]
+
+
+def test_maxlen_trimming_is_reported_and_a_lagging_reader_counts_what_it_missed(redis_server):
+    from hueyviz.record.redissink import RedisSink
+    url = redis_server.url + "?queue=trim"
+    sink = RedisSink(redis_server.url, stream="hueyviz:trim", maxlen=100, flush_interval=0.01,
+                     batch_size=50)
+    lagging = hueyviz.follow(url, reorder=0, lost_after=None)
+    for e in _events(10):
+        sink.append(e)
+    assert sink.flush(10)
+    assert len(lagging.poll(1.0)) == 10
+    for e in _events(1000, 10):
+        sink.append(e)
+    assert sink.flush(10)
+    kept = redis_server.client().xlen("hueyviz:trim")
+    assert kept < 1000                          # trimmed (approximately, ~)
+    # A reader that started before the trim lost what it had not read yet.
+    lagging.catch_up()
+    assert lagging.missing == 1000 - kept and lagging.lost == 1000 - kept
+    assert any(f"{1000 - kept} events never arrived" in w for w in lagging.warnings)
+    lagging.close()
+    # A reader that starts now never saw the oldest entries: said, not counted.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tr = hueyviz.Trace.read(url)
+    assert len(tr) == kept and tr.dropped == 0
+    note = f"was trimmed (MAXLEN) before it was read: {sink.written - kept} oldest entries"
+    assert any(note in str(w.message) for w in caught), [str(w.message) for w in caught]
+    sink.close()
+
+
+def test_sqlite_trimming_is_counted_and_reported(tmp_path):
+    from hueyviz.record.sqlitesink import SqliteSink
+    db = str(tmp_path / "t.db")
+    sink = SqliteSink(db, queue="q", maxlen=100, flush_interval=0.01, batch_size=10)
+    sink.trim_every = 1
+    for e in _events(500):
+        sink.append(e)
+    assert sink.flush(10)
+    sink.close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tr = hueyviz.Trace.read(f"sqlite:///{db}?queue=q")
+    assert len(tr) == 100 and tr.dropped == 0
+    assert any("400 oldest entries were never read" in str(w.message) for w in caught)
+
+
+HOSTILE_ENTRIES = [
+    {"foreign": "x"},                                          # not hueyviz's
+    {"e": "{not json", "s": "h/1/x", "q": 1},
+    {"e": json.dumps({"kind": "executing"}), "s": "h/1/x", "q": 2},
+    {"e": '{"t": 1, "kind": "enqueued", "task": "a", "priority": 1' + "0" * 400 + "}",
+     "s": "h/1/x", "q": 3},                                    # OverflowError in a check
+    {"e": b"\xff\xfe", "s": b"\xff", "q": b"x"},               # not UTF-8, seq not a number
+    {"e": json.dumps({"t": 1, "kind": "alive", "meta": "x", "dropped": -1}), "s": "h/1/x",
+     "q": 4},                                                  # an announcement gone wrong
+]
+
+
+def test_corrupt_entries_are_never_fatal_to_any_reader(redis_server, tmp_path):
+    from hueyviz.read.recorder import record
+    cl = redis_server.client()
+    for fields in HOSTILE_ENTRIES:
+        cl.xadd("hueyviz:bad", fields)
+    cl.xadd("hueyviz:bad", {"e": json.dumps({"t": 2.0, "kind": "enqueued", "task": "ok"}),
+                            "s": "h/1/x", "q": 5})
+    url = redis_server.url + "?queue=bad"
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        tr = hueyviz.Trace.read(url)                           # one-shot
+    assert [e.task for e in tr] == ["ok"] and tr.dropped == 4  # 4 hueyviz entries unreadable
+    f = hueyviz.follow(url, reorder=0)                         # live, as the widget follows
+    assert [e.task for e in f.poll(1.0)] == ["ok"] and f.skipped == 5 and f.lost == 4
+    f.close()
+    res = record(url, tmp_path / "r.jsonl", duration=0, start="begin")   # hueyviz record
+    assert res.events == 2 and res.dropped == 4                # "ok" and the loss, as an event
+    assert hueyviz.Trace.load(tmp_path / "r.jsonl").dropped == 4

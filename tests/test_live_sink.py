@@ -6,6 +6,7 @@ import time
 
 import pytest
 from huey import MemoryHuey, SqliteHuey
+from livekit import wait_until
 
 import hueyviz
 from hueyviz import SourceError
@@ -123,19 +124,38 @@ def test_resolve_source_errors_are_clear(tmp_path):
         hueyviz.Trace.read("redis://127.0.0.1:1/0?queue=app")     # nothing listens there
 
 
-def test_append_is_cheap_and_never_waits_for_io(tmp_path):
-    sink = FileSink(str(tmp_path / "ev"), flush_interval=10.0, max_buffer=1000)
-    done = threading.Event()
+def test_append_never_waits_for_io(tmp_path):
+    """The writer is stuck inside a write (another connection holds the
+    database's write lock); appends still return at once, and only the
+    bounded buffer decides what is kept."""
+    import sqlite3
+    db = str(tmp_path / "locked.db")
+    sink = SqliteSink(db, queue="q", flush_interval=0.01, max_buffer=1000)
+    sink.append(ev(0))
+    assert sink.flush(5)                       # the table exists, written = 1
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        sink.append(ev(1))
+        assert wait_until(lambda: sink._busy, 5)   # the writer is blocked in BEGIN IMMEDIATE
+        done = threading.Event()
 
-    def burst():
-        for i in range(5000):
-            sink.append(ev(i))
-        done.set()
-    threading.Thread(target=burst).start()
-    assert done.wait(10)
-    assert len(sink) + sink.dropped == 5000
+        def burst():
+            for i in range(2, 5002):
+                sink.append(ev(i))
+            done.set()
+        threading.Thread(target=burst, daemon=True).start()
+        assert done.wait(5), "append waited for the blocked writer"
+        assert sink._busy and sink.written == 1    # still blocked: nothing was written
+        # ev 0 written, ev 1 in the blocked batch, 1000 buffered, the rest refused
+        assert len(sink) + sink.dropped == 5002 and sink.refused == 5002 - 2 - 1000
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert sink.flush(15)
     sink.close()
-    assert sink.written + sink.dropped >= 5000
+    tr = hueyviz.Trace.read(f"sqlite:///{db}?queue=q")
+    assert len(tr) == 1 + 1 + 1000 and tr.dropped == sink.refused
 
 
 def test_clock_skew_between_hosts_is_measured_and_reported():

@@ -173,7 +173,10 @@ class RedisReader:
         if deleted is None:
             return True           # Redis < 7 cannot tell: assume it was
         deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
-        return deleted != "0-0"
+        # Redis 7.0 moves max-deleted-entry-id on XDEL only, not when MAXLEN trims.
+        added, length = info.get("entries-added"), info.get("length")
+        trimmed = isinstance(added, int) and isinstance(length, int) and added > length
+        return deleted != "0-0" or trimmed
 
     def trimmed_count(self) -> int:
         """Entries trimmed from the stream so far (Redis >= 7 knows: entries
