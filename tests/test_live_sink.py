@@ -187,3 +187,23 @@ def test_clock_skew_between_hosts_is_measured_and_reported():
     tr = Follower(Source("fake", lambda: Reader(recs)), reorder=0).read_all()
     assert [e.task for e in tr] == ["a", "b"]          # merged by their own clocks
     assert any("hosts b and a differ by about 3.0 s" in w for w in tr.warnings)
+
+
+def test_a_full_disk_gives_batches_up_and_the_count_reaches_readers(tmp_path):
+    d = tmp_path / "ev"
+    sink = FileSink(str(d), flush_interval=0.01, max_attempts=2)
+    d.mkdir()
+    own = d / (sink.sender.replace("/", "-") + ".jsonl")
+    own.symlink_to("/dev/full")                  # every write: ENOSPC
+    for i in range(30):
+        sink.append(ev(i))
+    assert wait_until(lambda: sink.given_up == 30, 20), (sink.given_up, sink.failures)
+    assert not sink.flush(0.2)                   # the loss is not announced yet
+    own.unlink()                                 # space again
+    for i in range(30, 35):
+        sink.append(ev(i))
+    assert sink.flush(10)
+    sink.close()
+    tr = hueyviz.Trace.read(str(d))
+    assert [e.task for e in tr] == [f"t{i}" for i in range(30, 35)]
+    assert tr.dropped == sink.dropped == 30

@@ -373,8 +373,8 @@ class Follower:
                          "counted as lost")
         if self.unwritten:
             notes.append(f"{name}: the recording processes announced {self.unwritten} "
-                         f"event{_s(self.unwritten)} they could not write (a full buffer "
-                         "while the store was slow, down or full); counted as lost")
+                         f"event{_s(self.unwritten)} they could not write (a full buffer, or "
+                         "batches the store refused); counted as lost")
         trimmed, how = self._history
         if trimmed:
             notes.append(f"{name}: the {how or 'store'} was trimmed (MAXLEN) before it was "

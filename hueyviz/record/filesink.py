@@ -50,9 +50,13 @@ class FileSink(BufferedSink):
             name = self.sender.replace("/", "-").replace(os.sep, "-")
             path = os.path.join(self.directory, f"{name}.jsonl")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            if os.fstat(fd).st_size == 0:
-                header = make_header(sender=self.sender, host=_HOST, pid=self.pid)
-                _write_all(fd, (json.dumps(header) + "\n").encode())
+            try:
+                if os.fstat(fd).st_size == 0:
+                    header = make_header(sender=self.sender, host=_HOST, pid=self.pid)
+                    _write_all(fd, (json.dumps(header) + "\n").encode())
+            except BaseException:
+                os.close(fd)      # retried later: never leak a descriptor per attempt
+                raise
             self.path, self._fd = path, fd
             self._size = os.fstat(fd).st_size
 
