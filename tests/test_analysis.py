@@ -386,3 +386,17 @@ def test_a_verdict_on_a_trace_with_losses_says_so_and_names_the_tasks():
     assert ("3 events were lost while recording; tasks affected: b [b] (ended, never seen "
             "starting); 1 task shown unfinished may have finished unseen") in d.message
     assert "lost" not in diagnose(Trace(s.events)).message
+
+
+def test_loss_words_count_every_unfinished_state_and_agree_in_number():
+    # Found by mutation testing: each unfinished state counts, and one lost
+    # event reads in the singular.
+    s = Story(2)
+    s.enqueue("q")
+    s.start("r", 0)
+    s.start("m", 1)
+    s.enqueue("sub", parent="m", by=1)
+    s.block("m", "sub", 1, timeout=60)
+    d = diagnose(Trace(s.events, dropped=1))
+    assert "1 event was lost while recording; tasks affected: none shows a gap; " \
+           "4 tasks shown unfinished may have finished unseen." in d.message

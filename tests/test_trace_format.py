@@ -204,3 +204,15 @@ def test_losses_survive_save_and_load_and_windows_once(tmp_path):
     inside.save(tmp_path / "w.jsonl")
     assert Trace.load(tmp_path / "w.jsonl").dropped == 5
     assert Trace.merge([tr, Trace(s.events[:2], dropped=1)]).dropped == 5 + 1
+
+
+def test_blank_lines_are_skipped_and_bad_fields_are_named_when_lenient(tmp_path):
+    # Found by mutation testing: a blank line must not end the load, and the
+    # lenient loader's note must say which line it skipped and why.
+    path = write(tmp_path / "b.jsonl", [header(), '{"t": 1, "kind": "enqueued", "task": "a"}', "",
+                                        '{"t": 2, "kind": "pool", "size": "x"}',
+                                        '{"t": 3, "kind": "executing", "task": "a"}'])
+    with pytest.warns(TraceWarning, match=r"skipped .*b\.jsonl:4: field 'size'"):
+        tr = Trace.load(path, strict=False)
+    assert [e.kind for e in tr] == ["enqueued", "executing"]
+    assert tr.warnings == (f"skipped {path}:4: field 'size' must be a whole number >= 0, got 'x'",)
