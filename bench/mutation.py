@@ -3,10 +3,14 @@
 Reads mutmut's per-file results in ``mutants/`` and prints, for each
 mutated module, how many mutants the tests killed, how many survived and
 how many no selected test reaches; then the kill rate the README quotes:
-killed / (killed + survived + timeout).  Survivors are listed by
-``.venv/bin/mutmut results`` and shown with ``mutmut show NAME``.
+(killed + timeout) / (killed + survived + timeout).  ``--survivors`` lists
+every surviving mutant with the line it changed, grouped by kind, for review
+(``.venv/bin/mutmut show NAME`` shows one in full).
 """
+import ast
+import difflib
 import json
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -50,5 +54,56 @@ def summarise(root: Path) -> int:
     return 0
 
 
+def _functions(path: Path) -> dict:
+    """Source of every function in a mutated module, by name (methods too)."""
+    text = path.read_text()
+    lines = text.splitlines()
+    return {node.name: "\n".join(lines[node.lineno - 1:node.end_lineno or node.lineno])
+            for node in ast.walk(ast.parse(text))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def changed_line(funcs: dict, key: str) -> str:
+    """The line a mutant changed, as ``- old`` / ``+ new``."""
+    name = key.rsplit(".", 1)[-1]
+    orig = funcs.get(re.sub(r"__mutmut_\d+$", "__mutmut_orig", name), "").splitlines()
+    mutant = funcs.get(name, "").splitlines()
+    diff = [d for d in difflib.unified_diff(orig[1:], mutant[1:], lineterm="", n=0)
+            if d[:1] in "+-" and d[:3] not in ("+++", "---")]
+    return " | ".join(d.strip() for d in diff[:2])
+
+
+def kind_of(change: str) -> str:
+    """A rough category, for reviewing survivors in bulk."""
+    if "XX" in change or re.search(r"\.(upper|lower)\(\)", change):
+        return "message text"
+    if "None" in change.split("|")[-1] and "None" not in change.split("|")[0]:
+        return "argument or value replaced by None"
+    if re.search(r"[-+] .*\b\d+\b", change):
+        return "number"
+    return "logic"
+
+
+def survivors(root: Path) -> None:
+    """Every surviving mutant with the line it changed, grouped by kind."""
+    groups: dict = {}
+    for meta in sorted(root.rglob("*.py.meta")):
+        codes = json.loads(meta.read_text()).get("exit_code_by_key", {})
+        funcs = _functions(meta.with_suffix(""))
+        for key, code in sorted(codes.items()):
+            if code == 0:
+                change = changed_line(funcs, key)
+                groups.setdefault(kind_of(change), []).append((key, change))
+    for kind, items in sorted(groups.items(), key=lambda kv: -len(kv[1])):
+        print(f"\n## {kind}: {len(items)}")
+        for key, change in items:
+            print(f"{key}\n    {change}")
+
+
 if __name__ == "__main__":
-    sys.exit(summarise(Path(sys.argv[1] if len(sys.argv) > 1 else "mutants")))
+    args = [a for a in sys.argv[1:] if a != "--survivors"]
+    root = Path(args[0] if args else "mutants")
+    if "--survivors" in sys.argv:
+        survivors(root)
+        sys.exit(0)
+    sys.exit(summarise(root))

@@ -216,3 +216,15 @@ def test_blank_lines_are_skipped_and_bad_fields_are_named_when_lenient(tmp_path)
         tr = Trace.load(path, strict=False)
     assert [e.kind for e in tr] == ["enqueued", "executing"]
     assert tr.warnings == (f"skipped {path}:4: field 'size' must be a whole number >= 0, got 'x'",)
+
+
+def test_the_header_unlogged_count_wins_and_older_files_derive_it(tmp_path):
+    # Found by mutation testing: "unlogged" is read, and a file written before
+    # it existed derives it from "dropped" less the dropped events it holds.
+    ev = '{"t": 1, "kind": "dropped", "count": 3}'
+    new = write(tmp_path / "n.jsonl", [header(dropped=99, unlogged=2), ev])
+    old = write(tmp_path / "o.jsonl", [header(dropped=5), ev])
+    older = write(tmp_path / "p.jsonl", [header(), ev])
+    assert (Trace.load(new).unlogged, Trace.load(new).dropped) == (2, 5)
+    assert (Trace.load(old).unlogged, Trace.load(old).dropped) == (2, 5)
+    assert (Trace.load(older).unlogged, Trace.load(older).dropped) == (0, 3)
