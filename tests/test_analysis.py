@@ -400,3 +400,16 @@ def test_loss_words_count_every_unfinished_state_and_agree_in_number():
     d = diagnose(Trace(s.events, dropped=1))
     assert "1 event was lost while recording; tasks affected: none shows a gap; " \
            "4 tasks shown unfinished may have finished unseen." in d.message
+
+
+def test_trap_a_chain_that_the_reduction_frees_in_two_passes():
+    # Found by mutation testing (one reduction pass was enough for every
+    # test): Worker-1's task waits on Worker-2's, which waits on a running
+    # task.  The first pass frees Worker-2's, only the second Worker-1's.
+    s = Story(3)
+    s.start("c", 2)
+    s.start("b", 1)
+    s.block("b", "c", 1)
+    s.start("a", 0)
+    s.block("a", "b", 0)
+    assert diagnose(s.events).verdict == "ok"
