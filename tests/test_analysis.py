@@ -316,3 +316,100 @@ def test_deadlock_needs_every_worker_blocked(n):
         partial.enqueue(f"sub{i}", parent=f"main{i}", by=i)
         partial.block(f"main{i}", f"sub{i}", i)
     assert diagnose(partial.events).verdict == "ok"
+
+
+def test_a_stall_ends_when_its_earliest_timeout_expires():
+    # main0 waits with a long timeout, main1 closes the knot with a short
+    # one: the knot dissolves 2 s after it formed, not 50 s.
+    s = Story(2)
+    for i in range(2):
+        s.start(f"main{i}", i)
+        s.enqueue(f"sub{i}", parent=f"main{i}", by=i)
+    s.block("main0", "sub0", 0, timeout=50.0)
+    s.block("main1", "sub1", 1, timeout=2.0)
+    d = diagnose(s.events)
+    assert d.verdict == "stall"
+    assert d.findings[0].ends == d.at + 2.0
+    assert "2 s after it formed" in d.message
+
+
+@pytest.mark.parametrize("shrink", ["worker_down", "lost"])
+def test_a_knot_closed_by_a_shrinking_pool_blames_its_latest_wait_everywhere(shrink):
+    from hueyviz.analysis.detector import find_knot
+    from hueyviz.analysis.replay import Replay
+    s = Story(3)
+    for i in range(2):
+        s.start(f"main{i}", i)
+        s.enqueue(f"sub{i}", parent=f"main{i}", by=i)
+        s.block(f"main{i}", f"sub{i}", i)
+    if shrink == "lost":
+        s.start("long", 2)                        # its process will be killed
+    assert diagnose(s.events).verdict == "ok"     # Worker-3 is free, or will be
+    s.kind(shrink, w=2)                           # ...but it goes away
+    d = diagnose(s.events)
+    assert d.verdict == "deadlock"
+    assert (d.culprit.waiter, d.culprit.waits_on) == ("main1", "sub1")
+    rp = Replay()
+    for e in s.events:
+        rp.apply(e)
+    live = find_knot(rp)                          # what the watchdog reports
+    assert live.culprit == d.culprit
+
+
+def test_hangs_on_an_expired_task_and_on_a_task_lost_with_its_process():
+    s = Story(3)
+    s.enqueue("late")
+    s.start("main", 0)
+    s.block("main", "late", 0)
+    s.finish("late", "expired")                   # huey drops it: no result, ever
+    s.start("crash", 2)
+    s.start("other", 1)
+    s.block("other", "crash", 1)
+    s.kind("lost", w=2)                           # its process was killed
+    found = find_findings(s.events)
+    assert [(f.verdict, f.culprit.waiter, f.culprit.waits_on) for f in found] == [
+        ("hang", "main", "late"), ("hang", "other", "crash")]
+    assert "expired" in found[0].message
+    d = diagnose(s.events)
+    assert d.verdict == "hang" and any("lost" in n for n in d.notes)
+
+
+def test_a_verdict_on_a_trace_with_losses_says_so_and_names_the_tasks():
+    s = Story(1)
+    s.enqueue("a")
+    s.start("a", 0)
+    s.finish("a")
+    s.finish("b")                                 # its start was lost
+    s.enqueue("c")                                # shown queued: its end may be lost
+    d = diagnose(Trace(s.events, dropped=3))
+    assert d.verdict == "ok" and d.dropped == 3
+    assert ("3 events were lost while recording; tasks affected: b [b] (ended, never seen "
+            "starting); 1 task shown unfinished may have finished unseen") in d.message
+    assert "lost" not in diagnose(Trace(s.events)).message
+
+
+def test_loss_words_count_every_unfinished_state_and_agree_in_number():
+    # Found by mutation testing: each unfinished state counts, and one lost
+    # event reads in the singular.
+    s = Story(2)
+    s.enqueue("q")
+    s.start("r", 0)
+    s.start("m", 1)
+    s.enqueue("sub", parent="m", by=1)
+    s.block("m", "sub", 1, timeout=60)
+    d = diagnose(Trace(s.events, dropped=1))
+    assert "1 event was lost while recording; tasks affected: none shows a gap; " \
+           "4 tasks shown unfinished may have finished unseen." in d.message
+
+
+def test_trap_a_chain_that_the_reduction_frees_in_two_passes():
+    # Found by mutation testing (one reduction pass was enough for every
+    # test): Worker-1's task waits on Worker-2's, which waits on a running
+    # task.  The first pass frees Worker-2's, only the second Worker-1's.
+    s = Story(3)
+    s.start("c", 2)
+    s.start("b", 1)
+    s.block("b", "c", 1)
+    s.start("a", 0)
+    s.block("a", "b", 0)
+    assert diagnose(s.events).verdict == "ok"

@@ -62,7 +62,7 @@ def test_big_trace_animates_a_bounded_number_of_elements():
     svg = render_animated(tr)
     self_contained(svg)
     assert svg.count("<animate") <= 20
-    assert len(svg.encode()) < 5_000_000
+    assert len(svg.encode()) < 500_000       # as small as the lanes of 100k tasks
 
 
 def test_deterministic(demo):

@@ -12,27 +12,18 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-import pytest
 from drawkit import parse, small_trace, tags
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+# Imported plainly: a renderer that fails to import fails these tests; it
+# must never turn them into skips.
 from hueyviz.render.animated import render_animated
+from hueyviz.render.engine import render_svg as dot_to_svg
 from hueyviz.render.lanes import render_lanes
+from hueyviz.render.perfetto import render_perfetto
 from hueyviz.render.report import render_report
-
-try:
-    from hueyviz.render.waitfor import render_waitfor, waitfor
-except ImportError:  # pragma: no cover - sibling renderer not present
-    render_waitfor = waitfor = None
-try:
-    from hueyviz.render.perfetto import render_perfetto
-except ImportError:  # pragma: no cover
-    render_perfetto = None
-try:
-    from hueyviz.render.engine import render_svg as dot_to_svg
-except ImportError:  # pragma: no cover
-    dot_to_svg = None
+from hueyviz.render.waitfor import render_waitfor, waitfor
 
 HOSTILE = [
     "<script>alert(1)</script>", '"]; x -> y [label="pwned', "</svg><svg onload=alert(1)>",
@@ -100,18 +91,15 @@ def test_animated_escapes_everything(name, wname, message, site):
     _check_svg("animated", render_animated, _trace(name, wname, "()", message, site))
 
 
-@pytest.mark.skipif(render_waitfor is None, reason="wait-for renderer not present")
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(name=names, wname=names, args=names, message=names, site=names)
 def test_waitfor_dot_and_svg(name, wname, args, message, site):
     tr = _trace(name, wname, args, message, site)
     at = tr[0].t + 0.1                       # while the parent waits on the child
     _check_svg("waitfor", lambda t: render_waitfor(t, at=at), tr)
-    if dot_to_svg is not None:
-        ET.fromstring(dot_to_svg(waitfor(tr, at=at).source).encode("utf-8"))
+    ET.fromstring(dot_to_svg(waitfor(tr, at=at).source).encode("utf-8"))
 
 
-@pytest.mark.skipif(render_perfetto is None, reason="perfetto renderer not present")
 @settings(max_examples=40, deadline=None)
 @given(name=names, wname=names, args=names, message=names, site=names)
 def test_perfetto_json_parses(name, wname, args, message, site):

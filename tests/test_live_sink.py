@@ -6,6 +6,7 @@ import time
 
 import pytest
 from huey import MemoryHuey, SqliteHuey
+from livekit import wait_until
 
 import hueyviz
 from hueyviz import SourceError
@@ -36,8 +37,9 @@ def test_full_buffer_drops_and_counts_and_the_count_reaches_the_stream(tmp_path)
     tr = hueyviz.Trace.read(str(blocker / "events"))
     got = [e.task for e in tr if e.kind == "executing"]
     assert len(got) + tr.dropped == 12 and len(set(got)) == len(got)
-    (d,) = [e for e in tr if e.kind == "dropped"]
-    assert d.get("count") == sink.dropped > 0
+    # The writer announced what it refused; the reader counts exactly that.
+    assert tr.dropped == sink.dropped == sink.refused > 0
+    assert any(f"announced {sink.refused} events they could not write" in w for w in tr.warnings)
 
 
 def test_sqlite_sink_batches_and_follow_reads_incrementally(tmp_path):
@@ -122,19 +124,38 @@ def test_resolve_source_errors_are_clear(tmp_path):
         hueyviz.Trace.read("redis://127.0.0.1:1/0?queue=app")     # nothing listens there
 
 
-def test_append_is_cheap_and_never_waits_for_io(tmp_path):
-    sink = FileSink(str(tmp_path / "ev"), flush_interval=10.0, max_buffer=1000)
-    done = threading.Event()
+def test_append_never_waits_for_io(tmp_path):
+    """The writer is stuck inside a write (another connection holds the
+    database's write lock); appends still return at once, and only the
+    bounded buffer decides what is kept."""
+    import sqlite3
+    db = str(tmp_path / "locked.db")
+    sink = SqliteSink(db, queue="q", flush_interval=0.01, max_buffer=1000)
+    sink.append(ev(0))
+    assert sink.flush(5)                       # the table exists, written = 1
+    lock = sqlite3.connect(db, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        sink.append(ev(1))
+        assert wait_until(lambda: sink._busy, 5)   # the writer is blocked in BEGIN IMMEDIATE
+        done = threading.Event()
 
-    def burst():
-        for i in range(5000):
-            sink.append(ev(i))
-        done.set()
-    threading.Thread(target=burst).start()
-    assert done.wait(10)
-    assert len(sink) + sink.dropped == 5000
+        def burst():
+            for i in range(2, 5002):
+                sink.append(ev(i))
+            done.set()
+        threading.Thread(target=burst, daemon=True).start()
+        assert done.wait(5), "append waited for the blocked writer"
+        assert sink._busy and sink.written == 1    # still blocked: nothing was written
+        # ev 0 written, ev 1 in the blocked batch, 1000 buffered, the rest refused
+        assert len(sink) + sink.dropped == 5002 and sink.refused == 5002 - 2 - 1000
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert sink.flush(15)
     sink.close()
-    assert sink.written + sink.dropped >= 5000
+    tr = hueyviz.Trace.read(f"sqlite:///{db}?queue=q")
+    assert len(tr) == 1 + 1 + 1000 and tr.dropped == sink.refused
 
 
 def test_clock_skew_between_hosts_is_measured_and_reported():
@@ -166,3 +187,23 @@ def test_clock_skew_between_hosts_is_measured_and_reported():
     tr = Follower(Source("fake", lambda: Reader(recs)), reorder=0).read_all()
     assert [e.task for e in tr] == ["a", "b"]          # merged by their own clocks
     assert any("hosts b and a differ by about 3.0 s" in w for w in tr.warnings)
+
+
+def test_a_full_disk_gives_batches_up_and_the_count_reaches_readers(tmp_path):
+    d = tmp_path / "ev"
+    sink = FileSink(str(d), flush_interval=0.01, max_attempts=2)
+    d.mkdir()
+    own = d / (sink.sender.replace("/", "-") + ".jsonl")
+    own.symlink_to("/dev/full")                  # every write: ENOSPC
+    for i in range(30):
+        sink.append(ev(i))
+    assert wait_until(lambda: sink.given_up == 30, 20), (sink.given_up, sink.failures)
+    assert not sink.flush(0.2)                   # the loss is not announced yet
+    own.unlink()                                 # space again
+    for i in range(30, 35):
+        sink.append(ev(i))
+    assert sink.flush(10)
+    sink.close()
+    tr = hueyviz.Trace.read(str(d))
+    assert [e.task for e in tr] == [f"t{i}" for i in range(30, 35)]
+    assert tr.dropped == sink.dropped == 30

@@ -176,3 +176,55 @@ def test_cli_help_is_complete():
         assert cmd in top.stdout
         h = run_cli(cmd, "--help")
         assert h.returncode == 0 and "examples:" in h.stdout and f"hueyviz {cmd}" in h.stdout
+
+
+def test_a_corrupt_last_line_that_ends_with_a_newline_is_corruption(tmp_path):
+    # A killed writer leaves a line without its newline; a line that ends
+    # with one was written whole and then damaged: strict loading refuses it.
+    path = write(tmp_path / "z.jsonl", [header(), '{"t": 1, "kind": "enqueued", "task": "a"}',
+                                        '{"t": 2, "kind": "exec'])
+    with pytest.raises(TraceFormatError, match=r"z\.jsonl:3: invalid JSON"):
+        Trace.load(path)
+    with pytest.warns(TraceWarning, match=r"skipped .*z\.jsonl:3"):
+        assert len(Trace.load(path, strict=False)) == 1
+
+
+def test_losses_survive_save_and_load_and_windows_once(tmp_path):
+    s = classic(2)
+    s.kind("dropped", count=3)                 # logged by a sink
+    tr = Trace(s.events, dropped=2)            # known outside the log (a ring, a reader)
+    assert tr.dropped == 5
+    for i in range(3):                         # 5 stays 5: never 10, then 15
+        tr.save(tmp_path / f"r{i}.jsonl")
+        tr = Trace.load(tmp_path / f"r{i}.jsonl")
+        assert (tr.dropped, tr.unlogged) == (5, 2), i
+    inside, outside = tr.window(3.0, 5.0), tr.window(0.0, 1.0)
+    assert inside.dropped == outside.dropped == 5
+    assert inside.window(3.0, 4.0).dropped == 5
+    inside.save(tmp_path / "w.jsonl")
+    assert Trace.load(tmp_path / "w.jsonl").dropped == 5
+    assert Trace.merge([tr, Trace(s.events[:2], dropped=1)]).dropped == 5 + 1
+
+
+def test_blank_lines_are_skipped_and_bad_fields_are_named_when_lenient(tmp_path):
+    # Found by mutation testing: a blank line must not end the load, and the
+    # lenient loader's note must say which line it skipped and why.
+    path = write(tmp_path / "b.jsonl", [header(), '{"t": 1, "kind": "enqueued", "task": "a"}', "",
+                                        '{"t": 2, "kind": "pool", "size": "x"}',
+                                        '{"t": 3, "kind": "executing", "task": "a"}'])
+    with pytest.warns(TraceWarning, match=r"skipped .*b\.jsonl:4: field 'size'"):
+        tr = Trace.load(path, strict=False)
+    assert [e.kind for e in tr] == ["enqueued", "executing"]
+    assert tr.warnings == (f"skipped {path}:4: field 'size' must be a whole number of workers from 0 to 1000000, got 'x'",)
+
+
+def test_the_header_unlogged_count_wins_and_older_files_derive_it(tmp_path):
+    # Found by mutation testing: "unlogged" is read, and a file written before
+    # it existed derives it from "dropped" less the dropped events it holds.
+    ev = '{"t": 1, "kind": "dropped", "count": 3}'
+    new = write(tmp_path / "n.jsonl", [header(dropped=99, unlogged=2), ev])
+    old = write(tmp_path / "o.jsonl", [header(dropped=5), ev])
+    older = write(tmp_path / "p.jsonl", [header(), ev])
+    assert (Trace.load(new).unlogged, Trace.load(new).dropped) == (2, 5)
+    assert (Trace.load(old).unlogged, Trace.load(old).dropped) == (2, 5)
+    assert (Trace.load(older).unlogged, Trace.load(older).dropped) == (0, 3)

@@ -1,10 +1,12 @@
 """The tracer against real Huey objects: what it records and what it leaves."""
 import itertools
 import logging
+import threading
 
 import pytest
 from huey import MemoryHuey
 from huey import api as huey_api
+from huey import exceptions as huey_exceptions
 from huey.exceptions import ResultTimeout
 
 import hueyviz
@@ -337,3 +339,33 @@ def test_call_sites_are_portable():
     # A script run as __main__ keeps its path; a mismatched module name is not trusted.
     assert short_path("/home/u/job.py", "__main__") == "/home/u/job.py"
     assert short_path("/home/u/job.py", "other.mod") == "/home/u/job.py"
+
+
+def test_a_wait_on_a_failed_task_ends_with_outcome_error():
+    huey = make_huey()
+    with hueyviz.trace(huey) as tracer:
+        r = huey.t["boom"]()
+
+        def run_once_waited_on():
+            # The task runs only once the wait has begun: no race.
+            if tracer.wait_for(lambda tr: any(e.kind == "block" for e in tr), timeout=10):
+                huey.execute(huey.dequeue())
+        th = threading.Thread(target=run_once_waited_on)
+        th.start()
+        with pytest.raises(huey_exceptions.TaskException):
+            r.get(blocking=True, timeout=10)
+        th.join(10)
+    (unblock,) = [e for e in tracer.trace if e.kind == "unblock"]
+    assert unblock.get("outcome") == "error" and unblock.get("waits_on") == r.id
+    assert tracer.trace.state_at().tasks[r.id].outcome == "error"
+
+
+@pytest.mark.parametrize("workers", [3, {"t": 3}])
+def test_trace_with_workers_announces_the_pool(workers):
+    huey = make_huey()
+    with hueyviz.trace(huey, workers=workers) as tracer:
+        pass
+    (pool,) = [e for e in tracer.trace if e.kind == "pool"]
+    assert pool.get("size") == 3 and pool.queue == "t"
+    d = diagnose(tracer.trace)
+    assert d.workers["total"] == 3 and d.exact

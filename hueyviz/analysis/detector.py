@@ -538,9 +538,9 @@ def _verdict(findings: List[Finding], rp: Replay, unseen, dropped: int,
              start: Optional[float], any_events: bool) -> Diagnosis:
     """The Diagnosis of one replay pass: its first finding, or ok."""
     notes = []
-    if dropped:
-        notes.append(f"{dropped} events were lost while recording; "
-                     "the verdict may miss what they showed")
+    losses = _loss_words(rp, dropped) if dropped else ""
+    if losses:
+        notes.append(losses)
     lost = rp.lost
     if lost:
         notes.append(f"{len(lost)} task{'s were' if len(lost) != 1 else ' was'} lost: "
@@ -557,6 +557,8 @@ def _verdict(findings: List[Finding], rp: Replay, unseen, dropped: int,
             message += (f" ({len(findings) - 1} more finding{'s' if len(findings) > 2 else ''}: "
                         + ", ".join(f"{f.verdict} at +{f.at - (start or 0):.3f} s"
                                     for f in findings[1:]) + ")")
+        if losses:
+            message += " " + losses
         return Diagnosis(first.verdict, first.at, first.culprit, first.knot,
                          first.workers, message, tuple(findings), dropped, start,
                          tuple(map(printable, notes + list(first.notes))), first.queues,
@@ -576,10 +578,39 @@ def _verdict(findings: List[Finding], rp: Replay, unseen, dropped: int,
                                  sorted(counts.items(), key=lambda kv: str(kv[0]))) + ")"
     message = (f"OK: {n_tasks} task{'s' if n_tasks != 1 else ''} on "
                f"{total} worker{'s' if total != 1 else ''}{where}; no deadlock, stall or hang.")
+    if losses:
+        message += " " + losses
     return Diagnosis("ok", None, None, (), {"total": total,
                      "blocked": len(rp.blocked_holders())}, printable(message), (), dropped,
                      start, tuple(map(printable, notes + unseen_note)), counts,
                      rp.exact or not rp.pools)
+
+
+_NEVER_STARTED = frozenset({"revoked", "expired", "canceled"})
+
+
+def _loss_words(rp: Replay, dropped: int) -> str:
+    """What a known loss means for this verdict, honestly.
+
+    A task whose history contradicts itself (it ended but was never seen
+    starting) surely lost events.  A task shown unfinished may have lost
+    its end, or may truly be queued or running: the trace cannot tell.
+    """
+    gaps = [r for r in rp.tasks.values() if r.state == "finished" and r.started is None
+            and r.outcome not in _NEVER_STARTED]
+    unfinished = sum(1 for r in rp.tasks.values()
+                     if r.state in ("queued", "running", "blocked", "scheduled", "pending"))
+    text = f"{dropped} event{'s were' if dropped != 1 else ' was'} lost while recording; tasks affected: "
+    if gaps:
+        shown = ", ".join(r.label() for r in sorted(gaps, key=lambda r: (r.finished or 0, r.id))[:5])
+        more = f" and {len(gaps) - 5} more" if len(gaps) > 5 else ""
+        text += f"{shown}{more} (ended, never seen starting)"
+    else:
+        text += "none shows a gap"
+    if unfinished:
+        text += (f"; {unfinished} task{'s' if unfinished != 1 else ''} shown unfinished may "
+                 "have finished unseen")
+    return text + ". This verdict may miss what the lost events showed."
 
 
 def find_knot(replay: Replay) -> Optional[Finding]:

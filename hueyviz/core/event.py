@@ -188,7 +188,7 @@ _SCHEMA: Dict[str, Tuple[Dict[str, _Check], Tuple[str, ...]]] = {
     "consumer": ({"workers": _workers, "worker_type": _string}, ("workers",)),
     "dropped": ({"count": _count, "proc": _string, "reason": _string}, ("count",)),
     "lost": ({"silent": _seconds}, ()),
-    "alive": ({"proc": _string, "sent": _count}, ()),
+    "alive": ({"proc": _string, "sent": _count}, ()),   # meta, dropped: read.follower
 }
 
 

@@ -21,6 +21,21 @@ Merging and clocks
     than ``SKEW_WARNING`` (1 s).  Times are not rewritten: the trace keeps
     what each host's clock said.
 
+Losses
+    Every record carries its sender and sequence number, so the follower
+    drops a record it already has (a retried batch) and counts each number
+    that never arrives (trimmed by ``MAXLEN`` before it was read, lost with a
+    Redis restart, refused by a full Redis).  Writers announce in their
+    ``alive`` records what the numbers cannot show: how many of their
+    announcements they numbered (a lost announcement is not a lost event)
+    and how many events they lost before numbering them (a full buffer).
+    A corrupt entry is skipped, counted and never fatal; an entry that was
+    not written by hueyviz is skipped and counted apart.  :attr:`Follower.lost`
+    sums the losses; :attr:`Follower.trace` carries them (``Trace.dropped``)
+    and says where they came from (``Trace.warnings``).  What a writer never
+    handed to the store before it was killed is beyond any count: see the
+    README, "What hueyviz knows about losses".
+
 Lost workers
     A recording process that has workers writes an ``alive`` record once a
     second while it has nothing else to write.  When a process with
@@ -51,6 +66,19 @@ __all__ = ["DEFAULT_LOST_AFTER", "Follower", "follow", "read_trace"]
 
 DEFAULT_LOST_AFTER = 5.0
 SKEW_WARNING = 1.0     # seconds of clock difference between hosts worth a warning
+
+class _Sender:
+    """What the follower knows of one sender's sequence."""
+
+    __slots__ = ("dropped", "gaps", "last", "meta")
+
+    def __init__(self, last: int, counting: bool) -> None:
+        self.last = last                    # highest number accounted for
+        self.gaps = 0                       # numbers missed since the last announcement
+        # Announced counters, from the start (0) or from the first one seen.
+        self.meta: Optional[int] = 0 if counting else None
+        self.dropped: Optional[int] = 0 if counting else None
+
 
 class _Proc:
     __slots__ = ("last", "lost", "workers")
@@ -104,11 +132,15 @@ class Follower:
         self.clock = clock
         self.closed = False
         self.skipped = 0          # corrupt or foreign entries
-        self.missing = 0          # gaps in a sender's sequence
+        self.corrupt = 0          # of those, hueyviz entries that cannot be read: lost
+        self.missing = 0          # numbered events that never arrived
+        self.unwritten = 0        # events the writers announced they lost
         self.duplicates = 0       # re-sent after a failed write, ignored
         self.received = 0
         self._skip_first: Optional[str] = None
-        self._last_seq: Dict[str, int] = {}
+        self._senders: Dict[str, _Sender] = {}
+        self._history = self._unread_history() if self._start_begin else (0, "")
+        self._refused_writes = self._server_refusals()
         self._pending: list = []
         self._n = 0
         self._procs: Dict[str, _Proc] = {}
@@ -139,16 +171,19 @@ class Follower:
 
     def _take(self, rec: tuple, arrival: float) -> None:
         sender, seq, payload, where = rec[:4]
+        st = None
         if sender is not None and seq is not None:
-            last = self._last_seq.get(sender)
-            if last is not None:
-                if seq <= last:
-                    self.duplicates += 1
-                    return
-                self.missing += seq - last - 1
-            elif self._count_initial or (self._caught_up and self._start_begin):
-                self.missing += max(0, seq - 1)
-            self._last_seq[sender] = seq
+            st = self._senders.get(sender)
+            if st is None:
+                counting = self._count_initial or (self._caught_up and self._start_begin)
+                st = self._senders[sender] = _Sender(0 if counting else seq - 1, counting)
+            if seq <= st.last:
+                self.duplicates += 1
+                return
+            gap = seq - st.last - 1
+            st.gaps += gap
+            self.missing += gap
+            st.last = seq
         if isinstance(payload, Event):
             e = payload
         else:
@@ -156,8 +191,12 @@ class Follower:
                 if payload is None:
                     raise TraceFormatError(where.split(": ", 1)[-1])
                 e = from_json_dict(loads(payload), self._workers)
-            except (TraceFormatError, ValueError, TypeError) as exc:
+            except Exception as exc:
+                # Whatever an entry holds, reading goes on: it is skipped and
+                # counted (a hueyviz entry that cannot be read is a lost event).
                 self.skipped += 1
+                if payload is not None:
+                    self.corrupt += 1
                 if self._skip_first is None:
                     reason = str(exc) if payload is not None else where.split(": ", 1)[-1]
                     self._skip_first = f"{where.split(': ', 1)[0]}: {reason}"
@@ -172,9 +211,27 @@ class Follower:
                 self._lag[host] = lag
         self._seen(e)
         if e.kind == "alive":
+            if st is not None:
+                self._announced(st, e)
             return
         self._n += 1
         heapq.heappush(self._pending, (arrival, e.t, self._n, e))
+
+    def _announced(self, st: _Sender, e: Event) -> None:
+        """A writer's announcement: its cumulative counts (see record/writer.py)."""
+        meta, dropped = e.get("meta"), e.get("dropped")
+        if not (_count(meta) and _count(dropped)):
+            return                  # an older writer's heartbeat: nothing to learn
+        if st.meta is not None:
+            # Announcements between the last one seen and this one that never
+            # arrived were counted as missing numbers; they held no event.
+            self.missing -= min(st.gaps, max(0, meta - st.meta - 1))
+        st.meta, st.gaps = meta, 0
+        if st.dropped is None:
+            st.dropped = dropped    # joined late: count only what is new
+        elif dropped > st.dropped:
+            self.unwritten += dropped - st.dropped
+            st.dropped = dropped
 
     def _seen(self, e: Event) -> None:
         w = e.worker
@@ -255,6 +312,7 @@ class Follower:
                 raise SourceError(f"cannot read {self.source.name}: {exc}") from None
             if not recs:
                 self._caught_up = True
+                self._refused_writes = self._server_refusals()
                 break
             arrival = time.monotonic()
             for rec in recs:
@@ -273,6 +331,35 @@ class Follower:
 
     # -- results -----------------------------------------------------------------
     @property
+    def lost(self) -> int:
+        """Events recorded but not in this follower's trace: numbered ones
+        that never arrived, ones the writers announced they lost, and
+        corrupt entries.  (History trimmed before reading began is not
+        counted: the trace starts after it; see :attr:`warnings`.)"""
+        return self.missing + self.unwritten + self.corrupt
+
+    def _unread_history(self) -> Tuple[int, str]:
+        """(entries trimmed before this follower began reading, how the store
+        says it trimmed), and the server's refused writes (see warnings)."""
+        readers = getattr(self.reader, "readers", [self.reader])
+        n, how = 0, ""
+        for r in readers:
+            count = getattr(r, "trimmed_count", None)
+            k = count() if count is not None else 0
+            if k:
+                n += k
+                how = getattr(r, "trim_words", lambda: "")() or how
+        return n, how
+
+    def _server_refusals(self) -> List[Tuple[str, int]]:
+        out = []
+        for r in getattr(self.reader, "readers", [self.reader]):
+            refused = getattr(r, "refused_writes", lambda: 0)()
+            if refused:
+                out.append((r.describe(), refused))
+        return out
+
+    @property
     def warnings(self) -> List[str]:
         notes = []
         name = self.source.name
@@ -280,9 +367,25 @@ class Follower:
             notes.append(f"{name}: skipped {self.skipped} corrupt or foreign "
                          f"entr{'y' if self.skipped == 1 else 'ies'} (first: {self._skip_first})")
         if self.missing:
-            notes.append(f"{name}: {self.missing} events are missing (written, then "
-                         "trimmed by MAXLEN or lost when the store restarted before "
-                         "they were read); counted as dropped")
+            notes.append(f"{name}: {self.missing} event{_s(self.missing)} never arrived "
+                         "(written, then trimmed by MAXLEN before they were read, lost "
+                         "when the store restarted, or refused by a full store); "
+                         "counted as lost")
+        if self.unwritten:
+            notes.append(f"{name}: the recording processes announced {self.unwritten} "
+                         f"event{_s(self.unwritten)} they could not write (a full buffer, or "
+                         "batches the store refused); counted as lost")
+        trimmed, how = self._history
+        if trimmed:
+            notes.append(f"{name}: the {how or 'store'} was trimmed (MAXLEN) before it was "
+                         f"read: {trimmed} oldest entr{'y was' if trimmed == 1 else 'ies were'}"
+                         " never read; the trace starts after them")
+        for where, refused in self._refused_writes:
+            notes.append(f"{where}: the Redis server refused {refused} write"
+                         f"{_s(refused)} for lack of memory (maxmemory) since its "
+                         "statistics were reset; writers count and announce what they "
+                         "lose once it takes writes again, but not if they stopped "
+                         "before that")
         if len(self._lag) > 1:
             lo, hi = min(self._lag.values()), max(self._lag.values())
             if hi - lo > SKEW_WARNING:
@@ -301,7 +404,7 @@ class Follower:
         """Everything followed so far (kept events, sorted by time)."""
         events = sorted(self._kept, key=lambda e: e.t) if self._keep else []
         return Trace(events, header=make_header(source=self.source.name),
-                     dropped=self.missing, warnings=self.warnings)
+                     dropped=self.lost, warnings=self.warnings)
 
     def wait_for(self, predicate: Callable, timeout: float) -> bool:
         """Follow until ``predicate(self.trace)`` holds, at most ``timeout`` s."""
@@ -326,7 +429,15 @@ class Follower:
 
     def __repr__(self) -> str:
         return (f"<Follower {self.source.name} received={self.received} "
-                f"skipped={self.skipped} missing={self.missing}>")
+                f"skipped={self.skipped} lost={self.lost}>")
+
+
+def _count(v) -> bool:
+    return type(v) is int and v >= 0
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
 
 
 def follow(source, **options) -> Follower:

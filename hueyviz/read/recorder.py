@@ -100,10 +100,11 @@ def record(source, path, *, duration: Optional[float] = None, start: str = "end"
                 res.error, res.failed = str(exc), True
             check()
             write(f.drain())
-            missing = f.missing
-            if missing:
+            lost = f.lost
+            if lost:
                 write([Event(f.clock(), "dropped", None, None, None,
-                             {"count": missing, "reason": "missing from the source"})])
+                             {"count": lost, "reason": "lost before it was read (see the "
+                              "recorder's warnings)"})])
             res.warnings = f.warnings
             if res.error is not None and res.events and not res.failed:
                 res.warnings.append(f"{res.error} (for a while: the recording may have gaps)")

@@ -6,9 +6,14 @@ storage), so processes never interleave partial lines.  Every file starts
 with the usual trace header, so each one is also a valid trace for
 :meth:`hueyviz.Trace.load`.  The reader tails every file in the directory
 (or one trace file) and only takes complete lines.
+
+A file has one writer, so a line's place in it is its sequence number (see
+:mod:`hueyviz.record.writer`): a batch that fails half-way is cut off again
+(``ftruncate``), so the file never holds half a batch or the same line twice.
 """
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
@@ -32,6 +37,8 @@ class FileSink(BufferedSink):
         self.directory = directory
         self._fd: Optional[int] = None
         self.path: Optional[str] = None
+        self._size = 0              # bytes of whole batches in the file
+        self._torn = False          # a failed batch could not be cut off
 
     def describe(self) -> str:
         return f"files in {self.directory}"
@@ -43,14 +50,38 @@ class FileSink(BufferedSink):
             name = self.sender.replace("/", "-").replace(os.sep, "-")
             path = os.path.join(self.directory, f"{name}.jsonl")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            if os.fstat(fd).st_size == 0:
-                header = make_header(sender=self.sender, host=_HOST, pid=self.pid)
-                _write_all(fd, (json.dumps(header) + "\n").encode())
+            try:
+                if os.fstat(fd).st_size == 0:
+                    header = make_header(sender=self.sender, host=_HOST, pid=self.pid)
+                    _write_all(fd, (json.dumps(header) + "\n").encode())
+            except BaseException:
+                os.close(fd)      # retried later: never leak a descriptor per attempt
+                raise
             self.path, self._fd = path, fd
+            self._size = os.fstat(fd).st_size
 
     def _write(self, batch: List[Tuple[int, str]]) -> None:
-        assert self._fd is not None        # _connect() ran first
-        _write_all(self._fd, "".join(text + "\n" for _seq, text in batch).encode())
+        fd = self._fd
+        assert fd is not None              # _connect() ran first
+        data = "".join(text + "\n" for _seq, text in batch).encode()
+        try:
+            _write_all(fd, data)
+        except BaseException:
+            try:
+                os.ftruncate(fd, self._size)
+            except OSError:
+                self._torn = True
+            raise
+        self._size += len(data)
+
+    def _refused(self, exc: BaseException) -> bool:
+        # A full disk or quota refuses the data; anything else (the directory
+        # is gone, permissions) is retried while the buffer holds.
+        return isinstance(exc, OSError) and exc.errno in (
+            errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+
+    def _atomic(self) -> bool:
+        return not self._torn
 
     def _disconnect(self) -> None:
         fd, self._fd = self._fd, None
@@ -78,7 +109,7 @@ class FileReader:
     def __init__(self, path: str):
         self.path = path
         self.offsets: Dict[str, int] = {}
-        self.partial: Dict[str, bytes] = {}
+        self.lines: Dict[str, int] = {}     # event lines read per file: their numbers
 
     def describe(self) -> str:
         return f"files in {self.path}" if os.path.isdir(self.path) else self.path
@@ -91,9 +122,19 @@ class FileReader:
     def seek_end(self) -> None:
         for f in self._files():
             try:
-                self.offsets[f] = os.path.getsize(f)
+                with open(f, "rb") as fh:
+                    data = fh.read()
             except OSError:
-                pass
+                continue
+            end = data.rfind(b"\n") + 1
+            lines = data[:end].split(b"\n")[:-1]
+            if lines and _is_header(lines[0]):
+                lines = lines[1:]
+            self.offsets[f] = end
+            self.lines[f] = sum(1 for raw in lines if raw.strip())
+
+    def trimmed(self) -> bool:
+        return False               # files are never cut from the front
 
     def fetch(self, timeout: float = 0.0, count: int = 0) -> List[tuple]:
         import threading
@@ -121,16 +162,23 @@ class FileReader:
             lines = data.split(b"\n")
             tail = lines.pop()          # incomplete last line: read it next time
             base = off
+            n = self.lines.get(f, 0)
             for raw in lines:
                 lineno_off = base
                 base += len(raw) + 1
                 if not raw.strip():
                     continue
-                if lineno_off == 0 and b'"format"' in raw[:200]:
-                    continue            # the header line
-                out.append((None, None, raw, f"{f} at byte {lineno_off}"))
+                if lineno_off == 0 and _is_header(raw):
+                    continue
+                n += 1
+                out.append((f, n, raw, f"{f} at byte {lineno_off}"))
+            self.lines[f] = n
             self.offsets[f] = off + len(data) - len(tail)
         return out
 
     def close(self) -> None:
         pass
+
+
+def _is_header(raw: bytes) -> bool:
+    return b'"format"' in raw[:200]

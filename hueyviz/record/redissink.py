@@ -4,7 +4,10 @@ One stream per Huey (``hueyviz:<huey name>``), one entry per event with the
 fields ``e`` (the event as JSON), ``s`` (sender: host/pid/random) and ``q``
 (the sender's sequence number).  Each batch is one call of a small Lua
 script doing the XADDs and an approximate ``MAXLEN`` trim (pipelined
-``XADD`` where scripting is disabled).  Readers use ``XREAD`` from the last id
+``XADD`` where scripting is disabled).  A Redis over ``maxmemory`` refuses
+the script before its first write, so a batch is all written or not at all;
+the writer retries it and, after ``max_attempts``, counts it as lost (see
+:mod:`hueyviz.record.writer`).  Readers use ``XREAD`` from the last id
 they saw, so any number of readers follow the same stream without taking
 events from each other (no consumer groups, nothing is acknowledged away).
 """
@@ -93,7 +96,7 @@ class RedisSink(BufferedSink):
                              + [text for _seq, text in batch])
                 return
             except redis.ResponseError as exc:
-                if "script" not in str(exc).lower() and "unknown command" not in str(exc).lower():
+                if not scripting_unavailable(exc):
                     raise
                 self.use_script = False      # scripting disabled: plain pipelines
         pipe = self._client.pipeline(transaction=False)
@@ -105,6 +108,18 @@ class RedisSink(BufferedSink):
             else:
                 pipe.xadd(stream, fields)
         pipe.execute()
+
+    def _refused(self, exc: BaseException) -> bool:
+        # A reply from the server (out of memory, a foreign key of the
+        # stream's name...) refuses this data; a connection error does not.
+        # A read-only replica (a failover in progress) is not: reconnect.
+        import redis
+        return isinstance(exc, redis.ResponseError) and not isinstance(
+            exc, redis.exceptions.ReadOnlyError)
+
+    def _atomic(self) -> bool:
+        # The script: refused before its first write, or all written.
+        return self.use_script
 
     def _disconnect(self) -> None:
         self._pool.disconnect()
@@ -162,7 +177,40 @@ class RedisReader:
         if deleted is None:
             return True           # Redis < 7 cannot tell: assume it was
         deleted = deleted.decode() if isinstance(deleted, bytes) else str(deleted)
-        return deleted != "0-0"
+        # Redis 7.0 moves max-deleted-entry-id on XDEL only, not when MAXLEN trims.
+        added, length = info.get("entries-added"), info.get("length")
+        trimmed = isinstance(added, int) and isinstance(length, int) and added > length
+        return deleted != "0-0" or trimmed
+
+    def trimmed_count(self) -> int:
+        """Entries trimmed from the stream so far (Redis >= 7 knows: entries
+        ever added less those kept; older servers: 0, and ``trimmed()``
+        answers "maybe")."""
+        try:
+            info: Any = self.client.xinfo_stream(self.stream)
+        except Exception:
+            return 0
+        added = info.get("entries-added", info.get(b"entries-added"))
+        length = info.get("length", info.get(b"length"))
+        if not isinstance(added, int) or not isinstance(length, int):
+            return 0
+        self._kept = length
+        return max(0, added - length)
+
+    def trim_words(self) -> str:
+        kept = getattr(self, "_kept", None)
+        return f"stream {self.stream}" + (f" (it keeps about {kept} entries)" if kept else "")
+
+    def refused_writes(self) -> int:
+        """Writes the server refused for lack of memory (``INFO errorstats``,
+        Redis >= 6.2), by any client, since its statistics were reset."""
+        try:
+            stats: Any = self.client.info("errorstats")
+        except Exception:
+            return 0
+        oom = stats.get("errorstat_OOM") if isinstance(stats, dict) else None
+        count = oom.get("count") if isinstance(oom, dict) else None
+        return count if isinstance(count, int) else 0
 
     def fetch(self, timeout: float = 0.0, count: int = 10_000) -> List[tuple]:
         import redis
@@ -199,6 +247,47 @@ class RedisReader:
             self.client.close()
         except Exception:
             pass
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether a Redis error is the server refusing writes over ``maxmemory``.
+
+    redis-py strips the ``OOM`` prefix (and raises ``OutOfMemoryError``
+    where it knows it); inside a script the message also names the
+    script, so the text is read with care.
+
+    >>> is_out_of_memory(Exception("command not allowed when used memory > 'maxmemory'. "
+    ...                            "script: 4d46..., on @user_script:1."))
+    True
+    """
+    try:
+        from redis.exceptions import OutOfMemoryError
+    except ImportError:          # redis-py < 4.2: the message says it
+        pass
+    else:
+        if isinstance(exc, OutOfMemoryError):
+            return True
+    text = str(exc)
+    return "maxmemory" in text or text.startswith("OOM ")
+
+
+def scripting_unavailable(exc: BaseException) -> bool:
+    """Whether a Redis error means this server will not run our script at all
+    (EVAL/EVALSHA renamed away, denied by an ACL, or scripting disabled), as
+    opposed to the script failing on this batch.
+
+    >>> scripting_unavailable(Exception("unknown command 'evalsha', with args beginning with: "))
+    True
+    >>> scripting_unavailable(Exception("command not allowed when used memory > 'maxmemory'. "
+    ...                                 "script: 4d46..., on @user_script:1."))
+    False
+    """
+    if is_out_of_memory(exc):
+        return False
+    text = str(exc).lower()
+    about_scripts = any(w in text for w in ("eval", "script"))
+    return about_scripts and any(w in text for w in (
+        "unknown command", "noperm", "no permissions", "disabled", "not allowed"))
 
 
 def _at(pool) -> str:

@@ -80,9 +80,13 @@ class SqliteSink(BufferedSink):
                     f"DELETE FROM {TABLE} WHERE queue = ? AND id <= "
                     f"(SELECT MAX(id) FROM {TABLE} WHERE queue = ?) - ?",
                     (q, q, self.maxlen))
-                if conn.total_changes and conn.execute("SELECT changes()").fetchone()[0]:
-                    conn.execute("INSERT OR REPLACE INTO hueyviz_meta (queue, trimmed) "
-                                 "VALUES (?, 1)", (q,))
+                gone = conn.execute("SELECT changes()").fetchone()[0]
+                if gone:
+                    # ``trimmed`` counts the rows deleted, so readers can say
+                    # how much of the history they never saw.
+                    conn.execute("INSERT INTO hueyviz_meta (queue, trimmed) VALUES (?, ?) "
+                                 "ON CONFLICT(queue) DO UPDATE SET trimmed = trimmed + ?",
+                                 (q, gone, gone))
             conn.execute("COMMIT")
         except BaseException:
             try:
@@ -90,6 +94,16 @@ class SqliteSink(BufferedSink):
             except sqlite3.Error:
                 pass
             raise
+
+    def _refused(self, exc: BaseException) -> bool:
+        # A full disk or a constraint refuses the data; a lock (another
+        # writer) or a vanished file is waited out.
+        if isinstance(exc, (sqlite3.IntegrityError, sqlite3.DataError)):
+            return True
+        return isinstance(exc, sqlite3.DatabaseError) and "full" in str(exc)
+
+    def _atomic(self) -> bool:
+        return True      # one transaction per batch, rolled back on failure
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None
@@ -150,9 +164,14 @@ class SqliteReader:
 
     def trimmed(self) -> bool:
         """Whether the sink ever deleted old rows of this queue (maxlen)."""
+        return self.trimmed_count() != 0
+
+    def trimmed_count(self) -> int:
+        """How many old rows of this queue the sink deleted (maxlen).  Files
+        written before the count was kept say 1 for "some"."""
         db = self._db()
         if db is None:
-            return False
+            return 0
         try:
             if self.queue is None:
                 row = db.execute("SELECT MAX(trimmed) FROM hueyviz_meta").fetchone()
@@ -160,8 +179,8 @@ class SqliteReader:
                 row = db.execute("SELECT trimmed FROM hueyviz_meta WHERE queue = ?",
                                  (self.queue,)).fetchone()
         except sqlite3.OperationalError:
-            return False
-        return bool(row and row[0])
+            return 0
+        return int(row[0]) if row and row[0] else 0
 
     def fetch(self, timeout: float = 0.0, count: int = 10_000) -> List[tuple]:
         deadline = time.monotonic() + timeout

@@ -4,14 +4,24 @@ A worker thread only appends the event tuple to a bounded deque (O(1), no
 lock, no I/O, never raises).  One writer thread per process drains it in
 batches, encodes to JSON and hands the batch to the backend's ``_write``.
 
-Accounting (DESIGN.md rule 2): every event is either written once or
-counted in ``dropped``; the count reaches the stream itself as a
-``dropped`` event ``{"count": n}`` as soon as the backend takes writes
-again.  A batch that failed is retried with the same sequence numbers, so a
-partly applied batch is de-duplicated by the reader (``sender``, ``seq``),
-and a gap in a sender's sequence tells the reader that something the sink
-did write was lost later (MAXLEN trimming, a Redis restart without
-persistence).
+Accounting (DESIGN.md rule 2): every record a sender hands to the store
+carries the sender id and a sequence number (1, 2, 3...), so readers
+de-duplicate a retried batch and count each record that never reached them
+(a gap).  What the sequence cannot show is announced: an ``alive`` record
+carries ``meta`` (how many announcements this sender numbered so far, so
+that a lost announcement is not counted as a lost event) and ``dropped``
+(how many events this sender lost before they were numbered: a full
+buffer, an event that would not encode).  The numbers are cumulative, so a
+reader that misses one announcement learns everything from the next.
+
+When the store refuses a batch (Redis over ``maxmemory``, a full disk,
+a wrong key type) the batch is retried with backoff, and after
+``max_attempts`` given up: its sequence numbers are never reused, so the
+next record (at worst the announcement written for that purpose) shows
+readers the gap.  A store that cannot be reached at all is retried without
+giving up while the bounded buffer fills.  What a process had not handed to
+the store when it was killed (``kill -9``: at most one ``flush_interval`` of
+events on a healthy store) is beyond any count.
 
 Processes: after ``fork`` the child drops the parent's buffered events (the
 parent writes them), takes a new sender id and starts its own writer on its
@@ -64,14 +74,18 @@ class BufferedSink:
         Events per write.
     heartbeat : float
         Idle seconds after which a process with workers writes ``alive``.
+    max_attempts : int
+        Attempts at a batch the store refuses (see :meth:`_refused`)
+        before it is given up and counted.
     """
 
     max_backoff = 2.0
 
     def __init__(self, *, max_buffer: int = 200_000, keep: int = 10_000,
                  flush_interval: float = 0.05, batch_size: int = 2000,
-                 heartbeat: float = 1.0):
+                 heartbeat: float = 1.0, max_attempts: int = 5):
         self.max_buffer = max_buffer
+        self.max_attempts = max(1, max_attempts)
         self.keep = keep
         self.flush_interval = flush_interval
         self.batch_size = batch_size
@@ -94,11 +108,20 @@ class BufferedSink:
         self.pid = pid
         self.proc = f"{_HOST}/{pid}"
         self.sender = f"{_HOST}/{pid}/{os.urandom(4).hex()}"
-        self.dropped = 0          # appended but never written (this process)
-        self.written = 0
+        # Losses, by where they happened; ``dropped`` is their sum.
+        self.refused = 0          # not taken into the buffer (full, closed)
+        self.unencodable = 0      # taken, but could not be encoded
+        self.given_up = 0         # in batches the store refused max_attempts times
+        self.unsent = 0           # still buffered when the sink closed
+        self.written = 0          # records the store accepted (events and announcements)
         self.failures = 0         # failed write attempts
-        self._reported = 0        # part of ``dropped`` already written as an event
         self._appended = 0
+        self._meta = 0            # announcements numbered so far
+        self._announced = 0       # ``dropped`` as the last announcement the store took said
+        self._gap = False         # numbers given up that no later record shows yet
+        self._unnumbered = 0      # given up and its numbers reused
+        self._batch_news: Optional[int] = None   # ``dropped`` the batch in _retry announces
+        self._attempts = 0
         self._buf: deque = deque()
         self._recent: deque = deque(maxlen=self.keep or 1)
         self._retry: List[Tuple[int, str]] = []
@@ -119,7 +142,7 @@ class BufferedSink:
                 self._start()
             buf = self._buf
             if len(buf) >= self.max_buffer or self.closed:
-                self.dropped += 1
+                self.refused += 1
                 return
             buf.append(event)
             self._appended += 1
@@ -130,7 +153,12 @@ class BufferedSink:
             if len(buf) == self.batch_size or event.kind == "block":
                 self._wake.set()
         except Exception:
-            self.dropped += 1
+            self.refused += 1
+
+    @property
+    def dropped(self) -> int:
+        """Events this process recorded that will never be written."""
+        return self.refused + self.unencodable + self.given_up + self.unsent
 
     def events(self) -> Tuple[Event, ...]:
         """The recent events this process recorded (not the whole stream)."""
@@ -160,10 +188,15 @@ class BufferedSink:
                     break
                 try:
                     more = self._flush_once(now)
-                except Exception:
+                except Exception as exc:
                     self.failures += 1
-                    self._connected = False
-                    self._safe_disconnect()
+                    self._attempts += 1
+                    if self._refused(exc):
+                        if self._attempts >= self.max_attempts:
+                            self._give_up()
+                    else:
+                        self._connected = False
+                        self._safe_disconnect()
                     self._warn()
                     if stopping:
                         break
@@ -193,36 +226,85 @@ class BufferedSink:
         finally:
             self._busy = False
         self._retry = []
+        self._attempts = 0
         self.written += len(batch)
         self._last_write = now
+        if self._batch_news is not None:
+            self._announced, self._gap = self._batch_news, False
+            self._batch_news = None
         return len(self._buf) > 0
 
     def _take(self, now: float) -> List[Tuple[int, str]]:
         batch: List[Tuple[int, str]] = []
-        lost = self.dropped - self._reported
-        if lost > 0:
-            self._reported += lost
-            self._add(batch, Event(time.time(), "dropped", None, None, None,
-                                   {"count": lost, "proc": self.proc}))
         buf = self._buf
         for _ in range(min(len(buf), self.batch_size)):
             e = buf.popleft()
             if e.kind in _WORKER_KINDS:
                 self._has_workers = True
             self._add(batch, e)
-        if not batch and self._has_workers and now - self._last_write >= self.heartbeat:
-            self._add(batch, Event(time.time(), "alive", None, None, None,
-                                   {"proc": self.proc}))
+        lost = self._lost_unnumbered()
+        idle = not batch and self._has_workers and now - self._last_write >= self.heartbeat
+        if lost != self._announced or self._gap or idle:
+            self._announce(batch, lost)
         return batch
+
+    def _lost_unnumbered(self) -> int:
+        """Events lost without a sequence number: only an announcement tells."""
+        return self.refused + self.unencodable + self._unnumbered
+
+    def _announce(self, batch: list, lost: int) -> None:
+        """Append an ``alive`` record: alive, and what readers cannot see
+        from the sequence numbers alone."""
+        self._meta += 1
+        e = Event(time.time(), "alive", None, None, None,
+                  {"proc": self.proc, "sent": self._seq + 1, "meta": self._meta,
+                   "dropped": lost})
+        self._seq += 1
+        batch.append((self._seq, dumps(to_json_dict(e))))
+        self._batch_news = lost
+
+    def _events_in(self, batch: List[Tuple[int, str]]) -> int:
+        # A batch holds at most one announcement, always last.
+        return len(batch) - (1 if batch and self._batch_news is not None else 0)
 
     def _add(self, batch: list, e: Event) -> None:
         try:
             text = dumps(to_json_dict(e))
         except Exception:
-            self.dropped += 1
+            self.unencodable += 1
             return
         self._seq += 1
         batch.append((self._seq, text))
+
+    def _give_up(self) -> None:
+        """Count the batch the store keeps refusing as lost and move on."""
+        batch, n = self._retry, self._events_in(self._retry)
+        self.given_up += n
+        if self._atomic():
+            # Nothing of it was written: its numbers are reused, so readers
+            # see no gap, and its events are announced with the others lost
+            # before they were numbered.
+            self._seq = batch[0][0] - 1
+            self._meta -= len(batch) - n
+            self._unnumbered += n
+        else:
+            # Part of it may be in the store: its numbers are never reused,
+            # and the next record (an announcement at least) shows the gap.
+            self._gap = True
+        self._retry = []
+        self._attempts = 0
+        self._batch_news = None
+
+    def _refused(self, exc: BaseException) -> bool:
+        """Whether ``exc`` is the store refusing this batch (full, wrong type),
+        as opposed to not being reachable.  A refused batch is given up after
+        ``max_attempts``; an unreachable store is retried for as long as the
+        buffer holds."""
+        return False
+
+    def _atomic(self) -> bool:
+        """Whether a failed batch is known to have been written not at all."""
+        return False
 
     def _warn(self) -> None:
         # One line, at most once a minute: a sink that is down must not flood
@@ -235,7 +317,8 @@ class BufferedSink:
         exc = sys.exc_info()[1]
         logging.getLogger("hueyviz").warning(
             "hueyviz: cannot write to %s (%s: %s); tasks keep running, events are "
-            "buffered (up to %d) and retried, %d dropped so far",
+            "buffered (up to %d) and retried, %d lost so far (counted, and announced "
+            "to readers once the store takes writes again)",
             self.describe(), type(exc).__name__, exc, self.max_buffer, self.dropped)
 
     def _safe_disconnect(self) -> None:
@@ -249,7 +332,8 @@ class BufferedSink:
         """Wait (bounded) until everything appended so far is written."""
         deadline = time.monotonic() + timeout
         idle = threading.Event()
-        while self._buf or self._retry or self._busy or self.dropped > self._reported:
+        while (self._buf or self._retry or self._busy or self._gap
+               or self._lost_unnumbered() != self._announced):
             if self._thread is None or not self._thread.is_alive():
                 return False
             self._wake.set()
@@ -269,8 +353,9 @@ class BufferedSink:
             self._wake.set()
             th.join(timeout)
         self.closed = True
-        # What could not be written is dropped, and counted.
-        self.dropped += len(self._buf) + len(self._retry)
+        # What could not be written is lost, and counted (here only: nobody
+        # is left to announce it).
+        self.unsent += len(self._buf) + self._events_in(self._retry)
         self._buf.clear()
         self._retry = []
         self._safe_disconnect()
