@@ -72,7 +72,7 @@ def run(*argv: str) -> dict:
 
 def recorded(n_tasks: int, path: str) -> int:
     """``n_tasks`` real tasks through a threaded consumer (1 in 20 waits on
-    a subtask), traced and saved."""
+    a subtask enqueued at a higher priority), traced and saved."""
     import threading
 
     from huey import MemoryHuey
@@ -87,7 +87,8 @@ def recorded(n_tasks: int, path: str) -> int:
     @huey.task()
     def job(i):
         if i % 20 == 0:
-            return child(i).get(blocking=True, timeout=60)
+            # The child jumps the queue (priority): the parent's wait is short.
+            return child(i, priority=10).get(blocking=True, timeout=60)
         return i
     tracer = hueyviz.trace(huey, max_events=4 * n_tasks)
     consumer = huey.create_consumer(workers=8, worker_type="thread", periodic=False,

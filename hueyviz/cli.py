@@ -7,6 +7,7 @@ import math
 import os
 import sys
 import textwrap
+import time
 import traceback
 import warnings
 from typing import Callable, List, Optional
@@ -231,7 +232,32 @@ def _parser(prog: str = "hueyviz") -> argparse.ArgumentParser:
     rec.add_argument("--from-start", action="store_true",
                      help="also save what the source holds already, not only what arrives")
     rec.set_defaults(func=_cmd_record)
-    for cmd in (d, g, r, w, rec):
+
+    fol = sub.add_parser(
+        "follow", formatter_class=_Formatter,
+        help="diagnose a live system as it runs: each finding when it forms",
+        description="Follow a live source and print each deadlock, stall or hang when it "
+                    "forms (and a finding withdrawn when an unseen worker proves the pool "
+                    "bigger), until --duration elapses or Ctrl-C.  Memory follows the work in "
+                    "flight, not the length of the stream: it can run for ever.  Exit status "
+                    "when it ends: 0 nothing found, 1 a finding, 2 unusable input.",
+        epilog=textwrap.dedent("""\
+            examples:
+              hueyviz follow app.huey                      from now until Ctrl-C
+              hueyviz follow redis://localhost:6379/0 --duration 300 --json
+            """))
+    fol.add_argument("source", metavar="SOURCE", nargs="+",
+                     help="import path app.huey, sink URL (redis://, sqlite:///, file:///) or "
+                          "directory; several are followed as one")
+    fol.add_argument("--duration", type=_duration, metavar="S",
+                     help="stop after S seconds (default: until interrupted)")
+    fol.add_argument("--from-start", action="store_true",
+                     help="also diagnose what the source holds already")
+    fol.add_argument("--json", action="store_true",
+                     help="one JSON object per line: {\"event\": \"new\"|\"withdrawn\", "
+                          "\"finding\": {...}}, then {\"event\": \"end\", \"diagnosis\": {...}}")
+    fol.set_defaults(func=_cmd_follow)
+    for cmd in (d, g, r, w, rec, fol):
         # Also after the command (hueyviz diagnose t.jsonl --debug).
         cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="show the Python traceback of an error (for bug reports)")
@@ -534,6 +560,44 @@ def _cmd_record(args) -> int:
         _say(f"hueyviz: error: {res.error}", err=True)
         return EXIT_BAD_INPUT
     return EXIT_OK
+
+
+def _cmd_follow(args) -> int:
+    from .analysis.detector import LiveDiagnosis
+    from .read.follower import Follower
+    source = args.source if len(args.source) > 1 else args.source[0]
+    live = LiveDiagnosis()
+    stop = time.monotonic() + args.duration if args.duration is not None else None
+    # keep=0: the follower forgets events once given; the diagnosis keeps
+    # only the work in flight.
+    with Follower(source, start="begin" if args.from_start else "end", keep=0) as f:
+        if not args.json:
+            _say(f"hueyviz: following {f.source.name} (Ctrl-C to stop)", err=True)
+        def show(news) -> None:
+            for what, finding in news:
+                if args.json:
+                    print(json.dumps({"event": what, "finding": finding.to_dict()}), flush=True)
+                else:
+                    _say(("withdrawn: " if what == "withdrawn" else "") + finding.message)
+        try:
+            while stop is None or time.monotonic() < stop:
+                left = None if stop is None else stop - time.monotonic()
+                wait = f.poll_interval if left is None else max(0.0, min(f.poll_interval, left))
+                show(live.feed(f.poll(wait)))
+        except KeyboardInterrupt:
+            pass                      # Ctrl-C is how a follow ends: say what was found
+        show(live.feed(f.drain()))
+        warned = f.warnings
+    for note in warned:
+        _say(f"hueyviz: warning: {note}", err=True)
+    d = live.diagnosis()
+    if args.json:
+        print(json.dumps({"event": "end", "events": live.events, "diagnosis": d.to_dict()}))
+    else:
+        _say(f"hueyviz: {live.events} events followed; "
+             + ("no deadlock, stall or hang." if d.ok else
+                f"{len(d.findings)} finding{'s' if len(d.findings) != 1 else ''}."), err=True)
+    return EXIT_OK if d.ok else EXIT_FINDING
 
 
 def _cmd_demo(args) -> int:

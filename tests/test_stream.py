@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from hueyviz import Trace, diagnose
+from hueyviz.analysis import detector
 from hueyviz.analysis.detector import diagnose_stream
 from hueyviz.cli import main
 from hueyviz.core.event import Event
@@ -37,7 +38,9 @@ def traces():
 
 
 @pytest.mark.parametrize("name", ["demo", "synthetic", "stall-and-losses"])
-def test_streaming_diagnosis_equals_the_full_one(traces, name):
+def test_streaming_diagnosis_equals_the_full_one(traces, name, monkeypatch):
+    # Settled tasks forgotten every 100 events (not 50000): the eviction runs.
+    monkeypatch.setattr(detector, "_SETTLE_MIN", 100)
     tr = traces[name]
     full = diagnose(tr).to_dict()
     streamed = diagnose_stream(iter(tr.events), unlogged=lambda: tr.unlogged).to_dict()
@@ -78,6 +81,25 @@ def test_a_shuffled_file_is_put_in_order_with_a_warning(traces, tmp_path, capsys
     assert "out of time order" in err
 
 
+def test_a_stream_holds_the_work_in_flight_not_the_stream(monkeypatch):
+    """Settled tasks are forgotten: the replay's size stays flat as the
+    stream grows, and the verdict counts every task."""
+    monkeypatch.setattr(detector, "_SETTLE_MIN", 1000)
+    sizes = []
+    real = detector._Detector.settle
+
+    def watched(self):
+        real(self)
+        sizes.append(len(self.rp.tasks))
+    monkeypatch.setattr(detector._Detector, "settle", watched)
+    tr = synthetic_trace(20_000, 8, seed=2)
+    d = diagnose_stream(iter(tr.events))
+    assert d.to_dict() == diagnose(tr).to_dict()
+    # The work in flight (queued, running, unsettled) plus what came since
+    # the last eviction: a fraction of the 20k tasks the stream held.
+    assert max(sizes) < 20_000 // 3
+
+
 def test_time_sorted_is_stable_and_counts_what_came_too_late():
     ev = [Event(float(t), "alive", None, None, None, {"sent": i}) for i, t in
           enumerate([1, 3, 2, 2, 5, 4, 0])]
@@ -87,3 +109,43 @@ def test_time_sorted_is_stable_and_counts_what_came_too_late():
     assert late == [1]                     # t=0 came after t=3 was released
     assert [e.get("sent") for e in out if e.t == 2] == [2, 3]
     assert [e.t for e in time_sorted(ev, window=100)] == sorted(e.t for e in ev)
+
+
+def test_follow_prints_findings_as_they_form_and_withdraws_disproved_ones(tmp_path, capsys):
+    """huey #618 as events: a consumer already running (no announcement);
+    each main blocks before the next starts.  Followed, the first knot (on
+    the one worker seen) is withdrawn when the next worker acts, and the
+    fourth wait's knot stays."""
+    s = Story(4, announce=False)
+    for i in range(4):
+        s.enqueue(f"main{i}")
+    for i in range(4):
+        s.start(f"main{i}", i)
+        s.enqueue(f"sub{i}", parent=f"main{i}", by=i)
+        s.block(f"main{i}", f"sub{i}", i)
+    path = tmp_path / "late.jsonl"
+    Trace(s.events).save(path)
+    rc = main(["follow", str(path), "--from-start", "--duration", "0.5", "--json"])
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert rc == 1
+    kinds = [(x["event"], x.get("finding", {}).get("culprit", {}).get("waiter")) for x in lines]
+    assert kinds[-1] == ("end", None) and ("new", "main3") in kinds
+    end = lines[-1]["diagnosis"]
+    assert end["verdict"] == "deadlock" and end["culprit"]["waiter"] == "main3"
+    assert end["workers"] == {"total": 4, "blocked": 4}
+
+
+def test_live_diagnosis_says_new_then_withdrawn_as_events_arrive():
+    from hueyviz.analysis.detector import LiveDiagnosis
+    s = Story(2, announce=False)
+    s.start("m0", 0)
+    s.enqueue("s0", parent="m0", by=0)
+    s.block("m0", "s0", 0)
+    s.start("m1", 1)                      # a worker nobody had seen: the pool was bigger
+    s.enqueue("s1", parent="m1", by=1)
+    s.block("m1", "s1", 1)
+    live = LiveDiagnosis()
+    said = [(what, f.culprit.waiter) for e in s.events for what, f in live.feed([e])]
+    assert said == [("new", "m0"), ("withdrawn", "m0"), ("new", "m1")]
+    d = live.diagnosis()
+    assert d.verdict == "deadlock" and d.culprit.waiter == "m1" and not d.exact

@@ -36,6 +36,7 @@ __all__ = [
     "Diagnosis",
     "Edge",
     "Finding",
+    "LiveDiagnosis",
     "analyse",
     "diagnose",
     "diagnose_stream",
@@ -45,6 +46,7 @@ __all__ = [
     "would_deadlock",
 ]
 
+_SETTLE_MIN = 50_000          # events between two evictions of settled tasks
 _ENDS_NO_RESULT = frozenset({"complete", "revoked", "expired", "interrupted", "lost"})
 _WORKER_KINDS = frozenset({"executing", "worker_up", "block", "unblock", "retrying",
                            "complete", "error", "timeout", "locked", "canceled",
@@ -176,6 +178,20 @@ class _Detector:
         self.active: Optional[_Open] = None    # open deadlock/stall knot
         self.hung: Set[Tuple[Optional[str], str, float]] = set()
         self.unseen: Set[Optional[str]] = set()
+        self._fed = 0
+        self._settle_at = _SETTLE_MIN
+
+    def settle(self) -> None:
+        """Forget settled tasks now and then (a stream without history: memory
+        in proportion to the work in flight, not to the stream)."""
+        self._fed += 1
+        if self._fed >= self._settle_at:
+            rp = self.rp
+            keep = frozenset(self.active.waiters | self.active.targets) if self.active else \
+                frozenset()
+            rp.evict(keep)
+            self._fed = 0
+            self._settle_at = max(_SETTLE_MIN, 2 * len(rp.tasks))
 
     def feed(self, e: Event) -> None:
         rp = self.rp
@@ -529,9 +545,68 @@ def diagnose_stream(events: Iterable[Event],
             if e.kind == "dropped":
                 logged += e.get("count", 0)
             det.feed(e)
+            det.settle()
         findings = det.finish()
     return _verdict(findings, det.rp, tuple(sorted(det.unseen, key=str)),
                     unlogged() + logged, start, start is not None)
+
+
+class LiveDiagnosis:
+    """Findings as they form, on a stream that never ends: feed it events as
+    they arrive; it says what is new.  Memory follows the work in flight
+    (settled tasks are forgotten), not the length of the stream.
+
+    >>> from hueyviz.core.event import Event, Worker
+    >>> w = Worker("h", 1, "W1")
+    >>> live = LiveDiagnosis()
+    >>> live.feed([Event(0.0, "pool", None, None, None, {"size": 1}),
+    ...            Event(1.0, "executing", "m", "main", w, None)])
+    []
+    >>> [(what, f.verdict) for what, f in live.feed(
+    ...     [Event(2.0, "block", "m", "main", w, {"waits_on": "s"})])]
+    [('new', 'deadlock')]
+    """
+
+    def __init__(self) -> None:
+        self._det = _Detector(history=False)
+        self._shown = 0
+        self._withdrawn: Set[int] = set()
+        self._announced: Set[int] = set()
+        self.events = 0
+
+    def feed(self, events: Iterable[Event]) -> List[Tuple[str, Finding]]:
+        """``("new", finding)`` for each finding formed by ``events``, and
+        ``("withdrawn", finding)`` for each earlier one they disproved (a
+        pool bigger than the workers seen so far)."""
+        det = self._det
+        with collector_paused():
+            for e in events:
+                det.feed(e)
+                det.settle()
+                self.events += 1
+        out: List[Tuple[str, Finding]] = []
+        for i in sorted(det.retracted - self._withdrawn):
+            if i in self._announced:          # only what was said can be withdrawn
+                out.append(("withdrawn", det.findings[i]))
+        self._withdrawn |= det.retracted
+        for i in range(self._shown, len(det.findings)):
+            if i not in det.retracted:
+                out.append(("new", det.findings[i]))
+                self._announced.add(i)
+        self._shown = len(det.findings)
+        return out
+
+    @property
+    def tasks_in_memory(self) -> int:
+        return len(self._det.rp.tasks)
+
+    def diagnosis(self) -> Diagnosis:
+        """The verdict on everything fed so far."""
+        det = self._det
+        findings = [f for i, f in enumerate(det.findings) if i not in det.retracted]
+        findings.sort(key=lambda f: f.at)
+        return _verdict(findings, det.rp, tuple(sorted(det.unseen, key=str)),
+                        det.rp.dropped, None if not self.events else det.rp.t, self.events > 0)
 
 
 def _verdict(findings: List[Finding], rp: Replay, unseen, dropped: int,
@@ -568,7 +643,7 @@ def _verdict(findings: List[Finding], rp: Replay, unseen, dropped: int,
         return Diagnosis("ok", None, None, (), {"total": 0, "blocked": 0},
                          "No events: nothing to diagnose.", (), dropped, None,
                          tuple(notes), {}, False)
-    n_tasks = sum(1 for r in rp.tasks.values() if r.state != "unknown")
+    n_tasks = sum(1 for r in rp.tasks.values() if r.state != "unknown") + rp.evicted
     total = rp.pool_size()
     counts = {q: QueueCount(p.size, len(rp.blocked_holders(q)), p.exact)
               for q, p in rp.pools.items()}

@@ -227,6 +227,7 @@ class Replay:
         self.dropped = 0
         self.lost: List[str] = []
         self.anomalies: List[str] = []                # events that contradict the state
+        self.evicted = 0                              # settled tasks forgotten (evict())
         self.anomaly_count = 0
         self.history: Optional[History] = History() if history else None
         self._open: Dict[str, Span] = {}              # task id -> its running span
@@ -342,6 +343,28 @@ class Replay:
             else:
                 pts.append(row)
         self._touched.clear()
+
+    def evict(self, keep: frozenset = frozenset()) -> int:
+        """Forget tasks that are settled: finished with a result that nobody
+        waits for (and not in ``keep``).  Returns how many were forgotten.
+
+        A stream that never ends then holds memory in proportion to the work
+        in flight.  Safe: Huey blocks on a result only while it is absent, so
+        a later wait on a forgotten task can only mean its result was
+        consumed by an earlier ``get`` (and then the wait really never
+        returns).  Tasks that ended without a result are kept: a wait on
+        them is a hang.  Only without a history (the views need every task).
+        """
+        if self.history is not None:
+            return 0
+        gone = [tid for tid, rec in self.tasks.items()
+                if rec.state == "finished" and rec.has_result and tid not in self.waiting
+                and tid not in keep]
+        for tid in gone:
+            del self.tasks[tid]
+        self.lost.clear()
+        self.evicted += len(gone)
+        return len(gone)
 
     def _anomaly(self, text: str) -> None:
         self.anomaly_count += 1

@@ -226,11 +226,7 @@ class Mirror:
 
     def _prune(self) -> None:
         rp = self.replay
-        for tid in [tid for tid, rec in rp.tasks.items()
-                    if rec.state == "finished" and tid not in rp.waiting]:
-            del rp.tasks[tid]
-        rp.waits[:] = [w for w in rp.waits if w.until is None]
-        rp.lost.clear()
+        rp.evict()
         self._since_prune = 0
         self._live_after_prune = len(rp.tasks)
 
