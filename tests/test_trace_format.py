@@ -215,7 +215,8 @@ def test_blank_lines_are_skipped_and_bad_fields_are_named_when_lenient(tmp_path)
     with pytest.warns(TraceWarning, match=r"skipped .*b\.jsonl:4: field 'size'"):
         tr = Trace.load(path, strict=False)
     assert [e.kind for e in tr] == ["enqueued", "executing"]
-    assert tr.warnings == (f"skipped {path}:4: field 'size' must be a whole number of workers from 0 to 1000000, got 'x'",)
+    assert tr.warnings == (f"skipped {path}:4: field 'size' must be a whole number of workers "
+                           "from 0 to 1000000, got 'x'",)
 
 
 def test_the_header_unlogged_count_wins_and_older_files_derive_it(tmp_path):
