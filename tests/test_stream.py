@@ -5,6 +5,8 @@ import os
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hueyviz import Trace, diagnose
 from hueyviz.analysis import detector
@@ -109,6 +111,36 @@ def test_time_sorted_is_stable_and_counts_what_came_too_late():
     assert late == [1]                     # t=0 came after t=3 was released
     assert [e.get("sent") for e in out if e.t == 2] == [2, 3]
     assert [e.t for e in time_sorted(ev, window=100)] == sorted(e.t for e in ev)
+
+
+def _reference_sort(ts, window):
+    """The windowed sort written the obvious way, for comparison."""
+    held, out, late, released = [], [], 0, float("-inf")
+    for n, t in enumerate(ts):
+        held.append((t, n))
+        if len(held) > window:
+            held.sort()
+            t0, n0 = held.pop(0)
+            late += t0 < released
+            released = max(released, t0)
+            out.append(n0)
+    for t0, n0 in sorted(held):
+        late += t0 < released
+        released = max(released, t0)
+        out.append(n0)
+    return out, late
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 12), max_size=40), st.integers(1, 6))
+def test_time_sorted_matches_the_obvious_windowed_sort(ts, window):
+    """In order or not, from the first event or the last, the FIFO that
+    becomes a heap releases what the obvious sort releases, and counts the
+    same events as too late."""
+    ev = [Event(float(t), "alive", None, None, None, {"sent": i}) for i, t in enumerate(ts)]
+    late = [0]
+    got = [e.get("sent") for e in time_sorted(ev, window=window, counter=late)]
+    assert (got, late[0]) == _reference_sort(ts, window)
 
 
 def test_follow_prints_findings_as_they_form_and_withdraws_disproved_ones(tmp_path, capsys):

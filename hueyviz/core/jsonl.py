@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import gzip
 import heapq
+import io
+from collections import deque
+from itertools import chain
 from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
 from .codec import loads
@@ -27,6 +30,10 @@ VERSION = 1
 def open_trace(path: str, mode: str = "rb", gz: Optional[bool] = None) -> Any:
     """``open``, or ``gzip.open`` for a name ending in ``.gz`` (or ``gz=True``)."""
     if gz if gz is not None else path.endswith(".gz"):
+        if mode == "rb":
+            # GzipFile's own line iteration is a Python call per line; a
+            # BufferedReader over it splits lines in C.
+            return io.BufferedReader(gzip.GzipFile(path, "rb"), 1 << 20)
         return gzip.open(path, mode, compresslevel=6)
     return open(path, mode)
 
@@ -143,10 +150,31 @@ def time_sorted(events: Iterable[Event], window: int = 100_000,
     An event that arrives after a later one was released cannot be put back
     in place: it is released at once and counted in ``counter[0]``.
     """
-    heap: list = []
-    released = float("-inf")
+    # While events arrive in order (a file one tracer wrote) they wait in a
+    # FIFO; the first one out of order turns the FIFO, already sorted and so
+    # already a heap, into the heap that sorts the rest.
+    fifo: deque = deque()
+    append, popleft = fifo.append, fifo.popleft
+    it = enumerate(events)
+    last = released = float("-inf")
+    for n, e in it:
+        t = e.t
+        if t < last:
+            yield from _heap_sorted(list(fifo), chain([(n, e)], it), window, counter, released)
+            return
+        last = t
+        append((t, n, e))
+        if len(fifo) > window:
+            released, _, out = popleft()
+            yield out
+    for _, _, e in fifo:
+        yield e
+
+
+def _heap_sorted(heap: list, rest: Iterator[Tuple[int, Any]], window: int,
+                 counter: Optional[list], released: float) -> Iterator[Event]:
     push, pop = heapq.heappush, heapq.heappop
-    for n, e in enumerate(events):
+    for n, e in rest:
         push(heap, (e.t, n, e))
         if len(heap) > window:
             t, _, out = pop(heap)
@@ -160,4 +188,3 @@ def time_sorted(events: Iterable[Event], window: int = 100_000,
             counter[0] += 1
         released = max(released, t)
         yield out
-
