@@ -222,11 +222,12 @@ class _LateReader:
         pass
 
 
-def test_record_writes_a_finished_recording_in_time_order(tmp_path):
+@pytest.mark.parametrize("name", ["rec.jsonl", "rec.jsonl.gz"])
+def test_record_writes_a_finished_recording_in_time_order(tmp_path, name):
     ev = classic(2).events
     late = [ev[:6], ev[8:], ev[6:8]]        # two events arrive after later ones
     src = Source("late source", lambda: _LateReader(late))
-    out = tmp_path / "rec.jsonl"
+    out = tmp_path / name
     res = record(src, out, duration=0.3, start="begin", reorder=0.0, lost_after=None)
     assert res.events == len(ev) and res.reordered == 2 and res.error is None
     with warnings.catch_warnings():
@@ -234,6 +235,7 @@ def test_record_writes_a_finished_recording_in_time_order(tmp_path):
         tr = Trace.load(out)
     assert list(tr) == list(Trace(ev))
     assert diagnose(tr).verdict == "deadlock"
+    assert (out.read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")
 
 
 # -- implausible clocks ---------------------------------------------------------------------

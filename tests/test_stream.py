@@ -12,8 +12,10 @@ from hueyviz import Trace, diagnose
 from hueyviz.analysis import detector
 from hueyviz.analysis.detector import diagnose_stream
 from hueyviz.cli import main
+from hueyviz.core.errors import TraceFormatError
 from hueyviz.core.event import Event
 from hueyviz.core.jsonl import time_sorted
+from hueyviz.core.trace import TraceWarning
 from hueyviz.demo import run_demo
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
@@ -68,6 +70,33 @@ def test_gzip_round_trip_and_cli_stream_give_the_same_json(traces, name, tmp_pat
     outs.append((rc, json.loads(capsys.readouterr().out)))
     assert outs[0] == outs[1] == outs[2]
     assert outs[0][1] == json.loads(json.dumps(diagnose(tr).to_dict()))
+
+
+def test_a_cut_gzip_keeps_the_events_before_the_cut(traces, tmp_path, capsys):
+    """A recorder killed while writing .jsonl.gz leaves no end-of-stream
+    marker: what was complete before the cut is loaded, with a note."""
+    tr = traces["synthetic"]
+    path = tmp_path / "cut.jsonl.gz"
+    tr.save(path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.warns(TraceWarning, match="compressed file is truncated"):
+        back = Trace.load(path)
+    assert 0 < len(back) < len(tr)
+    assert list(back) == list(tr)[:len(back)]
+    assert main(["diagnose", str(path)]) in (0, 1)
+    assert "compressed file is truncated" in capsys.readouterr().err
+
+
+def test_a_gz_name_on_a_file_that_is_not_gzip_is_bad_input(traces, tmp_path, capsys):
+    path = tmp_path / "plain.jsonl.gz"
+    traces["demo"].save(tmp_path / "plain.jsonl")
+    os.rename(tmp_path / "plain.jsonl", path)
+    assert main(["diagnose", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable gzip file" in err and len(err.strip().splitlines()) == 1
+    with pytest.raises(TraceFormatError, match="not a readable gzip file"):
+        Trace.load(path)
 
 
 def test_a_shuffled_file_is_put_in_order_with_a_warning(traces, tmp_path, capsys):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import heapq
 import io
+import zlib
 from collections import deque
 from itertools import chain
 from typing import Any, Iterable, Iterator, List, Optional, Tuple
@@ -29,13 +30,31 @@ VERSION = 1
 
 def open_trace(path: str, mode: str = "rb", gz: Optional[bool] = None) -> Any:
     """``open``, or ``gzip.open`` for a name ending in ``.gz`` (or ``gz=True``)."""
+    encoding = "utf-8" if "t" in mode else None
     if gz if gz is not None else path.endswith(".gz"):
         if mode == "rb":
-            # GzipFile's own line iteration is a Python call per line; a
-            # BufferedReader over it splits lines in C.
-            return io.BufferedReader(gzip.GzipFile(path, "rb"), 1 << 20)
-        return gzip.open(path, mode, compresslevel=6)
-    return open(path, mode)
+            return _GzipLines(path, "rb")
+        return gzip.open(path, mode, compresslevel=6, encoding=encoding)
+    return open(path, mode, encoding=encoding)
+
+
+class _GzipLines(gzip.GzipFile):
+    """A gzip file whose lines come a chunk at a time (GzipFile's own
+    iteration is a Python call per line), and end cleanly at a cut: every
+    complete line before it is yielded before ``EOFError`` is raised."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        rest = b""
+        read1 = self.read1
+        while True:
+            chunk = read1(1 << 16)
+            if not chunk:
+                break
+            lines = io.BytesIO(rest + chunk).readlines()
+            rest = lines.pop() if not lines[-1].endswith(b"\n") else b""
+            yield from lines
+        if rest:
+            yield rest
 
 
 def check_header(obj, lineno: int, source: str) -> dict:
@@ -81,49 +100,56 @@ class Lines:
         pending_error = None
         lineno = 0
         latest = float("-inf")
-        for lineno, raw in enumerate(self.f, 1):
-            if pending_error is not None:
-                # A bad line with more lines after it is corruption, not truncation.
-                if strict:
-                    raise pending_error
-                notes.append(f"skipped {pending_error}")
-                pending_error = None
-            if not raw.strip():
-                continue
-            try:
-                obj = loads(raw)
-            except ValueError as exc:
-                err = TraceFormatError(f"invalid JSON ({exc})", lineno, source)
-                if not raw.endswith(b"\n"):
-                    notes.append(f"{source}:{lineno}: last line is truncated; "
-                                 f"loaded the {self.count} complete events before it")
-                    break
-                pending_error = err
-                continue
-            if self.header is None:
-                self.header = check_header(obj, lineno, source)
-                continue
-            try:
-                e = from_json_dict(obj, workers, strings)
-            except TraceFormatError as exc:
-                err = TraceFormatError(str(exc), lineno, source)
-                if strict:
-                    raise err from None
-                notes.append(f"skipped {err}")
-                continue
-            kind = e.kind
-            if kind not in KINDS:
-                self._unknown[kind] = self._unknown.get(kind, 0) + 1
-            elif kind == "dropped":
-                self.losses += e.get("count", 0)
-            if e.t < latest:
-                self.late += 1
-                if self.first_late is None:
-                    self.first_late = (lineno, e.t, latest)
-            else:
-                latest = e.t
-            self.count += 1
-            yield e
+        try:
+            for lineno, raw in enumerate(self.f, 1):
+                if pending_error is not None:
+                    # A bad line with more lines after it is corruption, not truncation.
+                    if strict:
+                        raise pending_error
+                    notes.append(f"skipped {pending_error}")
+                    pending_error = None
+                if not raw.strip():
+                    continue
+                try:
+                    obj = loads(raw)
+                except ValueError as exc:
+                    err = TraceFormatError(f"invalid JSON ({exc})", lineno, source)
+                    if not raw.endswith(b"\n"):
+                        notes.append(f"{source}:{lineno}: last line is truncated; "
+                                     f"loaded the {self.count} complete events before it")
+                        break
+                    pending_error = err
+                    continue
+                if self.header is None:
+                    self.header = check_header(obj, lineno, source)
+                    continue
+                try:
+                    e = from_json_dict(obj, workers, strings)
+                except TraceFormatError as exc:
+                    err = TraceFormatError(str(exc), lineno, source)
+                    if strict:
+                        raise err from None
+                    notes.append(f"skipped {err}")
+                    continue
+                kind = e.kind
+                if kind not in KINDS:
+                    self._unknown[kind] = self._unknown.get(kind, 0) + 1
+                elif kind == "dropped":
+                    self.losses += e.get("count", 0)
+                if e.t < latest:
+                    self.late += 1
+                    if self.first_late is None:
+                        self.first_late = (lineno, e.t, latest)
+                else:
+                    latest = e.t
+                self.count += 1
+                yield e
+        except EOFError:
+            # A .gz whose writer was killed: the complete lines before the cut are good.
+            notes.append(f"{source}: the compressed file is truncated (its writer was "
+                         f"stopped?); loaded the {self.count} complete events before the cut")
+        except (gzip.BadGzipFile, zlib.error) as exc:
+            raise TraceFormatError(f"not a readable gzip file ({exc})", lineno, source) from None
         if pending_error is not None:
             if strict:
                 raise pending_error

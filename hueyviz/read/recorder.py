@@ -28,6 +28,7 @@ from typing import List, Optional
 
 from ..core.errors import OutputError, SourceError
 from ..core.event import Event, to_json_dict
+from ..core.jsonl import open_trace
 from .follower import Follower
 
 __all__ = ["RecordResult", "record"]
@@ -67,7 +68,7 @@ def record(source, path, *, duration: Optional[float] = None, start: str = "end"
     latest = [float("-inf")]
     try:
         try:
-            out = open(path, "w", encoding="utf-8")
+            out = open_trace(os.fspath(path), "wt")
         except OSError as exc:
             raise OutputError(res.path, exc) from None
         with out:
