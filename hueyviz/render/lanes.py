@@ -453,7 +453,8 @@ def render_lanes(trace, *, at: Optional[float] = None, diagnosis=None, width: in
                  show_queue: bool = True, show_spawn: bool = False,
                  title: Optional[str] = None,
                  window: Optional[Tuple[float, float]] = None,
-                 color_by: str = "state") -> str:
+                 color_by: str = "state",
+                 axis: Optional[Tuple[float, float]] = None) -> str:
     """Worker lanes of ``trace`` as an SVG string (deterministic).
 
     ``color_by="name"`` colours the bars by task name instead of outcome
@@ -464,9 +465,15 @@ def render_lanes(trace, *, at: Optional[float] = None, diagnosis=None, width: in
     the whole run (the command line's ``--from/--to``);
     ``diagnosis`` defaults to :func:`hueyviz.analysis.diagnose` of the trace;
     ``show_queue`` draws queue depth and per-task queue waits; ``show_spawn``
-    draws parent -> child arrows.
+    draws parent -> child arrows.  ``axis`` (``(from, to)`` on the trace
+    clock, which may reach past either end of the trace) is the time axis
+    to draw on, its ticks counting from ``from``: the lanes of several
+    traces drawn on one axis line up (a fix's replay beside the recording,
+    :mod:`hueyviz.render.fix`).
     """
     tl = build_timeline(trace, diagnosis, at)
+    if axis is not None and tl.groups:
+        tl = replace(tl, t0=min(tl.t0, axis[0]), t1=max(tl.t1, axis[1]))
     d = draw_lanes(tl, width=width, show_queue=show_queue, show_spawn=show_spawn, title=title,
                    window=window, color_by=color_by)
     return svg_document(d, [*d.chrome, *d.plot, *d.marks, *d.legend])
