@@ -20,7 +20,7 @@ from .markup import esc
 from .viewdata import build_view_data
 
 __all__ = ["build_fixes_data", "fix_file", "fix_trace", "helps_word", "render_fix_lanes",
-           "render_fixes_table"]
+           "render_fixes_table", "secs"]
 
 
 def fix_file(kind: str) -> str:
@@ -33,8 +33,22 @@ def helps_word(fix) -> str:
     return "yes" if fix.verdict == "ok" else ("partly" if fix.helps else "no")
 
 
-def _secs(x: Optional[float]) -> str:
-    return "never finishes" if x is None else f"{x:.3f} s"
+def secs(x: Optional[float]) -> str:
+    """A makespan in words, with the widget's units and precision.
+
+    >>> [secs(x) for x in (None, 0.0000312, 0.00243, 0.35, 2.002263, 150.0)]
+    ['never finishes', '31 µs', '2.43 ms', '350.0 ms', '2.002 s', '2.5 min']
+    """
+    if x is None:
+        return "never finishes"
+    a = abs(x)
+    if a < 1e-3:
+        return f"{x * 1e6:.0f} µs"
+    if a < 1:
+        return f"{x * 1e3:.{2 if a < 0.01 else 1}f} ms"
+    if a < 120:
+        return f"{x:.{3 if a < 10 else 2}f} s"
+    return f"{x / 60:.1f} min"
 
 
 def fix_trace(fix, like=None) -> Optional[Trace]:
@@ -124,24 +138,28 @@ def render_fix_lanes(advice, trace, width: int = 960,
     for f, ft in traces:
         if ft is None:
             continue
-        ends = [x.end for x in (trace, ft) if len(x)]
-        lo = trace.start if len(trace) else ft.start
-        hi = max(ends) if ends else lo
+        # the recording's start (the replay's when the recording is empty)
+        bounds = [(x.start, x.end) for x in (trace, ft)
+                  if x.start is not None and x.end is not None]
+        axis = (bounds[0][0], max(b for _, b in bounds)) if bounds else None
         exact = "exact" if f.exact else "approximate"
         title = (f"Fix {f.kind}, replayed ({exact} simulation) · {f.verdict} · "
-                 f"makespan {_secs(f.makespan)} (original: {_secs(advice.makespan)})")
+                 f"makespan {secs(f.makespan)} (original: {secs(advice.makespan)})")
         out.append((fix_file(f.kind), render_lanes(ft, width=width, title=title,
-                                                   axis=(lo, hi), window=window)))
+                                                   axis=axis, window=window)))
     return out
 
 
 # -- the table (report.html, the notebook display of an Advice) ------------------------
 TABLE_CSS = (".hv-fixes{border-collapse:collapse;width:100%;font-size:13px}"
+             ".hv-fixes caption{text-align:left;padding:0 0 6px}"
              ".hv-fixes th,.hv-fixes td{border-bottom:1px solid #ddd;padding:4px 6px;"
-             "text-align:left;vertical-align:top;overflow-wrap:anywhere}"
+             "text-align:left;vertical-align:top;overflow-wrap:break-word}"
+             ".hv-fixes .k,.hv-fixes th{white-space:nowrap}"
              ".hv-fixes td.n{text-align:right;white-space:nowrap;"
              "font-variant-numeric:tabular-nums}"
-             ".hv-fixes code{font-size:12px}.hv-fixes .muted{color:#555}")
+             ".hv-fixes code{font-size:12px;overflow-wrap:anywhere}"
+             ".hv-fixes .muted{color:#555}")
 
 
 def render_fixes_table(advice, style: bool = False) -> str:
@@ -153,15 +171,15 @@ def render_fixes_table(advice, style: bool = False) -> str:
     >>> w = Worker("h", 1, "W1")
     >>> html = render_fixes_table(advise([
     ...     Event(0.0, "pool", None, None, None, {"size": 1}),
-    ...     Event(0.0, "enqueued", "p", "<b>", None, None),
-    ...     Event(0.0, "executing", "p", "<b>", w, None),
+    ...     Event(0.0, "enqueued", "p", "<script>", None, None),
+    ...     Event(0.0, "executing", "p", "<script>", w, None),
     ...     Event(1.0, "enqueued", "c", "child", w, {"parent": "p"}),
-    ...     Event(1.0, "block", "p", "<b>", w, {"waits_on": "c", "site": "a.py:9"})]))
-    >>> "<b>" in html, "&lt;b&gt;" in html
+    ...     Event(1.0, "block", "p", "<script>", w, {"waits_on": "c", "site": "a.py:9"})]))
+    >>> "<script" in html, "&lt;script&gt;" in html
     (False, True)
     """
-    rows = [f'<tr class="hv-original"><td>original</td><td></td>'
-            f'<td>{_verdict_cell(advice.verdict)}</td><td class="n">{esc(_secs(advice.makespan))}</td>'
+    rows = [f'<tr class="hv-original"><td class="k">original</td><td></td>'
+            f'<td class="k">{_verdict_cell(advice.verdict)}</td><td class="n">{esc(secs(advice.makespan))}</td>'
             f'<td class="muted" colspan="3">the recorded workload, replayed on the recorded '
             f'pool{"s" if isinstance(advice.workers, dict) else ""}'
             f'{" (" + esc(_counts(advice.workers)) + " workers)" if advice.workers else ""}'
@@ -169,9 +187,9 @@ def render_fixes_table(advice, style: bool = False) -> str:
     for f in advice.fixes:
         notes = "".join(f'<br><span class="muted">{esc(n)}</span>' for n in f.notes)
         where = "<br>".join(f"<code>{esc(w)}</code>" for w in f.where)
-        rows.append(f'<tr data-kind="{esc(f.kind)}"><td><b>{esc(f.kind)}</b></td>'
-                    f"<td>{esc(helps_word(f))}</td><td>{_verdict_cell(f.verdict)}</td>"
-                    f'<td class="n">{esc(_secs(f.makespan))}</td><td>{esc(f.hint)}{notes}</td>'
+        rows.append(f'<tr data-kind="{esc(f.kind)}"><td class="k"><b>{esc(f.kind)}</b></td>'
+                    f'<td class="k">{esc(helps_word(f))}</td><td class="k">{_verdict_cell(f.verdict)}</td>'
+                    f'<td class="n">{esc(secs(f.makespan))}</td><td>{esc(f.hint)}{notes}</td>'
                     f"<td>{where}</td><td>{esc(f.reason or '')}</td></tr>")
     exact = ("exact: every task ran to its end in the recording" if advice.exact else
              "approximate: " + "; ".join(advice.notes))

@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 from . import palette as P
 from .animated import snapshot_times, waitfor_snapshots
 from .axis import absolute_start, duration_label
+from .fix import TABLE_CSS, render_fixes_table
 from .lanes import draw_lanes, svg_document
 from .markup import attr, esc, num, script_json
 from .timeline import build_timeline
@@ -36,6 +37,7 @@ button{{font:inherit;padding:2px 10px}}
 .frame{{display:none;max-width:100%;height:auto}} .frame.on{{display:block}}
 .lanes svg{{max-width:100%;height:auto}}
 .ticks{{font-size:12px}}
+{TABLE_CSS}
 """
 
 JS = """
@@ -105,11 +107,13 @@ def _knot_words(item: dict) -> str:
 
 
 def render_report(trace, diagnosis=None, title: Optional[str] = None,
-                  window: Optional[Tuple[float, float]] = None) -> str:
+                  window: Optional[Tuple[float, float]] = None, advice=None) -> str:
     """A standalone HTML report of ``trace`` (deterministic text).
 
     ``window`` (``(from, to)`` on the trace clock) zooms the lanes and the
-    time slider into that stretch of the whole run.
+    time slider into that stretch of the whole run.  ``advice``
+    (:func:`hueyviz.advise` of the trace) adds the fixes table; without it
+    a report with a finding says how to get one.
     """
     from ..analysis.detector import diagnose
     from ..core.trace import Trace
@@ -154,6 +158,13 @@ def render_report(trace, diagnosis=None, title: Optional[str] = None,
             html.append(f'<p class="muted">{esc(note)}</p>')
     for note in getattr(diagnosis, "notes", ()):
         html.append(f'<p class="muted">{esc(note)}</p>')
+    if advice is not None:
+        html.append('<h2 id="fixes">Fixes, replayed</h2>')
+        html.append(render_fixes_table(advice))
+    elif verdict != "ok":
+        html.append('<p class="muted" id="fixes">Which fix helps: <code>hueyviz advise</code>, '
+                    "or this report with its fixes table: <code>hueyviz render --format "
+                    "all,fixes</code>.</p>")
     html.append('<div class="scrub"><label for="hv-range">Time</label>'
                 '<button type="button" id="hv-prev" title="previous snapshot">&#9664;</button>'
                 f'<input type="range" id="hv-range" min="{num(lo - tl.t0, 9)}" '

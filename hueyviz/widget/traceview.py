@@ -117,7 +117,7 @@ class TraceView(anywidget.AnyWidget):
 
     def __init__(self, source=None, *, interval: float = 0.3, diagnosis=None,
                  since: Union[str, float, None] = None, window=None,
-                 color_by: str = "state", fixes: Union[None, bool, Advice] = None,
+                 color_by: str = "state", fixes: Union[bool, Advice, None] = None,
                  fix: str = "", **kw):
         if color_by not in ("state", "name"):
             raise ValueError("color_by must be 'state' or 'name'")
