@@ -155,6 +155,13 @@ def test_live_view_offers_the_button(monkeypatch):
 
 
 # -- hueyviz render --format fixes, report.html ------------------------------------------
+def _ticks(svg: str) -> list:
+    """(x, label) of each tick of the time axis."""
+    return [(float(x), label) for x, label in
+            re.findall(r'<text class="tick"[^>]* x="([^"]+)"[^>]*>([^<]+)</text>', svg)
+            if not label.startswith("max ")]
+
+
 def _caption(svg: str) -> str:
     return re.search(r"time axis relative to ([^<]+)<", svg).group(1)
 
@@ -179,6 +186,14 @@ def test_render_fixes_writes_each_fix_on_the_recording_axis(demo, advice, tmp_pa
         assert f"Fix {kind}, replayed (approximate simulation)" in svg
         # the same origin as lanes.svg: its ticks count from the recording's start
         assert _caption(svg) == _caption(lanes)
+        # and, where the replay does not outlast the recording, the same ticks
+        # at the same x: one instant is one x in both
+        if kind != "timeout":
+            mine, theirs = dict((b, a) for a, b in _ticks(svg)), dict((b, a) for a, b in _ticks(lanes))
+            common = set(mine) & set(theirs)
+            assert len(common) >= 3 and all(mine[k] == theirs[k] for k in common), kind
+        else:
+            assert _ticks(svg)[-1][0] > _ticks(lanes)[-1][0]     # a 2 s replay: longer axis
     report = (out / "report.html").read_text()
     assert '<h2 id="fixes">Fixes, replayed</h2>' in report
     assert all(f'data-kind="{k}"' in report for k in kinds)

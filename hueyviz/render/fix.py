@@ -11,12 +11,13 @@ is exact.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..core.trace import Trace, make_header
 from . import palette
-from .lanes import render_lanes
+from .lanes import draw_lanes, render_lanes
 from .markup import esc
+from .timeline import build_timeline
 from .viewdata import build_view_data
 
 __all__ = ["build_fixes_data", "fix_file", "fix_trace", "helps_word", "render_fix_lanes",
@@ -125,28 +126,34 @@ def _recolour(data: dict, colours: Dict[str, str]) -> None:
 
 # -- lanes-fix-<kind>.svg --------------------------------------------------------------
 def render_fix_lanes(advice, trace, width: int = 960,
-                     window: Optional[Tuple[float, float]] = None) -> List[Tuple[str, str]]:
+                     window: Optional[Tuple[float, float]] = None,
+                     kinds: Optional[Sequence[str]] = None) -> List[Tuple[str, str]]:
     """``(file name, SVG)`` of each fix's replayed lanes, best fix first.
 
-    Each is drawn on the recording's time axis, from its start to the end
-    of the recording or of the replay, whichever is later: its ticks count
-    from the instant those of ``lanes.svg`` do.  ``window`` (trace clock)
-    zooms them all alike.
+    Each is drawn on the time axis of ``lanes.svg`` (of ``render_lanes(trace,
+    width=width, window=window)``): the same origin, the same seconds per
+    pixel, so that one instant is one x in both; a replay that outlasts it
+    extends the axis to its end.  ``kinds`` draws only those fixes.
     """
-    traces = [(f, fix_trace(f, trace)) for f in advice.fixes]
+    rec = draw_lanes(build_timeline(trace, advice.diagnosis), width=width, window=window)
+    start = trace.start if trace.start is not None else 0.0
+    plotted = (rec.x1 - rec.x0) / rec.scale if rec.scale > 0 else 0.0
     out = []
-    for f, ft in traces:
+    for f in advice.fixes:
+        ft = fix_trace(f, trace) if kinds is None or f.kind in kinds else None
         if ft is None:
             continue
-        # the recording's start (the replay's when the recording is empty)
-        bounds = [(x.start, x.end) for x in (trace, ft)
-                  if x.start is not None and x.end is not None]
-        axis = (bounds[0][0], max(b for _, b in bounds)) if bounds else None
+        # the recording's axis, or longer with the room lanes.svg leaves after an end
+        hi = rec.t0 + plotted
+        if ft.end is not None and ft.end > hi:
+            pad = 1.25 if f.verdict in ("deadlock", "hang") else 1.04
+            hi = rec.t0 + (ft.end - rec.t0) * pad
         exact = "exact" if f.exact else "approximate"
         title = (f"Fix {f.kind}, replayed ({exact} simulation) · {f.verdict} · "
                  f"makespan {secs(f.makespan)} (original: {secs(advice.makespan)})")
-        out.append((fix_file(f.kind), render_lanes(ft, width=width, title=title,
-                                                   axis=axis, window=window)))
+        out.append((fix_file(f.kind), render_lanes(
+            ft, width=width, title=title, axis=(min(start, rec.t0), hi),
+            window=None if window is None else (rec.t0, hi))))
     return out
 
 

@@ -371,8 +371,11 @@ class TraceView(anywidget.AnyWidget):
 
     # -- fallbacks -----------------------------------------------------------------
     def static_svg(self) -> str:
-        """Static lanes and wait-for graph stacked in one SVG."""
-        return render_static_svg(self._trace, self._diagnosis)
+        """Static lanes (and those of the fix shown) and wait-for graph
+        stacked in one SVG."""
+        shown = self.shown_fix()
+        return render_static_svg(self._trace, self._diagnosis, advice=self._advice,
+                                 fix=shown["kind"] if shown else "")
 
     def _repr_mimebundle_(self, **kwargs):
         got = super()._repr_mimebundle_(**kwargs)
@@ -456,13 +459,18 @@ def _svg_body(svg: str, x: float, y: float, w: float, h: float) -> str:
     return (f'<svg x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}"{view}>' + rest)
 
 
-def render_static_svg(trace, diagnosis=None) -> str:
-    """Lanes (with the diagnosis) above the wait-for graph at the finding."""
+def render_static_svg(trace, diagnosis=None, advice=None, fix: str = "") -> str:
+    """Lanes (with the diagnosis) above the wait-for graph at the finding;
+    with an ``advice`` and a ``fix`` kind, that fix's replayed lanes between
+    them (``lanes-fix-<kind>.svg``)."""
+    from ..render.fix import render_fix_lanes
     from ..render.lanes import render_lanes
     from ..render.waitfor import render_waitfor
     if diagnosis is None:
         diagnosis = diagnose(trace)
     parts = [render_lanes(trace, diagnosis=diagnosis)]
+    if advice is not None and fix:
+        parts += [svg for _, svg in render_fix_lanes(advice, trace, kinds=(fix,))]
     try:
         parts.append(render_waitfor(trace, at=diagnosis.at))
     except Exception:   # no Graphviz engine: the lanes alone still explain a lot
