@@ -16,8 +16,9 @@ Format names (``formats=`` here, ``--format`` on the command line):
 ============  ==========================================================
 
 ``all`` leaves ``fixes`` out: advising replays the workload about ten
-times, which costs more than every other file together (BENCHMARKS.md);
-ask for both with ``all,fixes``.  Which fixes apply depends on the trace,
+times, which costs more than every other file together (10,000 tasks: all
+files 3.4 s, advise 6.5 s, measured on 2 shared cores); ask for both with
+``all,fixes``.  Which fixes apply depends on the trace,
 so the ``lanes-fix-*.svg`` names do too; the manifest lists those written.
 
 Every renderer is pure and deterministic, so the same trace always gives
