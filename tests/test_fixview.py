@@ -11,6 +11,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
+import traitlets
 from drawkit import parse
 
 import hueyviz
@@ -103,6 +104,10 @@ def test_small_trace_opens_with_its_fixes_replayed(demo):
     assert st["fix"]["kind"] == "pipeline" and st["fix"]["verdict"] == "ok"
     assert st["fix"]["busy"] == 0 and st["fix"]["blocked"] == 0
     assert "fix" not in TraceView(demo.trace).status()
+    with pytest.raises(traitlets.TraitError, match="its fixes: workers"):
+        view.fix = "magic"
+    with pytest.raises(traitlets.TraitError, match="no fix 'magic'"):
+        TraceView(demo.trace, fix="magic")
 
 
 def test_fixes_false_means_no_panel_and_an_advice_is_shown_as_given(demo, advice):

@@ -149,7 +149,8 @@ class TraceView(anywidget.AnyWidget):
         win = [float(x) for x in window] if window else []
         panel = self._first_fixes(fixes, trace, data, live)
         super().__init__(data=data, t=float(start_t), live=live, window=win,
-                         color_by=color_by, fixes=panel, fix=fix, **kw)
+                         color_by=color_by, fixes=panel, **kw)
+        self.fix = fix          # checked against the fixes (a TraitError names them)
         self.on_msg(self._on_msg)
         if live:
             self._thread = threading.Thread(target=self._pump, name="hueyviz-traceview",
@@ -217,6 +218,17 @@ class TraceView(anywidget.AnyWidget):
         return data
 
     # -- fixes -------------------------------------------------------------------
+    @traitlets.validate("fix")
+    def _valid_fix(self, proposal):
+        kind = proposal["value"]
+        fx = self.fixes
+        if kind and fx.get("state") == "ready":
+            kinds = [f["kind"] for f in fx.get("fixes", ())]
+            if kind not in kinds:
+                raise traitlets.TraitError(f"no fix {kind!r} for this trace; its fixes: "
+                                           f"{', '.join(kinds) or 'none'}")
+        return kind
+
     def _first_fixes(self, fixes, trace, data, live) -> dict:
         if fixes is False:
             return {}
