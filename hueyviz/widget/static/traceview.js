@@ -1344,7 +1344,7 @@ function render({ model, el: host }) {
     } else if (win) win = clampWin(win[0], win[1]);
     buildLanes();
     drawLegend();
-    drawFixes();
+    if (first) drawFixes();   // (it reads no data: live batches leave it, and its focus, alone)
     liveTag.style.display = model.get("live") ? "" : "none";
     const findable = P.findings.length > 0;
     bFind.disabled = !findable;
