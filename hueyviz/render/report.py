@@ -37,7 +37,6 @@ button{{font:inherit;padding:2px 10px}}
 .frame{{display:none;max-width:100%;height:auto}} .frame.on{{display:block}}
 .lanes svg{{max-width:100%;height:auto}}
 .ticks{{font-size:12px}}
-{TABLE_CSS}
 """
 
 JS = """
@@ -137,7 +136,8 @@ def render_report(trace, diagnosis=None, title: Optional[str] = None,
     html: List[str] = [
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>",
+        f"<title>{esc(title)}</title><style>{CSS}{TABLE_CSS if advice is not None else ''}"
+        "</style></head><body>",
         f"<h1>{esc(title)}</h1>",
         f'<p class="muted">{esc(trace.summary())}'
         + (f" · starts {esc(absolute_start(tl.t0, tl.unix))}" if len(trace) else "") + "</p>",
