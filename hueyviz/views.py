@@ -4,8 +4,8 @@ The data flows one way (``core`` -> ``record``/``read`` -> ``analysis`` ->
 ``render`` -> ``widget``).  A few conveniences on objects of the lower
 layers are answered by the layers above them: a trace's derived views
 (``Trace.graph()``, ``.lanes()``, ``.state_at()``), reading a source
-(``Trace.read``) and the notebook display of a trace or a diagnosis
-(``_repr_mimebundle_``).  They import this module, lazily, and nothing else
+(``Trace.read``) and the notebook display of a trace, a diagnosis or an
+advice (``_repr_mimebundle_``).  They import this module, lazily, and nothing else
 upstream; this module is the only place that knows where those answers live.
 The import-layer test (``tests/test_layers.py``) allows exactly these links.
 """
@@ -48,8 +48,13 @@ def read_sources(source, *, strict: bool = True):
 
 def mimebundle(obj: Any) -> dict:
     """SVG plus a text fallback for a Trace or a Diagnosis (GitHub, nbviewer,
-    terminals); the text alone when drawing is impossible here."""
+    terminals); the text alone when drawing is impossible here.  An Advice:
+    its fixes table in HTML, and the text."""
+    from .analysis.advice import Advice
     from .analysis.finding import Diagnosis
+    if isinstance(obj, Advice):
+        from .render.fix import render_fixes_table
+        return {"text/plain": str(obj), "text/html": render_fixes_table(obj, style=True)}
     if isinstance(obj, Diagnosis):
         bundle = {"text/plain": obj.message}
         try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -345,6 +346,14 @@ def test_live_view_follows_a_running_consumer(lab, browser):
             "() => getComputedStyle(document.querySelector('.hv-root .hv-live')).display === 'none'")
         assert "OK" in root.locator(".hv-badge").inner_text()
         root.screenshot(path=str(ARTIFACTS / "traceview-live.png"))
+        # a live view offers the fixes on a button: the kernel replays them in
+        # a background thread and the panel fills in
+        button = root.locator(".hv-fixes .hv-advise")
+        assert "live" in root.locator(".hv-fixes").inner_text()
+        button.click()
+        page.wait_for_function(
+            "() => document.querySelectorAll('.hv-root .hv-fixes .hv-fix').length >= 1")
+        assert "Original: ok" in root.locator(".hv-fixes-base").inner_text()
         assert _widget_errors(errors) == [], errors
     finally:
         page.close()
@@ -388,6 +397,84 @@ TEXT_SIZES_JS = """() => {
   }
   return out;
 }"""
+
+
+# (x, text) of each tick of a lanes svg's time axis, and its cursor's x
+AXIS_JS = """(svg) => [...svg.querySelectorAll('.hv-axis-band text')]
+  .map((t) => [t.getAttribute('x'), t.textContent])"""
+CURSOR_JS = "(svg) => svg.querySelector('.hv-cursor').getAttribute('x1')"
+
+
+def test_fixes_panel_draws_a_fix_beside_the_original_on_one_axis(lab, browser):
+    """01-quickstart at 1024 px: the fixes panel lists each fix with its
+    replayed verdict and makespan; choosing one draws its replayed lanes
+    under the original's, on the same time axis, and the slider moves both;
+    the panel's keys stay in the widget; no text under 10 px."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page, errors = _open_and_run(browser, lab, "01-quickstart.ipynb", viewport=(1024, 1600))
+    try:
+        root = page.locator(".hv-root").first
+        root.scroll_into_view_if_needed()
+        fixes = root.locator(".hv-fixes .hv-fix")
+        kinds = fixes.evaluate_all("els => els.map((e) => e.dataset.kind)")
+        assert {"workers", "sync", "pipeline", "timeout"} <= set(kinds), kinds
+        for i in range(fixes.count()):
+            words = fixes.nth(i).inner_text().lower()
+            assert any(v in words for v in ("ok", "stall", "deadlock", "hang")), words
+            assert re.search(r"\d (µs|ms|s|min)\b|never finishes", words), words
+        assert "deadlock" in root.locator(".hv-fixes-base").inner_text()
+        assert root.locator(".hv-fixlanes svg").count() == 0
+        # choose the pipeline: its replayed lanes appear under the original's
+        root.locator('.hv-fix[data-kind="pipeline"]').click()
+        page.wait_for_selector(".hv-root .hv-fixlanes svg")
+        assert root.get_attribute("data-fix") == "pipeline"
+        assert root.locator('.hv-fix[data-kind="pipeline"]').get_attribute("aria-checked") == "true"
+        caption = root.locator(".hv-fix-caption").inner_text()
+        assert "pipeline" in caption and "simulation" in caption and "OK" in caption
+        orig, fix = root.locator(".hv-lanes svg"), root.locator(".hv-fixlanes svg")
+        assert fix.locator(".hv-spans").count() >= 1
+        # one axis: the same window, the same ticks at the same x, one cursor x
+        for a in ("data-from", "data-to"):
+            assert orig.get_attribute(a) == fix.get_attribute(a)
+        assert len(orig.evaluate(AXIS_JS)) >= 3 and orig.evaluate(AXIS_JS) == fix.evaluate(AXIS_JS)
+        x0 = orig.evaluate(CURSOR_JS)
+        assert fix.evaluate(CURSOR_JS) == x0
+        status0 = root.locator(".hv-fix-status").inner_text()
+        # the slider moves both (to a third of the way: before the knot)
+        bar = root.locator(".hv-scrub").bounding_box()
+        page.mouse.click(bar["x"] + bar["width"] * 0.3, bar["y"] + bar["height"] / 2)
+        page.wait_for_function(
+            "(x) => document.querySelector('.hv-root .hv-lanes svg .hv-cursor').getAttribute('x1') !== x",
+            arg=x0)
+        x1 = orig.evaluate(CURSOR_JS)
+        assert fix.evaluate(CURSOR_JS) == x1 and float(x1) < float(x0)
+        status1 = root.locator(".hv-fix-status").inner_text()
+        assert "in the replay" in status1 and status1 != status0
+        sizes = page.evaluate(TEXT_SIZES_JS)
+        (ARTIFACTS / "fixes-text-sizes.json").write_text(json.dumps(sizes, indent=1))
+        assert [s for s in sizes if s["px"] < 9.99] == []
+        page.wait_for_timeout(300)   # let fonts settle for the picture
+        root.screenshot(path=str(ARTIFACTS / "traceview-fix-pipeline-1024.png"))
+        # keys: Down in the list shows the next fix; JupyterLab sees none of it
+        page.keyboard.press("Escape")
+        before = page.evaluate(LAB_STATE_JS)
+        root.locator('.hv-fix[data-kind="pipeline"]').focus()
+        page.keyboard.press("ArrowDown")
+        page.wait_for_function("() => document.querySelector('.hv-root').dataset.fix !== 'pipeline'")
+        shown = root.get_attribute("data-fix")
+        assert shown in kinds and page.evaluate(
+            "() => document.activeElement.classList.contains('hv-fix')")
+        after = page.evaluate(LAB_STATE_JS)
+        assert abs(after.pop("scroll") - before.pop("scroll")) < 40, (before, after)
+        assert after == before, (before, after)
+        root.screenshot(path=str(ARTIFACTS / f"traceview-fix-{shown}-1024.png"))
+        # the x over the replayed lanes hides them
+        root.locator(".hv-fix-caption .hv-clear").click()
+        page.wait_for_function("() => !document.querySelector('.hv-root .hv-fixlanes svg')")
+        assert root.get_attribute("data-fix") == ""
+        assert _widget_errors(errors) == [], errors
+    finally:
+        page.close()
 
 
 WINDOW_IS_JS = """([lo, hi]) => { const r = document.querySelector('.hv-root');

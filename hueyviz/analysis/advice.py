@@ -134,7 +134,9 @@ class Advice:
         return "\n".join(lines)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/plain": str(self)}
+        # The table is drawn above the analysis: the sanctioned upward reach.
+        from ..views import mimebundle
+        return mimebundle(self)
 
 
 def _secs(x: Optional[float]) -> str:

@@ -69,13 +69,16 @@ class Script:
 @dataclass(frozen=True)
 class Run:
     """One simulated pool size: ``workers`` (an int for one queue, else per
-    queue), the verdict and makespan, and the simulated trace."""
+    queue), the verdict and makespan, and the simulated trace.  Its clock
+    starts at the first task's arrival: ``origin`` is that instant on the
+    recording's clock (add it to lay the replay beside the recording)."""
 
     workers: Counts
     verdict: str                 # ok, stall, deadlock or hang
     makespan: Optional[float]    # None when it never completes
     diagnosis: Optional[Diagnosis] = field(default=None, compare=False, repr=False)
     events: Tuple[Event, ...] = field(default=(), compare=False, repr=False)
+    origin: float = field(default=0.0, compare=False, repr=False)
 
     @property
     def trace(self):
@@ -486,7 +489,7 @@ def simulate(scripts: Dict[str, Script], workers: Dict[Optional[str], int],
         verdict = "deadlock"   # cannot happen if diagnose is right; never say "ok" on it
     workers_out: Counts = (next(iter(workers.values())) if len(workers) == 1
                            else dict(workers))
-    return Run(workers_out, verdict, makespan, d, tuple(events))
+    return Run(workers_out, verdict, makespan, d, tuple(events), t0)
 
 
 def _parse_counts(workers, queues: Sequence[Optional[str]],

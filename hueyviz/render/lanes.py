@@ -142,7 +142,7 @@ def _geometry(tl: Timeline, width: float, show_queue: bool, title: str, message:
 def draw_lanes(tl: Timeline, *, width: float = 960, show_queue: bool = True,
                show_spawn: bool = False, title: Optional[str] = None,
                window: Optional[Tuple[float, float]] = None,
-               color_by: str = "state") -> LaneDrawing:
+               color_by: str = "state", exact: bool = False) -> LaneDrawing:
     """Lay out and draw ``tl`` into the parts of a :class:`LaneDrawing`.
 
     ``window`` (times on the trace clock) draws only that stretch of time,
@@ -150,9 +150,12 @@ def draw_lanes(tl: Timeline, *, width: float = 960, show_queue: bool = True,
     the widget's zoom shows it.  The last drawing is remembered (same
     timeline object, same options), so the lanes, the animation and the
     report of one trace draw it once.  Callers must not mutate the result.
+    ``exact``: the plot spans exactly ``tl.t0..tl.t1`` (or the window),
+    without the room left after the end (an axis shared with another
+    drawing).
     """
     return _draw_lanes(tl, width=width, show_queue=show_queue, show_spawn=show_spawn,
-                       title=title, window=window, color_by=color_by)
+                       title=title, window=window, color_by=color_by, exact=exact)
 
 
 def _clip(tl: Timeline, lo: float, hi: float) -> Timeline:
@@ -177,7 +180,7 @@ def _clip(tl: Timeline, lo: float, hi: float) -> Timeline:
 
 def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: bool,
                 title: Optional[str], window: Optional[Tuple[float, float]] = None,
-                color_by: str = "state") -> LaneDrawing:
+                color_by: str = "state", exact: bool = False) -> LaneDrawing:
     verdict = getattr(tl.diagnosis, "verdict", "ok")
     title = title if title is not None else f"Worker lanes · {verdict}"
     message = str(getattr(tl.diagnosis, "message", "") or "")
@@ -217,7 +220,7 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
     # draw the open bars continuing (faded), which also gives their labels space.
     stuck = (verdict in ("deadlock", "hang") and any(b.open for b in tl.bars)
              and w_hi >= full_t1)
-    d.scale = plot_w / (span * (1.25 if stuck else 1.04))
+    d.scale = plot_w / (span * (1.0 if exact else 1.25 if stuck else 1.04))
     d.stuck_x = d.x1 - 8 if stuck else None
     step, values = ticks(span, max(2, int(plot_w // 90)))
     if window is not None:
@@ -453,7 +456,8 @@ def render_lanes(trace, *, at: Optional[float] = None, diagnosis=None, width: in
                  show_queue: bool = True, show_spawn: bool = False,
                  title: Optional[str] = None,
                  window: Optional[Tuple[float, float]] = None,
-                 color_by: str = "state") -> str:
+                 color_by: str = "state",
+                 axis: Optional[Tuple[float, float]] = None) -> str:
     """Worker lanes of ``trace`` as an SVG string (deterministic).
 
     ``color_by="name"`` colours the bars by task name instead of outcome
@@ -464,9 +468,15 @@ def render_lanes(trace, *, at: Optional[float] = None, diagnosis=None, width: in
     the whole run (the command line's ``--from/--to``);
     ``diagnosis`` defaults to :func:`hueyviz.analysis.diagnose` of the trace;
     ``show_queue`` draws queue depth and per-task queue waits; ``show_spawn``
-    draws parent -> child arrows.
+    draws parent -> child arrows.  ``axis`` (``(from, to)`` on the trace
+    clock, which may reach past either end of the trace) is the time axis
+    to draw on, exactly, its ticks counting from ``from``: the lanes of
+    several traces drawn on one axis line up (a fix's replay beside the
+    recording, :mod:`hueyviz.render.fix`).
     """
     tl = build_timeline(trace, diagnosis, at)
+    if axis is not None and tl.groups:
+        tl = replace(tl, t0=min(tl.t0, axis[0]), t1=max(tl.t1, axis[1]))
     d = draw_lanes(tl, width=width, show_queue=show_queue, show_spawn=show_spawn, title=title,
-                   window=window, color_by=color_by)
+                   window=window, color_by=color_by, exact=axis is not None)
     return svg_document(d, [*d.chrome, *d.plot, *d.marks, *d.legend])

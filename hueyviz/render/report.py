@@ -12,6 +12,7 @@ from typing import List, Optional, Tuple
 from . import palette as P
 from .animated import snapshot_times, waitfor_snapshots
 from .axis import absolute_start, duration_label
+from .fix import TABLE_CSS, render_fixes_table
 from .lanes import draw_lanes, svg_document
 from .markup import attr, esc, num, script_json
 from .timeline import build_timeline
@@ -105,11 +106,13 @@ def _knot_words(item: dict) -> str:
 
 
 def render_report(trace, diagnosis=None, title: Optional[str] = None,
-                  window: Optional[Tuple[float, float]] = None) -> str:
+                  window: Optional[Tuple[float, float]] = None, advice=None) -> str:
     """A standalone HTML report of ``trace`` (deterministic text).
 
     ``window`` (``(from, to)`` on the trace clock) zooms the lanes and the
-    time slider into that stretch of the whole run.
+    time slider into that stretch of the whole run.  ``advice``
+    (:func:`hueyviz.advise` of the trace) adds the fixes table; without it
+    a report with a finding says how to get one.
     """
     from ..analysis.detector import diagnose
     from ..core.trace import Trace
@@ -133,7 +136,8 @@ def render_report(trace, diagnosis=None, title: Optional[str] = None,
     html: List[str] = [
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>",
+        f"<title>{esc(title)}</title><style>{CSS}{TABLE_CSS if advice is not None else ''}"
+        "</style></head><body>",
         f"<h1>{esc(title)}</h1>",
         f'<p class="muted">{esc(trace.summary())}'
         + (f" · starts {esc(absolute_start(tl.t0, tl.unix))}" if len(trace) else "") + "</p>",
@@ -154,6 +158,13 @@ def render_report(trace, diagnosis=None, title: Optional[str] = None,
             html.append(f'<p class="muted">{esc(note)}</p>')
     for note in getattr(diagnosis, "notes", ()):
         html.append(f'<p class="muted">{esc(note)}</p>')
+    if advice is not None:
+        html.append('<h2 id="fixes">Fixes, replayed</h2>')
+        html.append(render_fixes_table(advice))
+    elif verdict != "ok":
+        html.append('<p class="muted" id="fixes">Which fix helps: <code>hueyviz advise</code>, '
+                    "or this report with its fixes table: <code>hueyviz render --format "
+                    "all,fixes</code>.</p>")
     html.append('<div class="scrub"><label for="hv-range">Time</label>'
                 '<button type="button" id="hv-prev" title="previous snapshot">&#9664;</button>'
                 f'<input type="range" id="hv-range" min="{num(lo - tl.t0, 9)}" '

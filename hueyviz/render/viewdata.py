@@ -60,7 +60,8 @@ class _Interner:
         return i
 
 
-def build_view_data(trace, diagnosis=None, layout: bool = True) -> dict:
+def build_view_data(trace, diagnosis=None, layout: bool = True,
+                    t0: Optional[float] = None) -> dict:
     """The JSON-able model the front end animates: columns of numbers and
     interned strings, times in seconds from the first event.
 
@@ -71,6 +72,10 @@ def build_view_data(trace, diagnosis=None, layout: bool = True) -> dict:
         Computed with :func:`hueyviz.diagnose` when omitted.
     layout : bool
         Include the wait-for graph layout (:func:`build_layout`).
+    t0 : float, optional
+        The instant the times count from (default: the first event).  A
+        fix's replay is laid out on its original's axis by passing the
+        original's ``t0`` (:mod:`hueyviz.render.fix`).
     """
     events = getattr(trace, "events", None)
     if events is None:
@@ -79,8 +84,9 @@ def build_view_data(trace, diagnosis=None, layout: bool = True) -> dict:
         diagnosis = diagnose(trace if hasattr(trace, "events") else events)
     a = analyse(trace if hasattr(trace, "events") else events)
     rp, history = a.replay, a.history
-    t0 = min((e.t for e in events), default=0.0)
-    t1 = max((e.t for e in events), default=t0)
+    first = min((e.t for e in events), default=0.0)
+    t0 = first if t0 is None else t0
+    t1 = max((e.t for e in events), default=first)
     strings = _Interner()
     n_queues = len(rp.pools)
     slots: Dict = {}

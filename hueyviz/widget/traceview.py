@@ -10,6 +10,12 @@ throttled batches while the widget is open.  Anything else a user names
 from now on by default (``since="now"``): a Redis stream that still holds
 yesterday's runs does not become part of today's view.
 
+The fixes panel (``fixes=``) lists each fix :func:`hueyviz.advise`
+replayed, with its verdict and makespan; choosing one draws that fix's
+replayed lanes under the original's, on the same time axis, driven by the
+same controls.  The replays are sent once, with the advice (``fixes``
+traitlet, built by :mod:`hueyviz.render.fix`), as view data of their own.
+
 Where widgets do not render (GitHub, nbviewer, a terminal) the output falls
 back to the static lanes + wait-for SVG and the diagnosis text.
 """
@@ -26,12 +32,19 @@ from typing import Any, Optional, Union
 import anywidget
 import traitlets
 
+from ..analysis.advice import Advice, advise
 from ..analysis.detector import diagnose
+from ..render.fix import build_fixes_data
 from ..render.viewdata import build_layout, build_view_data
 
-__all__ = ["TraceView", "render_static_svg"]
+__all__ = ["FIXES_AUTO_TASKS", "TraceView", "render_static_svg"]
 
 _STATIC = pathlib.Path(__file__).parent / "static"
+# advise() replays the workload about ten times.  A view of 500 tasks opens
+# in ~0.05 s without the fixes and ~0.35 s with them (their replays add
+# ~0.7 MB to send; 2 shared cores): up to this many, the fixes are replayed
+# as the view opens; a bigger view, or a live one, waits for the button.
+FIXES_AUTO_TASKS = 500
 
 
 # -- the widget -----------------------------------------------------------------
@@ -65,6 +78,16 @@ class TraceView(anywidget.AnyWidget):
     color_by : "state" or "name"
         Colour the lane bars by task state (default) or by task name, as
         Dask's task stream does; blocked time is hatched either way.
+    fixes : None, bool or Advice
+        The fixes panel.  ``None`` (default): replay the fixes
+        (:func:`hueyviz.advise`) as the view opens when the trace has at
+        most ``FIXES_AUTO_TASKS`` tasks and is not live, else offer a
+        button that replays them in the background.  ``True``: replay them
+        now, whatever the size.  ``False``: no panel.  An :class:`Advice`
+        of this trace: show it.
+    fix : str
+        The fix shown beside the original first (its ``kind``, e.g.
+        ``"pipeline"``); default none.
 
     Notes
     -----
@@ -90,12 +113,19 @@ class TraceView(anywidget.AnyWidget):
     selected = traitlets.Unicode("").tag(sync=True)  # clicked task id
     window: traitlets.List = traitlets.List([]).tag(sync=True)       # [from, to] s from the first event; [] all
     color_by = traitlets.Unicode("state").tag(sync=True)   # "state" or "name"
+    fixes = traitlets.Dict().tag(sync=True)          # the fixes panel; {} none
+    fix = traitlets.Unicode("").tag(sync=True)       # kind of the fix shown; "" none
 
     def __init__(self, source=None, *, interval: float = 0.3, diagnosis=None,
                  since: Union[str, float, None] = None, window=None,
-                 color_by: str = "state", **kw):
+                 color_by: str = "state", fixes: Union[bool, Advice, None] = None,
+                 fix: str = "", **kw):
         if color_by not in ("state", "name"):
             raise ValueError("color_by must be 'state' or 'name'")
+        if fixes is not None and not isinstance(fixes, (bool, Advice)):
+            raise ValueError("fixes must be None, True, False or an Advice")
+        self._advice: Optional[Advice] = None
+        self._advising: Optional[threading.Thread] = None
         self._owned: Optional[Any] = None   # a Follower this view opened (and closes)
         self._since: Optional[float] = None
         source = self._open(source, since)
@@ -117,8 +147,11 @@ class TraceView(anywidget.AnyWidget):
         if window is None and not live:
             window = _default_window(data)
         win = [float(x) for x in window] if window else []
+        panel = self._first_fixes(fixes, trace, data, live)
         super().__init__(data=data, t=float(start_t), live=live, window=win,
-                         color_by=color_by, **kw)
+                         color_by=color_by, fixes=panel, **kw)
+        self.fix = fix          # checked against the fixes (a TraitError names them)
+        self.on_msg(self._on_msg)
         if live:
             self._thread = threading.Thread(target=self._pump, name="hueyviz-traceview",
                                             daemon=True)
@@ -183,6 +216,71 @@ class TraceView(anywidget.AnyWidget):
             self._layout_key, self._layout = key, build_layout(data)
         data["layout"] = self._layout
         return data
+
+    # -- fixes -------------------------------------------------------------------
+    @traitlets.validate("fix")
+    def _valid_fix(self, proposal):
+        kind = proposal["value"]
+        fx = self.fixes
+        if kind and fx.get("state") == "ready":
+            kinds = [f["kind"] for f in fx.get("fixes", ())]
+            if kind not in kinds:
+                raise traitlets.TraitError(f"no fix {kind!r} for this trace; its fixes: "
+                                           f"{', '.join(kinds) or 'none'}")
+        return kind
+
+    def _first_fixes(self, fixes, trace, data, live) -> dict:
+        if fixes is False:
+            return {}
+        if isinstance(fixes, Advice):
+            self._advice = fixes
+            return build_fixes_data(fixes, trace, data)
+        n = len(data["tasks"]["id"])
+        if fixes is True or (not live and n <= FIXES_AUTO_TASKS):
+            self._advice = advise(trace)
+            return build_fixes_data(self._advice, trace, data)
+        why = ("the view is live: the fixes are replayed on the trace so far" if live else
+               f"{n} tasks: replaying each fix takes a while")
+        return {"state": "idle", "tasks": n, "why": why}
+
+    def advise(self, wait: bool = True) -> Optional[Advice]:
+        """Replay the fixes of the trace shown now (:func:`hueyviz.advise`)
+        and send them to the fixes panel.  ``wait=False``: in a background
+        thread (the panel's button), so the kernel stays free; returns None
+        then.  Returns the advice."""
+        if not wait:
+            th = self._advising
+            if th is not None and th.is_alive():
+                return None
+            self._advising = threading.Thread(target=self._advise_now, name="hueyviz-advise",
+                                              daemon=True)
+            self._advising.start()
+            return None
+        return self._advise_now()
+
+    def _advise_now(self) -> Optional[Advice]:
+        trace, data = self._trace, self.data
+        n = len(data["tasks"]["id"])
+        self.fixes = {"state": "computing", "tasks": n}
+        try:
+            advice = advise(trace)
+            panel = build_fixes_data(advice, trace, data)
+        except Exception as exc:   # shown in the panel; never kills the kernel's thread
+            self.fixes = {"state": "error", "tasks": n, "why": str(exc)[:500]}
+            return None
+        panel["events"] = len(trace)
+        self._advice = advice
+        self.fixes = panel
+        return advice
+
+    def _on_msg(self, _widget, content, _buffers) -> None:
+        if isinstance(content, dict) and content.get("type") == "advise":
+            self.advise(wait=False)
+
+    @property
+    def advice(self) -> Optional[Advice]:
+        """The advice shown in the fixes panel (None until replayed)."""
+        return self._advice
 
     @property
     def trace(self):
@@ -259,7 +357,9 @@ class TraceView(anywidget.AnyWidget):
     def status(self, t: Optional[float] = None) -> dict:
         """What the side panel says at ``t`` (default: the instant shown),
         read off the same data the browser draws: the finding that holds
-        then, and how many of the live workers are busy and blocked.
+        then, and how many of the live workers are busy and blocked.  With
+        a fix shown beside the original, ``fix`` says the same of its replay
+        at that instant (and its ``kind``).
 
         >>> from hueyviz.core.event import Event, Worker
         >>> w = Worker("h", 1, "Worker-1")
@@ -268,30 +368,27 @@ class TraceView(anywidget.AnyWidget):
         >>> v.status()["busy"], v.status()["workers"], v.status()["verdict"]
         (1, 1, 'ok')
         """
-        d = self.data
         t = self.t if t is None else float(t)
-        st = d.get("status") or {}
-        k = _bisect_right(st.get("t", []), t + 1e-12) - 1
-        size = st["size"][k] if k >= 0 else 0
-        finding = None
-        for f in d.get("findings", ()):
-            if f["at"] <= t + 1e-9 and (f["until"] is None or t < f["until"]):
-                finding = f
-        culprit = (finding or {}).get("culprit") or {}
-        ids = d["tasks"]["id"]
-        return {"t": t, "workers": size, "busy": st["busy"][k] if k >= 0 else 0,
-                "blocked": st["blocked"][k] if k >= 0 else 0,
-                "verdict": finding["verdict"] if finding else "ok",
-                "message": finding["message"] if finding else "",
-                "culprit": None if not culprit else {
-                    "waiter": ids[culprit["waiter"]] if culprit.get("waiter", -1) >= 0 else None,
-                    "waits_on": ids[culprit["target"]] if culprit.get("target", -1) >= 0 else None},
-                "lanes": list(d.get("lanes", {}).get("label", d["workers"]))}
+        out = _status_of(self.data, t)
+        shown = self.shown_fix()
+        if shown is not None:
+            out["fix"] = dict(_status_of(shown["data"], t), kind=shown["kind"])
+        return out
+
+    def shown_fix(self) -> Optional[dict]:
+        """The fix drawn beside the original (its entry of ``fixes``), if any."""
+        if not self.fix or self.fixes.get("state") != "ready":
+            return None
+        return next((f for f in self.fixes.get("fixes", ())
+                     if f["kind"] == self.fix and f.get("data")), None)
 
     # -- fallbacks -----------------------------------------------------------------
     def static_svg(self) -> str:
-        """Static lanes and wait-for graph stacked in one SVG."""
-        return render_static_svg(self._trace, self._diagnosis)
+        """Static lanes (and those of the fix shown) and wait-for graph
+        stacked in one SVG."""
+        shown = self.shown_fix()
+        return render_static_svg(self._trace, self._diagnosis, advice=self._advice,
+                                 fix=shown["kind"] if shown else "")
 
     def _repr_mimebundle_(self, **kwargs):
         got = super()._repr_mimebundle_(**kwargs)
@@ -302,6 +399,27 @@ class TraceView(anywidget.AnyWidget):
             pass
         bundle["text/plain"] = self._diagnosis.message
         return bundle
+
+
+def _status_of(d: dict, t: float) -> dict:
+    """What one view data says at ``t``: its workers, the finding then."""
+    st = d.get("status") or {}
+    k = _bisect_right(st.get("t", []), t + 1e-12) - 1
+    size = st["size"][k] if k >= 0 else 0
+    finding = None
+    for f in d.get("findings", ()):
+        if f["at"] <= t + 1e-9 and (f["until"] is None or t < f["until"]):
+            finding = f
+    culprit = (finding or {}).get("culprit") or {}
+    ids = d["tasks"]["id"]
+    return {"t": t, "workers": size, "busy": st["busy"][k] if k >= 0 else 0,
+            "blocked": st["blocked"][k] if k >= 0 else 0,
+            "verdict": finding["verdict"] if finding else "ok",
+            "message": finding["message"] if finding else "",
+            "culprit": None if not culprit else {
+                "waiter": ids[culprit["waiter"]] if culprit.get("waiter", -1) >= 0 else None,
+                "waits_on": ids[culprit["target"]] if culprit.get("target", -1) >= 0 else None},
+            "lanes": list(d.get("lanes", {}).get("label", d["workers"]))}
 
 
 def _bisect_right(a, x) -> int:
@@ -354,13 +472,18 @@ def _svg_body(svg: str, x: float, y: float, w: float, h: float) -> str:
     return (f'<svg x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}"{view}>' + rest)
 
 
-def render_static_svg(trace, diagnosis=None) -> str:
-    """Lanes (with the diagnosis) above the wait-for graph at the finding."""
+def render_static_svg(trace, diagnosis=None, advice=None, fix: str = "") -> str:
+    """Lanes (with the diagnosis) above the wait-for graph at the finding;
+    with an ``advice`` and a ``fix`` kind, that fix's replayed lanes between
+    them (``lanes-fix-<kind>.svg``)."""
+    from ..render.fix import render_fix_lanes
     from ..render.lanes import render_lanes
     from ..render.waitfor import render_waitfor
     if diagnosis is None:
         diagnosis = diagnose(trace)
     parts = [render_lanes(trace, diagnosis=diagnosis)]
+    if advice is not None and fix:
+        parts += [svg for _, svg in render_fix_lanes(advice, trace, kinds=(fix,))]
     try:
         parts.append(render_waitfor(trace, at=diagnosis.at))
     except Exception:   # no Graphviz engine: the lanes alone still explain a lot

@@ -206,9 +206,9 @@ function createLanes(box, uid, host) {
     if (!P) return;
     const d = P.d, sp = d.spans, pal = d.palette;
     width = Math.max(260, Math.floor(box.clientWidth || 700));
-    // room for the longest lane label (pids included), within limits
-    const longest = Math.max(8, ...P.lanes.label.map((x) => String(x).length));
-    LABEL = Math.round(Math.min(Math.max(150, width * 0.3), Math.max(84, longest * 6.4 + 14)));
+    // lanes drawn one above the other share the label column, so that one
+    // instant is one x in all of them
+    LABEL = host.labelWidth ? host.labelWidth(width) : laneLabelWidth(P, width);
     box.textContent = "";
     const rows = laneRows();
     L.rowY = rows.y;
@@ -216,7 +216,7 @@ function createLanes(box, uid, host) {
     const H = axisY + AXIS;
     const [va, vb] = view();
     const svg = el("svg", { viewBox: `0 0 ${width} ${H}`, width: String(width), height: String(H), class: "hv-lanes-svg",
-                            role: "img", "aria-label": "worker lanes", "data-from": String(va), "data-to": String(vb) }, box);
+                            role: "img", "aria-label": host.ariaLabel || "worker lanes", "data-from": String(va), "data-to": String(vb) }, box);
     const defs = el("defs", {}, svg);
     const pat = el("pattern", { id: uid + "-hatch", width: "6", height: "6",
                                 patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" }, defs);
@@ -368,7 +368,10 @@ function createLanes(box, uid, host) {
     L.stuck = null;
     if (P.stuck && vb > P.T) {
       const sg = el("g", { class: "hv-stuck", visibility: "hidden" }, plot);
-      const xe = xOf(P.Tx) - 2;
+      // a stuck run never moves again: what waits goes on to the view's end
+      // (past P.Tx when a longer replay beside it stretches the axis)
+      const xe = Math.min(width - RPAD, xOf(Math.max(P.Tx, vb))) - 2;
+      L.stuckEnd = xe;
       const xT = xOf(P.T);
       for (let i = 0; i < sp.task.length; i++) {
         if (sp.end[i] !== null) continue;
@@ -403,7 +406,7 @@ function createLanes(box, uid, host) {
     L.culpritMarks = [];
     for (const [f, rr, j] of L.culpritBlocks) {
       const open = d.blocks.end[j] === null && d.spans.end[d.blocks.span[j]] === null;
-      const x1 = open && L.stuck ? xOf(P.Tx) - 2 : rr[0] + rr[2];
+      const x1 = open && L.stuck ? L.stuckEnd : rr[0] + rr[2];
       L.culpritMarks.push([f, el("rect", { x: String(rr[0]), y: String(rr[1] - 1.5), width: String(Math.max(4, x1 - rr[0])), height: String(rr[3] + 3),
                                    fill: "none", stroke: pal.culprit, "stroke-width": "2.5", "stroke-dasharray": "5 3",
                                    class: "hv-lane-culprit", visibility: "hidden" }, plot)]);
@@ -592,6 +595,32 @@ function createLanes(box, uid, host) {
   };
 }
 
+// the lane label column: room for the longest label (pids included), within limits
+function laneLabelWidth(P, width) {
+  const longest = Math.max(8, ...P.lanes.label.map((x) => String(x).length));
+  return Math.round(Math.min(Math.max(150, width * 0.3), Math.max(84, longest * 6.4 + 14)));
+}
+
+// the finding that holds at `time`: formed by then, not yet dissolved
+function findingOf(P, time) {
+  let best = null;
+  for (const f of P.findings) {
+    if (f.at <= time + 1e-9 && (f.until === null || f.until === undefined || time < f.until - 1e-12)) best = f;
+  }
+  return best;
+}
+
+// the sorted union of two sorted arrays of instants
+function mergeTimes(a, b) {
+  const out = [];
+  let i = 0, j = 0;
+  while (i < a.length || j < b.length) {
+    const x = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++];
+    if (!out.length || x > out[out.length - 1]) out.push(x);
+  }
+  return out;
+}
+
 // which span holds each track at time t (index into spans, or -1)
 function holdersAt(P, time) {
   const sp = P.d.spans;
@@ -671,13 +700,23 @@ function render({ model, el: host }) {
 
   const grid = h("div", "hv-grid", root);
   const left = h("div", "hv-left", grid);
+  const origCap = h("div", "hv-caption hv-orig-caption", left, "As recorded");
   const lanesBox = h("div", "hv-lanes", left);
+  // a fix's replayed lanes, under the original's (hidden until one is chosen)
+  const fixPane = h("div", "hv-fixpane", left);
+  const fixHead = h("div", "hv-fix-caption", fixPane);
+  const fixBox = h("div", "hv-fixlanes", fixPane);
+  const fixStatus = h("div", "hv-fix-status", fixPane);
+  fixStatus.setAttribute("aria-live", "off");
+  fixPane.style.display = origCap.style.display = "none";
   h("div", "hv-caption", left, "Who waits for whom at this instant");
   const graphBox = h("div", "hv-waitfor", left);
   const side = h("div", "hv-side", grid);
   const badge = h("div", "hv-badge", side);
   const status = h("div", "hv-status", side);
   const msg = h("div", "hv-message", side);
+  const fixesBox = h("div", "hv-fixes", side);
+  fixesBox.style.display = "none";
   const details = h("div", "hv-details", side);
   const legend = h("div", "hv-legend", side);
   const tip = h("div", "hv-tip", root);
@@ -696,13 +735,14 @@ function render({ model, el: host }) {
   const verdictsSeen = [];
 
   // ------------------------------------------------------------ time window
-  function extent() { return [0, P ? P.Tx : 1]; }
+  // the whole axis: the original's, and a longer replay's beside it
+  function extent() { return [0, Math.max(P ? P.Tx : 1, F ? F.Tx : 0)]; }
   function view() {
     const [a, b] = win || extent();
     return [a, Math.max(b, a + 1e-9)];
   }
   function tMin() { return Math.max(0, view()[0]); }
-  function tMax() { return Math.max(tMin(), Math.min(P.T, view()[1])); }
+  function tMax() { return Math.max(tMin(), Math.min(Math.max(P.T, F ? F.T : 0), view()[1])); }
   function clampWin(a, b) {
     const [e0, e1] = extent();
     const minW = Math.max((e1 - e0) * 1e-5, 1e-7);
@@ -718,7 +758,7 @@ function render({ model, el: host }) {
     if (w) {
       const [e0, e1] = extent();
       // a window reaching the end of a stuck run shows what still waits after it
-      if (P.stuck && w[1] >= P.T - 1e-9) w = [w[0], P.Tx];
+      if (P.stuck && w[1] >= P.T - 1e-9 && w[1] < P.Tx) w = [w[0], P.Tx];
       w = clampWin(w[0], w[1]);
       if (w[0] <= e0 + 1e-12 && w[1] >= e1 - 1e-12) w = null;
     }
@@ -727,11 +767,12 @@ function render({ model, el: host }) {
     const nt = Math.min(Math.max(t, tMin()), tMax());
     frame(nt);
     if (nt !== t) sync();
-    if (!opts || !opts.fromModel) {
-      // wheel zooms fire many times a second: tell Python once it settles
-      clearTimeout(winTimer);
-      winTimer = setTimeout(() => { model.set("window", win ? [win[0], win[1]] : []); model.save_changes(); }, 120);
-    }
+    if (!opts || !opts.fromModel) tellWindow();
+  }
+  function tellWindow() {
+    // wheel zooms fire many times a second: tell Python once it settles
+    clearTimeout(winTimer);
+    winTimer = setTimeout(() => { model.set("window", win ? [win[0], win[1]] : []); model.save_changes(); }, 120);
   }
   function zoomBy(factor, centre) {
     const [a, b] = view();
@@ -763,16 +804,172 @@ function render({ model, el: host }) {
   }
 
   const taskWords = (i) => taskWordsOf(P, i);
-  const lanes = createLanes(lanesBox, uid, {
+  const laneHost = {
     view, colourBy: () => colourBy, selected: () => selected, select, showTip,
     focus: () => root.focus({ preventScroll: true }),
     seek: (x) => { setPlaying(false); frame(Math.min(Math.max(x, tMin()), tMax())); sync(); },
     setWindow: (w) => setWindow(w), zoomBy, panBy,
+    labelWidth: (width) => Math.max(laneLabelWidth(P, width), F ? laneLabelWidth(F, width) : 0),
+  };
+  const lanes = createLanes(lanesBox, uid, laneHost);
+
+  // ------------------------------------------------------------ fixes
+  // A fix's replay is view data of its own, on the original's axis (built
+  // in hueyviz/render/fix.py): a second createLanes draws it on the same
+  // window, and every control moves both.
+  let F = null;          // the prepared replay of the fix shown
+  let fixEntry = null;   // its entry of the "fixes" model
+  let fixKind = model.get("fix") || "";
+  let stepTimes = null;  // the instants of both, for the step keys
+  const fixLanes = createLanes(fixBox, uid + "f", {
+    ...laneHost,
+    ariaLabel: "worker lanes of the fix, replayed",
+    // a pipeline's continuation ("id~1") is its parent task in the original
+    select: (id) => {
+      const base = id.includes("~") ? id.slice(0, id.lastIndexOf("~")) : id;
+      select(P && !P.taskIndex.has(id) && P.taskIndex.has(base) ? base : id);
+    },
   });
+  const span = (x) => (x === null || x === undefined ? "never finishes" : fmtT(x));
+
+  function prepareFix(kind) {
+    const fm = model.get("fixes") || {};
+    const entry = kind && fm.state === "ready" ? (fm.fixes || []).find((f) => f.kind === kind && f.data) : null;
+    fixKind = kind || "";
+    fixEntry = entry || null;
+    F = entry ? prepare(entry.data) : null;
+    stepTimes = F ? mergeTimes(P.d.times, F.d.times) : null;
+    root.dataset.fix = F ? fixKind : "";
+    fixPane.style.display = F ? "" : "none";
+    origCap.style.display = F ? "" : "none";
+    if (!F) fixBox.textContent = "";
+  }
+
+  function setFix(kind, opts) {
+    if (!P) { fixKind = kind || ""; return; }
+    const reachedEnd = win && win[1] >= P.T - 1e-9;
+    prepareFix(kind);
+    if (win) {
+      // a window that reached the end keeps reaching it, on the new axis
+      const [e0, e1] = extent();
+      win = clampWin(win[0], reachedEnd ? e1 : win[1]);
+      if (win[0] <= e0 + 1e-12 && win[1] >= e1 - 1e-12) win = null;
+      tellWindow();
+    }
+    drawFixes();
+    buildLanes();
+    const nt = Math.min(Math.max(t, tMin()), tMax());
+    const moved = nt !== t;
+    frame(nt);
+    if (moved) sync();
+    if (!(opts && opts.fromModel) && model.get("fix") !== fixKind) { model.set("fix", fixKind); model.save_changes(); }
+  }
+
+  function drawFix(time) {
+    const ff = findingOf(F, time);
+    fixLanes.draw(time, holdersAt(F, time), ff);
+    const d = F.d;
+    const size = stepAt(d.status, "size", time, 0), busy = stepAt(d.status, "busy", time, 0);
+    const blocked = stepAt(d.status, "blocked", time, 0), queued = stepAt(d.queue, "n", time, 0);
+    let words = `+${fmtT(time, P.T)} in the replay: ${busy} of ${size} worker${size === 1 ? "" : "s"} busy, ${blocked} blocked, ${queued} queued`;
+    if (ff) words += ` \u00b7 ${ff.verdict.toUpperCase()}`;
+    else if (time >= F.T - 1e-12 && fixEntry.verdict === "ok") words += " \u00b7 all done";
+    if (fixStatus.textContent !== words) fixStatus.textContent = words;
+    fixStatus.dataset.busy = String(busy);
+  }
+
+  const chip = (parent, verdict) => {
+    const pal = P.d.palette, col = pal.verdicts[verdict] || pal.muted;
+    const c = h("span", "hv-chip", parent, verdict);
+    c.style.background = col;
+    c.style.color = inkOn(col);
+    return c;
+  };
+
+  // the panel: each fix with its verdict and makespan; choosing one draws it
+  function drawFixes() {
+    const fm = model.get("fixes") || {};
+    // the list is redrawn: the fix that had the focus keeps it
+    const focused = fixesBox.contains(document.activeElement) ? (document.activeElement.dataset.kind || "") : null;
+    fixesBox.textContent = "";
+    fixHead.textContent = "";
+    fixesBox.style.display = fm.state && P ? "" : "none";
+    if (!fm.state || !P) return;
+    const head = h("div", "hv-fixes-head", fixesBox, "Fixes, replayed");
+    head.title = "hueyviz.advise: each usual fix applied to the recorded task scripts and replayed";
+    if (fm.state !== "ready") {
+      const words = fm.state === "computing" ? `Replaying each fix on the ${fm.tasks} tasks\u2026`
+        : fm.state === "error" ? `The replay failed: ${fm.why}` : `Not replayed yet (${fm.why}).`;
+      h("div", "hv-hint", fixesBox, words);
+      if (fm.state !== "computing") {
+        const b = btn("hv-advise", "replay the fixes", "replay each usual fix on this workload (hueyviz.advise), in the background", fixesBox);
+        b.addEventListener("click", () => { b.disabled = true; b.textContent = "replaying\u2026"; model.send({ type: "advise" }); });
+      }
+      return;
+    }
+    const base = h("div", "hv-fixes-base", fixesBox);
+    base.textContent = `Original: ${fm.verdict}; replayed, it ${fm.makespan === null ? "never finishes" : "takes " + fmtT(fm.makespan)}.`;
+    const list = h("div", "hv-fix-list", fixesBox);
+    list.setAttribute("role", "radiogroup");
+    list.setAttribute("aria-label", "fixes: choose one to see its replayed lanes");
+    const items = [];
+    for (const f of fm.fixes || []) {
+      const b = quiet(h("button", "hv-fix", list));
+      b.type = "button";
+      b.dataset.kind = f.kind;
+      b.setAttribute("role", "radio");
+      b.setAttribute("aria-checked", f.kind === fixKind && F ? "true" : "false");
+      b.tabIndex = f.kind === fixKind || (!F && !items.length) ? 0 : -1;
+      b.title = f.hint;
+      h("span", "hv-fix-kind", b, f.kind);
+      chip(b, f.verdict);
+      h("span", "hv-fix-span", b, span(f.makespan));
+      if (!f.data) b.disabled = true;
+      b.addEventListener("click", () => setFix(f.kind === fixKind && F ? "" : f.kind));
+      items.push(b);
+      if (focused === f.kind) b.focus({ preventScroll: true });
+    }
+    // arrows move through the fixes and show each (as radio buttons do)
+    list.addEventListener("keydown", (ev) => {
+      if (ev.key !== "ArrowDown" && ev.key !== "ArrowUp") return;
+      const on = items.filter((b) => !b.disabled);
+      if (!on.length) return;
+      const i = on.indexOf(document.activeElement);
+      const nb = on[(i + (ev.key === "ArrowDown" ? 1 : on.length - 1) + (i < 0 ? 1 : 0)) % on.length];
+      nb.focus();
+      setFix(nb.dataset.kind);
+      ev.preventDefault();
+      ev.stopPropagation();
+    });
+    const more = h("div", "hv-fix-detail", fixesBox);
+    if (!fixEntry) {
+      h("div", "hv-hint", more, "Choose a fix: its replayed lanes appear under the original's, on the same time axis, moved by the same controls.");
+      return;
+    }
+    const f = fixEntry;
+    h("div", "hv-fix-hint", more, f.hint);
+    for (const w of f.where || []) h("div", "hv-code", more, "at " + w);
+    if (f.reason) h("div", "", more, "Does not help: " + f.reason);
+    for (const n of f.notes || []) h("div", "hv-note", more, n);
+    const sim = fm.exact ? "exact: every task ran to its end in the recording"
+      : "approximate: " + (fm.notes || []).join("; ");
+    h("div", "hv-note", more, `A simulation of the recorded task scripts, not a recording (${sim}).`);
+    // the caption over the replayed lanes
+    const words = h("span", "hv-fix-words", fixHead);
+    h("b", "", words, `Fix \u201c${f.kind}\u201d, replayed: `);
+    chip(words, f.verdict);
+    words.appendChild(document.createTextNode(` makespan ${span(f.makespan)} (original, replayed: ${span(fm.makespan)}) \u00b7 ` +
+      `${fm.exact ? "a" : "an approximate"} simulation from the first task's arrival (+${fmtT(fm.origin || 0)})`));
+    const close = quiet(h("button", "hv-link hv-clear", fixHead, "\u00d7"));
+    close.type = "button"; close.title = "hide the fix"; close.setAttribute("aria-label", "hide the fix");
+    close.addEventListener("click", () => setFix(""));
+  }
+
   // the lanes for the current window, and the controls that follow the window
   function buildLanes() {
     if (!P) return;
     lanes.build(P);
+    if (F) fixLanes.build(F);
     const [va, vb] = view();
     winLabel.textContent = win ? `+${fmtT(va, vb - va)} \u2013 +${fmtT(vb, vb - va)}` : "";
     root.dataset.from = String(va);
@@ -795,14 +992,7 @@ function render({ model, el: host }) {
     return found < 0 ? "not yet enqueued" : P.S[c.state[found]];
   }
 
-  // the finding that holds at `time`: formed by then, not yet dissolved
-  function findingAt(time) {
-    let best = null;
-    for (const f of P.findings) {
-      if (f.at <= time + 1e-9 && (f.until === null || f.until === undefined || time < f.until - 1e-12)) best = f;
-    }
-    return best;
-  }
+  function findingAt(time) { return findingOf(P, time); }
 
   function workerLive(k, time) {
     const up = P.lanes.up[k], down = P.lanes.down[k];
@@ -1117,10 +1307,12 @@ function render({ model, el: host }) {
     const held = holdersAt(P, t);
     const finding = findingAt(t);
     lanes.draw(t, held, finding);
+    if (F) drawFix(t);
     const g = drawGraph(t, held, finding);
     drawSide(t, g, finding);
     scrub.value = String(t);
-    tLabel.textContent = `+${fmtT(t, P.T)} / ${fmtT(P.T)}`;
+    const end = Math.max(P.T, F ? F.T : 0);
+    tLabel.textContent = `+${fmtT(t, end)} / ${fmtT(end)}`;
     frames += 1;
     root.dataset.frame = String(frames);
     root.dataset.t = String(t);
@@ -1144,12 +1336,15 @@ function render({ model, el: host }) {
     root.dataset.loads = String(loads);
     verdictsSeen.push(P.findings.length ? P.findings[P.findings.length - 1].verdict : "ok");
     root.dataset.verdicts = verdictsSeen.slice(-50).join(",");
+    prepareFix(fixKind);
     if (first) {
       const w = model.get("window");
-      win = w && w.length === 2 ? clampWin(w[0], P.stuck && w[1] >= P.T - 1e-9 ? P.Tx : w[1]) : null;
+      // (a window reaching the end reaches that of a longer replay shown too)
+      win = w && w.length === 2 ? clampWin(w[0], w[1] >= P.T - 1e-9 ? extent()[1] : w[1]) : null;
     } else if (win) win = clampWin(win[0], win[1]);
     buildLanes();
     drawLegend();
+    if (first) drawFixes();   // (it reads no data: live batches leave it, and its focus, alone)
     liveTag.style.display = model.get("live") ? "" : "none";
     const findable = P.findings.length > 0;
     bFind.disabled = !findable;
@@ -1190,7 +1385,7 @@ function render({ model, el: host }) {
     if (model.get("playing") !== on) { model.set("playing", on); model.save_changes(); }
   }
   function step(dir) {
-    const ts = P.d.times;
+    const ts = stepTimes || P.d.times;
     if (!ts.length) return;
     const j = bisectRight(ts, t + (dir > 0 ? 1e-9 : -1e-9));
     let nt = dir > 0 ? ts[Math.min(ts.length - 1, j + 1)] : ts[Math.max(0, j)];
@@ -1260,6 +1455,8 @@ function render({ model, el: host }) {
     const nw = w && w.length === 2 ? w : null;
     if (JSON.stringify(nw) !== JSON.stringify(win)) setWindow(nw, { fromModel: true });
   };
+  const onFixes = () => { if (!P) return; prepareFix(fixKind); setFix(fixKind, { fromModel: true }); };
+  const onFix = () => { const k = model.get("fix") || ""; if (k !== fixKind || (k && !F)) setFix(k, { fromModel: true }); };
   const onColour = () => { const c = model.get("color_by") || "state"; if (c !== colourBy) { colourBy = c; colourSel.value = c; buildLanes(); drawLegend(); frame(t); } };
   model.on("change:selected", onSelected);
   model.on("change:data", onData);
@@ -1268,6 +1465,8 @@ function render({ model, el: host }) {
   model.on("change:live", onLive);
   model.on("change:window", onWindow);
   model.on("change:color_by", onColour);
+  model.on("change:fixes", onFixes);
+  model.on("change:fix", onFix);
 
   // size from the widget's own box, not the window: redraw the lanes at the
   // new width (once per animation frame however many resizes arrive)
@@ -1284,7 +1483,8 @@ function render({ model, el: host }) {
 
   // hooks for tests and benchmarks (no effect on the view)
   root.__hueyviz = { frame: (x) => frame(x), get t() { return t; }, get T() { return P ? P.T : 0; }, setPlaying,
-                     setWindow: (w) => setWindow(w), get window() { return view(); } };
+                     setWindow: (w) => setWindow(w), get window() { return view(); },
+                     setFix: (k) => setFix(k), get fix() { return F ? fixKind : ""; } };
 
   load();
 
@@ -1301,6 +1501,8 @@ function render({ model, el: host }) {
     model.off("change:selected", onSelected);
     model.off("change:window", onWindow);
     model.off("change:color_by", onColour);
+    model.off("change:fixes", onFixes);
+    model.off("change:fix", onFix);
   };
 }
 
