@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import uuid
 from typing import Optional
 
 import pytest
+from livekit import ConsumerProcess, killpg
 
 PY = sys.executable
 PROJECT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "djangoproj")
@@ -30,21 +30,10 @@ def run(cmd, env, timeout: float = 120.0, cwd: str = PROJECT) -> subprocess.Comp
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        _killpg(proc)
+        killpg(proc)
         out, err = proc.communicate(timeout=10)
         pytest.fail(f"{' '.join(cmd)} did not end in {timeout} s\n{out}\n{err}")
     return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
-
-
-def _killpg(proc) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:  # pragma: no cover
-        pass
 
 
 class Project:
@@ -103,14 +92,13 @@ class Project:
             c.kill()
 
 
-class Consumer:
+class Consumer(ConsumerProcess):
     """``manage.py run_huey ...`` or ``manage.py djangohuey --queue Q ...``."""
 
     def __init__(self, project: Project, args):
         self.project = project
         self.args = [*args, "-d", "0.01", "-m", "0.05", "-n"]
         self.log = os.path.join(project.dir, f"consumer-{uuid.uuid4().hex[:6]}.log")
-        self.proc: Optional[subprocess.Popen] = None
 
     def start(self) -> Consumer:
         with open(self.log, "ab") as log:
@@ -119,32 +107,8 @@ class Consumer:
                                          stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
     def stop(self, timeout: float = 30.0) -> bool:
-        """Graceful stop (SIGINT: huey finishes running tasks); True if it ended."""
-        if not self.alive():
-            return True
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return False
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            _killpg(self.proc)
-
-    def output(self) -> str:
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()[-6000:]
-        except OSError:
-            return ""
+        return super().stop(timeout)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 import uuid
+from typing import Optional
 
 import pytest
 
@@ -200,12 +201,57 @@ class App:
                 tracer.sink.close()
 
 
-class Consumer:
-    """``huey_consumer app.huey -w N -k KIND`` in its own process group."""
+def killpg(proc) -> None:
+    """kill -9 of a process's whole group (a consumer's workers included)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:  # pragma: no cover
+        pass
+
+
+class ConsumerProcess:
+    """A consumer in its own process group, its output in ``log``."""
+
+    proc: Optional[subprocess.Popen] = None
+    log: str = ""
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> bool:
+        """Graceful stop (SIGINT: huey finishes running tasks); True if it ended."""
+        if not self.alive():
+            return True
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return False
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            killpg(self.proc)
+
+    def output(self) -> str:
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()[-6000:]
+        except OSError:
+            return ""
+
+
+class Consumer(ConsumerProcess):
+    """``huey_consumer app.huey -w N -k KIND``."""
 
     def __init__(self, app: App, workers: int, kind: str, extra=()):
         self.app, self.workers, self.kind, self.extra = app, workers, kind, tuple(extra)
-        self.proc = None
         self.log = os.path.join(app.dir, f"consumer-{uuid.uuid4().hex[:6]}.log")
 
     def start(self) -> Consumer:
@@ -226,42 +272,8 @@ class Consumer:
 
     @property
     def pid(self) -> int:
+        assert self.proc is not None
         return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout: float = 15.0) -> bool:
-        """Graceful stop (SIGINT: huey finishes running tasks); True if it ended."""
-        if not self.alive():
-            return True
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            self.kill()
-            return False
-
-    def kill(self) -> None:
-        """kill -9 of the whole process group (workers included)."""
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            pass
-
-    def output(self) -> str:
-        try:
-            with open(self.log, errors="replace") as f:
-                return f.read()[-4000:]
-        except OSError:
-            return ""
 
 
 @pytest.fixture

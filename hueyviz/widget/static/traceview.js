@@ -1458,15 +1458,9 @@ function render({ model, el: host }) {
   const onFixes = () => { if (!P) return; prepareFix(fixKind); setFix(fixKind, { fromModel: true }); };
   const onFix = () => { const k = model.get("fix") || ""; if (k !== fixKind || (k && !F)) setFix(k, { fromModel: true }); };
   const onColour = () => { const c = model.get("color_by") || "state"; if (c !== colourBy) { colourBy = c; colourSel.value = c; buildLanes(); drawLegend(); frame(t); } };
-  model.on("change:selected", onSelected);
-  model.on("change:data", onData);
-  model.on("change:t", onT);
-  model.on("change:playing", onPlaying);
-  model.on("change:live", onLive);
-  model.on("change:window", onWindow);
-  model.on("change:color_by", onColour);
-  model.on("change:fixes", onFixes);
-  model.on("change:fix", onFix);
+  const handlers = { selected: onSelected, data: onData, t: onT, playing: onPlaying, live: onLive,
+                     window: onWindow, color_by: onColour, fixes: onFixes, fix: onFix };
+  for (const [name, fn] of Object.entries(handlers)) model.on("change:" + name, fn);
 
   // size from the widget's own box, not the window: redraw the lanes at the
   // new width (once per animation frame however many resizes arrive)
@@ -1494,15 +1488,7 @@ function render({ model, el: host }) {
     cancelAnimationFrame(resizeRaf);
     clearTimeout(winTimer);
     if (ro) ro.disconnect();
-    model.off("change:data", onData);
-    model.off("change:t", onT);
-    model.off("change:playing", onPlaying);
-    model.off("change:live", onLive);
-    model.off("change:selected", onSelected);
-    model.off("change:window", onWindow);
-    model.off("change:color_by", onColour);
-    model.off("change:fixes", onFixes);
-    model.off("change:fix", onFix);
+    for (const [name, fn] of Object.entries(handlers)) model.off("change:" + name, fn);
   };
 }
 
