@@ -57,7 +57,7 @@ class _Recorder:
             self.obj.detach()
 
 
-def _one_run(config: str, n_tasks: int, work: float, stats_db) -> dict:
+def _one_run(config: str, n_tasks: int, work: float, stats_db, workers: int = WORKERS) -> dict:
     huey = MemoryHuey(f"bench-{config}", utc=False)
     counter = itertools.count(1)
     done = threading.Event()
@@ -82,7 +82,7 @@ def _one_run(config: str, n_tasks: int, work: float, stats_db) -> dict:
     w0, c0 = time.perf_counter(), time.process_time()
     for _ in range(n_tasks):
         job()
-    consumer = huey.create_consumer(workers=WORKERS, worker_type="thread",
+    consumer = huey.create_consumer(workers=workers, worker_type="thread",
                                     periodic=False, initial_delay=0.001,
                                     backoff=1.15, max_delay=0.01,
                                     check_worker_health=False)
@@ -100,23 +100,23 @@ def _one_run(config: str, n_tasks: int, work: float, stats_db) -> dict:
             "events": events}
 
 
-def measure(n_tasks: int, work: float, rounds: int, stats_db) -> dict:
+def measure(n_tasks: int, work: float, rounds: int, stats_db, workers: int = WORKERS) -> dict:
     samples = {c: {"cpu_us": [], "wall_us": []} for c in CONFIGS}
     events = 0
     # Warm-up (imports, first consumer start) outside the figures.
     for c in CONFIGS:
-        _one_run(c, max(50, n_tasks // 10), work, stats_db)
+        _one_run(c, max(50, n_tasks // 10), work, stats_db, workers)
     for r in range(rounds):
         # Rotate the start so that no configuration always runs first.
         order = CONFIGS[r % len(CONFIGS):] + CONFIGS[:r % len(CONFIGS)]
         for c in order:
-            res = _one_run(c, n_tasks, work, stats_db)
+            res = _one_run(c, n_tasks, work, stats_db, workers)
             samples[c]["cpu_us"].append(res["cpu_us"])
             samples[c]["wall_us"].append(res["wall_us"])
             if c == "hueyviz":
                 events = res["events"]
     base = {k: statistics.median(samples["untraced"][k]) for k in ("cpu_us", "wall_us")}
-    out = {"n_tasks": n_tasks, "work_s": work, "rounds": rounds, "workers": WORKERS,
+    out = {"n_tasks": n_tasks, "work_s": work, "rounds": rounds, "workers": workers,
            "hueyviz_events_per_run": events, "configs": {}}
     for c in CONFIGS:
         med = {k: statistics.median(samples[c][k]) for k in ("cpu_us", "wall_us")}
@@ -137,6 +137,9 @@ def main(quick: bool = False) -> dict:
     rounds = 5 if quick else 9
     res = {
         "noop": measure(1000 if quick else 3000, 0.0, rounds, stats_db),
+        # One worker thread: no GIL hand-offs between workers, whose cost
+        # varies ten-fold from run to run with two and drowns the tracer's.
+        "noop_1worker": measure(1000 if quick else 3000, 0.0, rounds, stats_db, workers=1),
         "sleep_1ms": measure(300 if quick else 1000, 0.001, rounds, stats_db),
     }
     stats_db.close()

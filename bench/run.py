@@ -121,10 +121,16 @@ def rows(res: dict) -> list:
     if "noop" in ov:
         n = ov["noop"]["configs"]
         u, h, s = n["untraced"], n["hueyviz"], n["huey.contrib.stats"]
-        out.append(("a. CPU/task, no-op tasks", f"hueyviz {h['cpu_us_median']:.1f} us",
+        out.append(("a. CPU/task, no-op tasks, 2 worker threads", f"hueyviz {h['cpu_us_median']:.1f} us",
                     f"untraced {u['cpu_us_median']:.1f} us -> **{_x(h['cpu_ratio'])}**; "
                     f"huey.contrib.stats {s['cpu_us_median']:.0f} us = {_x(s['cpu_ratio'])}",
                     "<= 1.10x (aim 1.05x)", _ok(h["cpu_ratio"] <= 1.10)))
+        if "noop_1worker" in ov:
+            o = ov["noop_1worker"]["configs"]
+            u1, h1 = o["untraced"], o["hueyviz"]
+            out.append(("a. CPU/task, no-op tasks, 1 worker thread", f"hueyviz {h1['cpu_us_median']:.1f} us",
+                        f"untraced {u1['cpu_us_median']:.1f} us -> **{_x(h1['cpu_ratio'])}**",
+                        "<= 1.10x (aim 1.05x)", _ok(h1["cpu_ratio"] <= 1.10)))
         m = ov["sleep_1ms"]["configs"]
         u, h, s = m["untraced"], m["hueyviz"], m["huey.contrib.stats"]
         out.append(("a. wall/task, 1 ms tasks", f"hueyviz {h['wall_us_median']:.0f} us",
@@ -320,12 +326,16 @@ def markdown(res: dict) -> str:
             f"rotated. hueyviz records {n['hueyviz_events_per_run']} events per no-op run "
             f"(enqueued, executing, complete per task). For 1 ms tasks the sleep costs no "
             f"CPU, so their CPU ratio is the no-op ratio again; the 1.02x target is read on "
-            f"wall time (throughput).",
+            f"wall time (throughput). With two worker threads the per-task CPU of the same "
+            f"untraced batch varies several-fold from run to run (the threads hand the GIL "
+            f"to each other), which drowns a few microseconds of tracing; the same batch on "
+            f"one worker thread varies by a few percent, so that row carries the target.",
             "",
             "| tasks | config | CPU us/task | ratio | wall us/task | ratio |",
             "|---|---|---|---|---|---|",
         ]
-        for label, fig in (("no-op", n), ("1 ms", s)):
+        figs = [("no-op", n), ("no-op, 1 worker", ov.get("noop_1worker")), ("1 ms", s)]
+        for label, fig in ((a, b) for a, b in figs if b):
             for c, v in fig["configs"].items():
                 lines.append(f"| {label} | {c} | {v['cpu_us_median']:.1f} | {v['cpu_ratio']:.3f} "
                              f"| {v['wall_us_median']:.0f} | {v['wall_ratio']:.3f} |")
