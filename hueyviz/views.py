@@ -30,11 +30,17 @@ def trace_lanes(trace):
 
 
 def trace_state_at(trace, t: Optional[float] = None):
-    from .analysis.replay import state_at
+    from .analysis.detector import analyse
+    from .analysis.replay import snapshot, state_at
     states = trace.derived("states", dict)
     state = states.get(t)
     if state is None:
-        state = state_at(trace.events, t)
+        events = trace.events
+        if events and (t is None or t >= events[-1].t):
+            # The analysis' replay has seen every event: the end needs no second pass.
+            state = snapshot(analyse(trace).replay, t)
+        else:
+            state = state_at(events, t)
         if len(states) >= _STATES_KEPT:
             del states[next(iter(states))]
         states[t] = state

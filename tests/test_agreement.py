@@ -111,3 +111,19 @@ def test_whatif_scripts_are_the_lanes_minus_the_waits(real_trace):
         assert s.own == pytest.approx(own, abs=1e-9), tid
         waits = [arg for _, k, arg, _ in s.steps if k == "wait"]
         assert waits == [w.waits_on for sp in by_task[tid] for w in sp.blocked]
+
+
+def test_the_state_at_the_end_is_the_analysis_replay(real_trace):
+    """``Trace.state_at`` at (or after) the end reads the analysis' replay
+    instead of replaying again: it must be the state a fresh replay reaches."""
+    from hueyviz import Trace
+    tr = Trace(list(real_trace.events), header=real_trace.header)   # nothing cached
+    fresh = state_at(tr.events, None)
+    for t in (None, tr.end, tr.end + 1.0):
+        got = tr.state_at(t)
+        assert got.tasks == fresh.tasks and got.pools == fresh.pools
+        assert got.thread_waits == fresh.thread_waits and got.positions == fresh.positions
+        assert got.t == (fresh.t if t is None else t)
+    # The copy is a copy: the analysis' live records are not handed out.
+    rec = next(iter(tr.state_at(None).tasks.values()))
+    assert rec is not analyse(tr).replay.tasks[rec.id]

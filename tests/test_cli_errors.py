@@ -199,7 +199,7 @@ def test_ctrl_c_in_a_real_render_exits_130(tmp_path, deadlock):
         def slow(*a, **k):
             print("rendering", flush=True)
             threading.Event().wait(60)
-        p.render_perfetto = slow
+        p.iter_perfetto = slow
         from hueyviz.cli import main
         sys.exit(main(["render", {str(deadlock)!r}, "-o", {str(out)!r}, "--from", "1"]))
     """)

@@ -10,7 +10,7 @@ import importlib
 import json
 from typing import Any, Callable, Optional, Union
 
-__all__ = ["dumps", "loads"]
+__all__ = ["dumps", "dumps_sorted", "loads"]
 
 _orjson: Optional[Any]
 try:
@@ -44,3 +44,18 @@ def dumps(obj: Any) -> str:
         except TypeError:        # e.g. non-string keys in data
             pass
     return _plain_dumps(obj)
+
+
+def dumps_sorted(obj: Any) -> str:
+    """Compact JSON, keys sorted, ASCII only: the same bytes every run, in
+    any reader's encoding.  Values must be JSON's own.
+
+    Returned as text, not orjson's bytes: each of those keeps the 4 KB
+    buffer it was written into, which for the millions of events of a large
+    ``trace.json`` came to gigabytes.
+    """
+    if _orjson is not None:
+        text = _orjson.dumps(obj, option=_orjson.OPT_SORT_KEYS).decode()
+        if text.isascii():
+            return text
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["printable"]
+__all__ = ["natural_key", "printable"]
 
 # C0 and C1 controls, DEL, the Unicode line and paragraph separators, and
 # the bidirectional embeddings, overrides and isolates ("Trojan Source").
@@ -52,3 +52,20 @@ def printable(text: object, *, lines: bool = False) -> str:
     if pattern.search(s) is None:
         return s
     return pattern.sub(_escape, s)
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(text: str) -> list:
+    """Sort key so that Worker-2 comes before Worker-10.
+
+    Text and digit runs alternate (the split keeps that parity), so two keys
+    compare text with text and numbers with numbers.
+
+    >>> sorted(["w10", "w2", "w\u00b9"], key=natural_key)
+    ['w2', 'w10', 'w¹']
+    """
+    parts: list = _DIGITS.split(text)
+    parts[1::2] = [int(p) for p in parts[1::2]]
+    return parts

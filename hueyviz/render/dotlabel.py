@@ -17,7 +17,7 @@ import graphviz
 from . import palette
 from .markup import contrast_text, uid
 
-__all__ = ["clean_text", "ink", "label", "natural_key", "stable_id", "tooltip"]
+__all__ = ["clean_text", "ink", "label", "stable_id", "tooltip"]
 
 _CTRL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
@@ -70,6 +70,3 @@ def stable_id(prefix: str, key: str) -> str:
 def ink(fill: str) -> str:
     return contrast_text(fill, dark=palette.TEXT)
 
-
-def natural_key(s: str):
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", s)]

@@ -100,14 +100,20 @@ def parse_formats(formats: Union[str, Iterable[str], None]) -> List[str]:
     return [f for f in FILES + (FIXES,) if f in wanted]
 
 
-def _stage(stage: str, out: str, name: str, text: str) -> dict:
-    data = text.encode("utf-8")
+def _stage(stage: str, out: str, name: str, content: Union[str, Iterable[bytes]]) -> dict:
+    """Write one file into the staging folder: text, or UTF-8 pieces (a
+    large ``trace.json`` is never whole in memory)."""
+    pieces = (content.encode("utf-8"),) if isinstance(content, str) else content
+    digest, size = hashlib.sha256(), 0
     try:
         with open(os.path.join(stage, name), "wb") as f:
-            f.write(data)
+            for data in pieces:
+                f.write(data)
+                digest.update(data)
+                size += len(data)
     except OSError as exc:
         raise OutputError(os.path.join(out, name), exc) from None
-    return {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    return {"sha256": digest.hexdigest(), "bytes": size}
 
 
 @contextlib.contextmanager
@@ -148,7 +154,7 @@ def _manifest(trace, files: Dict[str, dict], at: Optional[float],
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
-def _given(text: str) -> Callable[[], str]:
+def _given(text: str) -> Callable[[], Union[str, Iterable[bytes]]]:
     return lambda: text
 
 
@@ -199,7 +205,7 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
     from .animated import render_animated
     from .fix import render_fix_lanes
     from .lanes import render_lanes
-    from .perfetto import render_perfetto
+    from .perfetto import iter_perfetto
     from .report import render_report
     from .waitfor import render_waitfor
 
@@ -219,14 +225,14 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
     if window is not None and at is None:
         inside = [f.at for f in d.findings if window[0] <= f.at <= window[1]]
         wat = inside[0] if inside else min(window[1], trace.end if len(trace) else window[1])
-    makers: Dict[str, Callable[[], str]] = {
+    makers: Dict[str, Callable[[], Union[str, Iterable[bytes]]]] = {
         "lanes.svg": lambda: render_lanes(trace, at=at, diagnosis=d, window=window),
         "waitfor.svg": lambda: render_waitfor(trace, at=wat, diagnosis=d),
         "animated.svg": lambda: render_animated(trace, diagnosis=d),
         "report.html": lambda: render_report(trace, diagnosis=d, window=window, advice=advice),
         # Perfetto zooms by itself: a window there just cuts the events
-        "trace.json": (lambda: render_perfetto(trace, diagnosis=d)) if window is None
-        else (lambda: render_perfetto(trace.window(*window))),
+        "trace.json": (lambda: iter_perfetto(trace, diagnosis=d)) if window is None
+        else (lambda: iter_perfetto(trace.window(*window))),
     }
     makers.update({name: _given(svg) for name, svg in fix_files})
     out = os.fspath(out_dir)

@@ -24,7 +24,7 @@ def _worker(key: Optional[str]) -> Optional[Worker]:
     if not key:
         return None
     host, pid, name = (["", "0"] + key.rsplit("/", 2))[-3:]
-    return Worker(host, int(pid) if pid.isdigit() else 0, name)
+    return Worker(host, int(pid) if pid.isdecimal() else 0, name)
 
 
 def knot_graph(diagnosis: Diagnosis) -> graphviz.Digraph:

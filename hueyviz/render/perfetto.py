@@ -19,7 +19,10 @@ after its closing wait.
 
 Everything is read off the one replay (:func:`hueyviz.analysis.detector.analyse`).
 Times are microseconds from the trace start.  The output is deterministic:
-events in a fixed order, keys sorted.
+events in a fixed order, keys sorted.  Each event is encoded (orjson) as
+soon as it is made (:func:`hueyviz.core.codec.dumps_sorted`) and the text
+is written a piece at a time (:func:`iter_perfetto`): a million tasks give
+about 4 million events, which as Python dicts held several gigabytes.
 
 >>> from hueyviz import Trace
 >>> to_perfetto(Trace([]))["traceEvents"]
@@ -27,31 +30,31 @@ events in a fixed order, keys sorted.
 """
 from __future__ import annotations
 
-import json
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..analysis.detector import analyse, diagnose
 from ..analysis.finding import Diagnosis
 from ..analysis.replay import Span
+from ..core.codec import dumps_sorted as _enc
+from ..core.codec import loads
 from ..core.event import Worker
+from ..core.text import natural_key
 
-__all__ = ["MAX_QUEUED_SLICES", "render_perfetto", "to_perfetto"]
+__all__ = ["MAX_QUEUED_SLICES", "iter_perfetto", "render_perfetto", "to_perfetto"]
 
 MAX_QUEUED_SLICES = 20_000      # more tasks: the queue-depth counter only
 MAX_NEVER_RAN = 200             # tracks for tasks that never ran
 MAX_ENQUEUE_MARKS = 20_000      # enqueue slices on non-worker threads
+_BATCH = 10_000                 # events per piece of iter_perfetto
 _SURROGATE = re.compile("[\ud800-\udfff]")
 Track = Tuple[int, int]
 
 
 def _s(text) -> str:
     """A string JSON can carry to any parser (lone surrogates replaced)."""
-    return _SURROGATE.sub("\ufffd", str(text))
-
-
-def _natural(s: str):
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", s)]
+    text = str(text)
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 def _label(name: Optional[str], task: Optional[str]) -> str:
@@ -66,12 +69,12 @@ class _Tracks:
         # enqueued or waited (the app's threads).
         self.named = named
         procs = sorted({(q, w.host, w.pid) for q, w in threads},
-                       key=lambda p: (str(p[0]), _natural(p[1]), p[2]))
+                       key=lambda p: (str(p[0]), natural_key(p[1]), p[2]))
         self.pid = {p: i + 1 for i, p in enumerate(procs)}
         self.tid: Dict[Tuple, int] = {}
         for p in procs:
             mine = sorted((w for q, w in threads if (q, w.host, w.pid) == p),
-                          key=lambda w: _natural(w.name))
+                          key=lambda w: natural_key(w.name))
             for i, w in enumerate(mine):
                 self.tid[(p[0], w)] = i + 1
 
@@ -108,10 +111,29 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
     diagnosis : Diagnosis, optional
         ``diagnose(trace)``, when already computed (for the finding instants).
     """
+    return loads(b"".join(iter_perfetto(trace, diagnosis)))
+
+
+def render_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> str:
+    """:func:`to_perfetto` as JSON text, one event per line, keys sorted."""
+    return b"".join(iter_perfetto(trace, diagnosis)).decode("utf-8")
+
+
+def iter_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> Iterator[bytes]:
+    """:func:`render_perfetto`'s UTF-8 text, a piece at a time (for files)."""
+    events, rest = _encoded(trace, diagnosis)
+    yield b'{"traceEvents": [\n'
+    for i in range(0, len(events), _BATCH):
+        yield ((",\n" if i else "") + ",\n".join(events[i:i + _BATCH])).encode("ascii")
+    yield b"\n], " + _enc(rest)[1:-1].encode("ascii") + b"}\n"
+
+
+def _encoded(trace, diagnosis: Optional[Diagnosis]) -> Tuple[List[str], dict]:
+    """Every event, encoded, in the file's order; and the top-level rest."""
     events = trace.events
     if not events:
-        return {"traceEvents": [], "displayTimeUnit": "ms",
-                "otherData": {"source": "hueyviz", "verdict": "ok"}}
+        return [], {"displayTimeUnit": "ms",
+                    "otherData": {"source": "hueyviz", "verdict": "ok"}}
     d = diagnosis if diagnosis is not None else diagnose(trace)
     a = analyse(trace)
     rp, history = a.replay, a.history
@@ -148,14 +170,19 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
             errors[(e.task, e.t)] = {"error": _s(e.get("error", "")),
                                      "message": _s(e.get("message", ""))}
 
-    slices: List[dict] = []
+    # A slice is kept encoded, beside the key it is sorted by.
+    slices: List[Tuple[int, int, float, float, str, str]] = []
+
+    def add_slice(x: dict) -> None:
+        slices.append((x["pid"], x["tid"], x["ts"], -x["dur"], x["name"], _enc(x)))
+
     first_span: Dict[str, Tuple[float, float, int, int]] = {}
     spans_of: Dict[str, List[Tuple[float, float, int, int]]] = {}
     for sp in history.spans:
         if sp.worker is None:
             continue
         pid, tid = tracks.of(sp.queue, sp.worker)
-        _span_slices(slices, sp, pid, tid, t_end, us, tasks, errors)
+        _span_slices(add_slice, sp, pid, tid, t_end, us, tasks, errors)
         end = sp.end if sp.end is not None else t_end
         rec = (sp.start, end, pid, tid)
         first_span.setdefault(sp.task, rec)
@@ -164,23 +191,23 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
         if w.waiter is not None or w.worker is None:
             continue
         pid, tid = track_of_thread(w.worker)
-        slices.append({
+        add_slice({
             "ph": "X", "name": f"wait {_label(_name(tasks, w.waits_on), w.waits_on)}",
             "cat": "wait", "pid": pid, "tid": tid, "ts": us(w.since),
             "dur": round(us(w.until if w.until is not None else t_end) - us(w.since), 3),
             "args": {"waits_on": _s(w.waits_on), "holds_worker": False,
                      "outcome": _s(w.outcome or "still waiting at end of trace")}})
 
-    flows: List[dict] = []
+    flows: List[str] = []
     flow_id = 0
 
     def flow(cat: str, name: str, ts_s: float, src: Track, ts_f: float, dst: Track) -> None:
         nonlocal flow_id
         flow_id += 1
-        flows.append({"ph": "s", "cat": cat, "name": name, "id": flow_id,
-                      "pid": src[0], "tid": src[1], "ts": ts_s})
-        flows.append({"ph": "f", "bp": "e", "cat": cat, "name": name, "id": flow_id,
-                      "pid": dst[0], "tid": dst[1], "ts": ts_f})
+        flows.append(_enc({"ph": "s", "cat": cat, "name": name, "id": flow_id,
+                           "pid": src[0], "tid": src[1], "ts": ts_s}))
+        flows.append(_enc({"ph": "f", "bp": "e", "cat": cat, "name": name, "id": flow_id,
+                           "pid": dst[0], "tid": dst[1], "ts": ts_f}))
 
     # Tasks that never ran: a track each under their queue's process, so
     # the arrows to them land on something.
@@ -195,7 +222,7 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
                            "args": {"name": _s(f"never ran: {_label(nr.name, nr.id)}")}})
         never_meta.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
                            "args": {"sort_index": tid}})
-        slices.append({"ph": "X", "name": _s(f"queued: {_label(nr.name, nr.id)}"),
+        add_slice({"ph": "X", "name": _s(f"queued: {_label(nr.name, nr.id)}"),
                        "cat": "queued", "pid": pid, "tid": tid, "ts": us(enq),
                        "dur": round(us(t_end) - us(enq), 3),
                        "args": {"task": _s(nr.id), "state": _s(nr.state),
@@ -214,10 +241,10 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
         if src == (0, 0):
             continue
         marks.append((e.t, src, e.task))
-        slices.append({"ph": "X", "name": _s(f"enqueue {_label(e.name, e.task)}"),
+        add_slice({"ph": "X", "name": _s(f"enqueue {_label(e.name, e.task)}"),
                        "cat": "enqueue", "pid": src[0], "tid": src[1], "ts": us(e.t), "dur": 0,
                        "args": {"task": _s(e.task)}})
-    slices.sort(key=lambda x: (x["pid"], x["tid"], x["ts"], -x["dur"], x["name"]))
+    slices.sort(key=lambda x: x[:5])
 
     # spawn: parent (at the enqueue, on its track) -> child's first execution
     for t, parent, child in sorted(history.spawns, key=lambda s: (s[0], s[2])):
@@ -263,10 +290,11 @@ def to_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> dict:
         instants.append({"ph": "i", "s": "g", "cat": "finding", "name": _s(name),
                          "pid": pid, "tid": tid, "ts": us(f.at), "args": args})
 
-    return {"traceEvents": tracks.metadata() + never_meta + slices + flows + counters + instants,
-            "displayTimeUnit": "ms",
-            "otherData": {"source": "hueyviz", "start_unix": t0, "verdict": d.verdict,
-                          "message": _s(d.message), "dropped_events": trace.dropped}}
+    head = [_enc(x) for x in tracks.metadata() + never_meta]
+    out = head + [x[-1] for x in slices] + flows + counters + [_enc(x) for x in instants]
+    return out, {"displayTimeUnit": "ms",
+                 "otherData": {"source": "hueyviz", "start_unix": t0, "verdict": d.verdict,
+                               "message": _s(d.message), "dropped_events": trace.dropped}}
 
 
 def _name(tasks, tid: str) -> Optional[str]:
@@ -274,19 +302,19 @@ def _name(tasks, tid: str) -> Optional[str]:
     return rec.name if rec is not None else None
 
 
-def _span_slices(out: List[dict], sp: Span, pid: int, tid: int, t_end: float, us,
+def _span_slices(out: Callable[[dict], None], sp: Span, pid: int, tid: int, t_end: float, us,
                  tasks, errors) -> None:
     end = sp.end if sp.end is not None else t_end
     args = {"task": _s(sp.task), "outcome": sp.outcome or "running at end of trace"}
     err = errors.get((sp.task, sp.end)) if sp.outcome == "error" else None
     if err:
         args.update(err)
-    out.append({"ph": "X", "name": _s(sp.name or "?"), "cat": "task",
+    out({"ph": "X", "name": _s(sp.name or "?"), "cat": "task",
                 "pid": pid, "tid": tid, "ts": us(sp.start),
                 "dur": round(us(end) - us(sp.start), 3), "args": args})
     for w in sp.blocked:
         until = min(w.until if w.until is not None else end, end)
-        out.append({
+        out({
             "ph": "X", "name": f"wait {_label(_name(tasks, w.waits_on), w.waits_on)}",
             "cat": "wait", "pid": pid, "tid": tid, "ts": us(w.since),
             "dur": round(us(until) - us(w.since), 3),
@@ -295,23 +323,27 @@ def _span_slices(out: List[dict], sp: Span, pid: int, tid: int, t_end: float, us
                      "outcome": w.outcome or "still waiting at end of trace"}})
 
 
-def _queue_tracks(depth, tasks, us, t_end: float, named: bool) -> List[dict]:
+def _queue_tracks(depth, tasks, us, t_end: float, named: bool) -> List[str]:
     """Per queue: a counter of queued tasks, and each task's time in the queue."""
-    out: List[dict] = []
+    res: List[str] = []
+
+    def add(event: dict) -> None:
+        res.append(_enc(event))
+
     qpid = 10_000                                    # beyond the consumer processes
     for i, q in enumerate(sorted(depth, key=str)):
         pid = qpid + i
         name = "queue" if not named else f"queue {q if q is not None else 'default'}"
-        out.append({"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
-                    "args": {"name": _s(name)}})
-        out.append({"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0,
-                    "args": {"sort_index": pid}})
+        add({"ph": "M", "name": "process_name", "pid": pid, "tid": 0,
+             "args": {"name": _s(name)}})
+        add({"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0,
+             "args": {"sort_index": pid}})
         for t, n in depth[q]:
-            out.append({"ph": "C", "name": "queued tasks", "pid": pid, "tid": 0,
-                        "ts": us(t), "args": {"queued": n}})
+            add({"ph": "C", "name": "queued tasks", "pid": pid, "tid": 0,
+                 "ts": us(t), "args": {"queued": n}})
     queued = [r for r in tasks.values() if r.enqueued is not None]
     if len(queued) > MAX_QUEUED_SLICES:
-        return out
+        return res
     pid_of = {q: qpid + i for i, q in enumerate(sorted(depth, key=str))}
     for rec in sorted(queued, key=lambda r: (r.enqueued, r.id)):
         qp = pid_of.get(rec.queue)
@@ -323,19 +355,9 @@ def _queue_tracks(depth, tasks, us, t_end: float, named: bool) -> List[dict]:
         ran = rec.started is not None
         args = {"task": _s(rec.id), "ran": ran}
         name = _s(rec.name or "?")
-        out.append({"ph": "b", "cat": "queued", "name": name, "id": _s(rec.id),
-                    "pid": pid, "tid": 0, "ts": us(rec.enqueued), "args": args})
-        out.append({"ph": "e", "cat": "queued", "name": name, "id": _s(rec.id),
-                    "pid": pid, "tid": 0, "ts": us(end)})
-    return out
-
-
-def render_perfetto(trace, diagnosis: Optional[Diagnosis] = None) -> str:
-    """:func:`to_perfetto` as JSON text, one event per line, keys sorted."""
-    obj = to_perfetto(trace, diagnosis)
-    lines = [json.dumps(e, sort_keys=True, ensure_ascii=True) for e in obj["traceEvents"]]
-    rest = {k: v for k, v in obj.items() if k != "traceEvents"}
-    head = json.dumps(rest, sort_keys=True, ensure_ascii=True)[1:-1]
-    body = ",\n".join(lines)
-    return '{"traceEvents": [\n' + body + "\n], " + head + "}\n"
+        add({"ph": "b", "cat": "queued", "name": name, "id": _s(rec.id),
+             "pid": pid, "tid": 0, "ts": us(rec.enqueued), "args": args})
+        add({"ph": "e", "cat": "queued", "name": name, "id": _s(rec.id),
+             "pid": pid, "tid": 0, "ts": us(end)})
+    return res
 

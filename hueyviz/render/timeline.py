@@ -9,12 +9,12 @@ so renderers that walk it are deterministic.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
 from ..analysis.detector import analyse, diagnose
 from ..analysis.replay import TaskRecord, Wait
+from ..core.text import natural_key
 from ..core.trace import Trace
 from .memo import remember_last
 
@@ -25,7 +25,6 @@ __all__ = [
     "Row",
     "Timeline",
     "build_timeline",
-    "natural_key",
     "outcome_key",
 ]
 
@@ -115,11 +114,6 @@ class Timeline:
     def span(self) -> float:
         return self.t1 - self.t0
 
-
-def natural_key(s: str):
-    """Sort key so that Worker-2 comes before Worker-10."""
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p)
-            for p in re.split(r"(\d+)", s)]
 
 
 def outcome_key(outcome: Optional[str], open_: bool) -> str:

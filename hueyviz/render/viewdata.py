@@ -21,11 +21,11 @@ rule 9).
 """
 from __future__ import annotations
 
-import re
 from typing import Dict, List, Optional
 
 from ..analysis.detector import analyse, diagnose
 from ..analysis.lane import lane_key
+from ..core.text import natural_key
 from . import palette
 from .viewlayout import build_layout
 
@@ -95,7 +95,7 @@ def build_view_data(trace, diagnosis=None, layout: bool = True,
             slots.setdefault((sp.queue, sp.worker), None)
     for q, w in rp.pool_members():
         slots.setdefault((q, w), None)
-    order = sorted(slots, key=lambda s: (str(s[0]), _natural(s[1].key)))
+    order = sorted(slots, key=lambda s: (str(s[0]), natural_key(s[1].key)))
     wkeys = [lane_key(q, w, n_queues) for q, w in order]
     widx = {s: i for i, s in enumerate(order)}
     wnames = [w.name for _, w in order]
@@ -316,9 +316,6 @@ def _name_colours(names: List[int], strings: List[str]) -> dict:
         out[str(i)] = cycle[len(out) % len(cycle)]
     return out
 
-
-def _natural(key: str):
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", key)]
 
 
 def _diagnosis_dict(d, t0: float, tidx: dict) -> dict:

@@ -27,9 +27,10 @@ import graphviz
 
 from ..analysis.detector import Diagnosis, Edge, Finding, diagnose
 from ..analysis.replay import PoolState, State, TaskRecord, Wait
+from ..core.text import natural_key
 from . import palette
 from .axis import duration_label
-from .dotlabel import clean_text, ink, label, natural_key, stable_id, tooltip
+from .dotlabel import clean_text, ink, label, stable_id, tooltip
 from .markup import uid
 
 __all__ = ["render_waitfor", "svg_of", "waitfor"]
