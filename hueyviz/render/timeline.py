@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(slots=True)
 class Block:
     """A blocked interval inside a bar: the task waited on ``waits_on``."""
 
@@ -46,7 +46,7 @@ class Block:
     knot: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Bar:
     task: str
     name: str
@@ -113,7 +113,6 @@ class Timeline:
     @property
     def span(self) -> float:
         return self.t1 - self.t0
-
 
 
 def outcome_key(outcome: Optional[str], open_: bool) -> str:
