@@ -1,6 +1,6 @@
 """Run every hueyviz benchmark; write bench/results.json and BENCHMARKS.md.
 
-    python3 dev.py bench            # full run (~13 min on 2 cores, 7 GB of RAM for the million-task render)
+    python3 dev.py bench            # full run (~13 min on 2 cores, 4 GB of RAM for the million-task render)
     python3 dev.py bench --quick    # smaller batches, fewer rounds (~1 min)
 
 (``dev.py bench`` installs the ``bench`` extra into ``.venv/`` and runs this

@@ -10,7 +10,7 @@ import importlib
 import json
 from typing import Any, Callable, Optional, Union
 
-__all__ = ["dumps", "dumps_sorted", "loads"]
+__all__ = ["dumps", "dumps_line", "dumps_sorted", "loads"]
 
 _orjson: Optional[Any]
 try:
@@ -59,3 +59,17 @@ def dumps_sorted(obj: Any) -> str:
         if text.isascii():
             return text
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def dumps_line(obj: Any) -> str:
+    """One line of a trace file: compact JSON, ASCII only (U+2028 and
+    friends in a task name must not split the line for readers that treat
+    them as line breaks); values JSON cannot hold are written as their repr."""
+    if _orjson is not None:
+        try:
+            text = _orjson.dumps(obj, default=repr).decode()
+            if text.isascii():
+                return text
+        except TypeError:        # e.g. non-string keys in data
+            pass
+    return json.dumps(obj, separators=(",", ":"), default=repr)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import operator
 import os
 import socket
@@ -16,6 +15,7 @@ import warnings
 from typing import IO, Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .._version import __version__
+from .codec import dumps_line
 from .collector import collector_paused
 from .errors import OutputError
 from .event import Event, TraceFormatError, to_json_dict
@@ -216,9 +216,8 @@ class Trace(Sequence[Event]):
         out): equal for equal events, wherever they were read from."""
         def make() -> str:
             h = hashlib.sha256()
-            dump = json.dumps
             for e in self._events:
-                h.update(dump(to_json_dict(e), default=repr).encode())
+                h.update(dumps_line(to_json_dict(e)).encode())
                 h.update(b"\n")
             return h.hexdigest()
         return self.derived("digest", make)
@@ -280,12 +279,9 @@ class Trace(Sequence[Event]):
             raise OutputError(target, exc) from None
 
     def write(self, f: IO[str], header: Optional[dict] = None) -> None:
-        # ASCII-only JSON: U+2028 and friends in task names must not split lines
-        # for readers that treat them as line breaks.
-        dump = json.dumps
-        f.write(dump(header or self.header) + "\n")
+        f.write(dumps_line(header or self.header) + "\n")
         for e in self._events:
-            f.write(dump(to_json_dict(e), default=repr) + "\n")
+            f.write(dumps_line(to_json_dict(e)) + "\n")
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike], *, strict: bool = True) -> Trace:

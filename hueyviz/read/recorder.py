@@ -18,7 +18,6 @@ recorded because of it.
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -26,6 +25,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import List, Optional
 
+from ..core.codec import dumps_line
 from ..core.errors import OutputError, SourceError
 from ..core.event import Event, to_json_dict
 from ..core.jsonl import open_trace
@@ -64,7 +64,6 @@ def record(source, path, *, duration: Optional[float] = None, start: str = "end"
     f = Follower(source, start=start, **follow_options)
     res = RecordResult(f.source.name, os.fspath(path))
     restore = _on_sigterm(stop)
-    dumps = json.dumps
     latest = [float("-inf")]
     try:
         try:
@@ -72,12 +71,13 @@ def record(source, path, *, duration: Optional[float] = None, start: str = "end"
         except OSError as exc:
             raise OutputError(res.path, exc) from None
         with out:
-            out.write(dumps(make_header(source=f.source.name, recorder="hueyviz record")) + "\n")
+            out.write(dumps_line(make_header(source=f.source.name, recorder="hueyviz record"))
+                      + "\n")
             out.flush()
 
             def write(events: List[Event]) -> None:
                 for e in events:
-                    out.write(dumps(to_json_dict(e), ensure_ascii=False, default=repr) + "\n")
+                    out.write(dumps_line(to_json_dict(e)) + "\n")
                     if e.kind == "dropped":
                         res.dropped += int(e.get("count", 0) or 0)
                     if e.t < latest[0]:
