@@ -116,6 +116,35 @@ def test_live_view_follows_a_tracer_and_stops():
     assert not view.live and view._thread is None
 
 
+def test_a_trace_too_big_for_the_browser_is_refused_with_what_to_do():
+    events = deadlock_events()
+    with pytest.raises(ValueError, match=r"8 events and the view takes at most 7 .*hueyviz render"):
+        TraceView(events, max_events=7)
+    assert TraceView(events, max_events=8).data["n_events"] == 8
+
+
+def test_a_live_view_stops_following_when_it_outgrows_the_browser():
+    huey = MemoryHuey("widget-too-big", utc=False)
+
+    @huey.task()
+    def job(i):
+        return i
+
+    tracer = hueyviz.trace(huey)
+    view = TraceView(tracer, interval=60, max_events=2)     # refreshed by hand here
+    try:
+        assert view.live and view.data["n_events"] == 0
+        job(1)
+        huey.execute(huey.dequeue())                        # 3 events
+        with pytest.warns(RuntimeWarning, match="stopped following: the trace has 3 events"):
+            assert view.refresh() is False
+        assert not view.live and view._stop.is_set()
+        assert view.data["n_events"] == 0 and len(view.trace) == 0    # what it showed stays
+    finally:
+        view.close()
+        tracer.detach()
+
+
 def test_static_view_does_not_start_a_thread():
     view = TraceView(deadlock_events())
     assert not view.live and view._thread is None

@@ -27,6 +27,7 @@ import pathlib
 import re
 import threading
 import time
+import warnings
 from typing import Any, Optional, Union
 
 import anywidget
@@ -37,7 +38,7 @@ from ..analysis.detector import diagnose
 from ..render.fix import build_fixes_data
 from ..render.viewdata import build_layout, build_view_data
 
-__all__ = ["FIXES_AUTO_TASKS", "TraceView", "render_static_svg"]
+__all__ = ["FIXES_AUTO_TASKS", "MAX_VIEW_EVENTS", "TraceView", "render_static_svg"]
 
 _STATIC = pathlib.Path(__file__).parent / "static"
 # advise() replays the workload about ten times.  A view of 500 tasks opens
@@ -45,6 +46,10 @@ _STATIC = pathlib.Path(__file__).parent / "static"
 # ~0.7 MB to send; 2 shared cores): up to this many, the fixes are replayed
 # as the view opens; a bigger view, or a live one, waits for the button.
 FIXES_AUTO_TASKS = 500
+# The view data is about 100 bytes of JSON per event, sent in one message
+# (100k tasks, 313k events: 32 MB, built in 7 s): a million-task trace would
+# hold the kernel for minutes and may take the browser's tab down with it.
+MAX_VIEW_EVENTS = 1_000_000
 
 
 # -- the widget -----------------------------------------------------------------
@@ -88,6 +93,11 @@ class TraceView(anywidget.AnyWidget):
     fix : str
         The fix shown beside the original first (its ``kind``, e.g.
         ``"pipeline"``); default none.
+    max_events : int
+        The most events the view takes (default ``MAX_VIEW_EVENTS``).  A
+        bigger trace raises ``ValueError`` (draw it with ``hueyviz render``,
+        whose lanes aggregate); a live view stops following when it grows
+        past it, keeping what it shows.
 
     Notes
     -----
@@ -119,7 +129,7 @@ class TraceView(anywidget.AnyWidget):
     def __init__(self, source=None, *, interval: float = 0.3, diagnosis=None,
                  since: Union[str, float, None] = None, window=None,
                  color_by: str = "state", fixes: Union[bool, Advice, None] = None,
-                 fix: str = "", **kw):
+                 fix: str = "", max_events: int = MAX_VIEW_EVENTS, **kw):
         if color_by not in ("state", "name"):
             raise ValueError("color_by must be 'state' or 'name'")
         if fixes is not None and not isinstance(fixes, (bool, Advice)):
@@ -128,6 +138,7 @@ class TraceView(anywidget.AnyWidget):
         self._advising: Optional[threading.Thread] = None
         self._owned: Optional[Any] = None   # a Follower this view opened (and closes)
         self._since: Optional[float] = None
+        self._max_events = max_events
         source = self._open(source, since)
         self._source = source
         self._interval = max(0.05, float(interval))
@@ -138,6 +149,10 @@ class TraceView(anywidget.AnyWidget):
         self._layout_key: Optional[tuple] = None
         self._layout: Optional[dict] = None
         trace = self._snapshot()
+        if len(trace) > max_events:
+            if self._owned is not None:
+                self._owned.close()
+            raise ValueError(_too_large(len(trace), max_events))
         self._trace = trace
         self._diagnosis = diagnosis if diagnosis is not None else diagnose(trace)
         data = self._build(trace, self._diagnosis)
@@ -300,6 +315,12 @@ class TraceView(anywidget.AnyWidget):
         n = len(trace) + int(getattr(trace, "dropped", 0) or 0)
         if n == self._seen:
             return False
+        if len(trace) > self._max_events:
+            self._stop.set()        # the pump ends; stop() may run on it
+            self.live = False
+            warnings.warn(f"hueyviz: live view stopped following: {_too_large(len(trace), self._max_events)}",
+                          RuntimeWarning, stacklevel=2)
+            return False
         self._seen = n
         self._trace = trace
         self._diagnosis = diagnose(trace)
@@ -399,6 +420,12 @@ class TraceView(anywidget.AnyWidget):
             pass
         bundle["text/plain"] = self._diagnosis.message
         return bundle
+
+
+def _too_large(n: int, most: int) -> str:
+    return (f"the trace has {n:,} events and the view takes at most {most:,} "
+            "(about 100 bytes each, sent to the browser at once); draw it with "
+            "`hueyviz render` (lanes.svg aggregates), or pass max_events= to try")
 
 
 def _status_of(d: dict, t: float) -> dict:
