@@ -79,7 +79,10 @@ def test_corrupt_rows_are_skipped_with_a_count(make_app, tmp_path, capsys):
 
 def test_file_huey_records_files_beside_its_path_and_record_cli(make_app, tmp_path):
     store = str(tmp_path / "store")
-    app = make_app("FileHuey", f"'app', path={store!r}, use_thread_lock=True")
+    # FileHuey's default file lock: use_thread_lock=True shares nothing between
+    # the worker processes, and a worker can then dequeue a task file while the
+    # test process is still writing it (a lost task, a ResultTimeout).
+    app = make_app("FileHuey", f"'app', path={store!r}")
     c = app.consumer(2, "process")
     m = app.module
     rec_out = str(tmp_path / "rec.jsonl")
