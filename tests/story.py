@@ -95,3 +95,17 @@ class Story:
                                          else self.default)
         self._add(kind, task, None, None if w is None else self.worker(w), data or None,
                   q=queue)
+
+
+def attached_late(workers=4):
+    """huey #618 as events: a consumer of ``workers`` threads was running
+    before the tracer attached (no announcements); each main task blocks on
+    its subtask before the next main starts."""
+    s = Story(workers, announce=False)
+    for i in range(workers):
+        s.enqueue(f"main{i}")
+    for i in range(workers):
+        s.start(f"main{i}", i)
+        s.enqueue(f"sub{i}", parent=f"main{i}", by=i)
+        s.block(f"main{i}", f"sub{i}", i)
+    return s

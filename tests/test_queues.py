@@ -7,7 +7,7 @@ consumer that was already running (huey issue #618).
 import threading
 
 from huey import MemoryHuey
-from story import Story
+from story import Story, attached_late
 
 import hueyviz
 from hueyviz import diagnose, whatif
@@ -73,15 +73,7 @@ def test_a_wait_on_a_queue_nobody_serves_is_said_not_silently_ok():
 
 
 def test_an_inferred_pool_finding_is_withdrawn_when_an_unseen_worker_acts():
-    # huey #618 as events: a 4-worker consumer was running before the tracer
-    # attached (no announcements); each main blocks before the next starts.
-    s = Story(4, announce=False)
-    for i in range(4):
-        s.enqueue(f"main{i}")
-    for i in range(4):
-        s.start(f"main{i}", i)
-        s.enqueue(f"sub{i}", parent=f"main{i}", by=i)
-        s.block(f"main{i}", f"sub{i}", i)
+    s = attached_late(4)        # huey #618
     d = diagnose(s.events)
     assert d.verdict == "deadlock" and len(d.findings) == 1
     assert d.culprit.waiter == "main3"                  # the fourth wait closed it

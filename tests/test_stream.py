@@ -19,7 +19,7 @@ from hueyviz.core.trace import TraceWarning
 from hueyviz.demo import run_demo
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "bench"))
-from story import Story
+from story import Story, attached_late
 from synth import synthetic_trace
 
 
@@ -177,13 +177,7 @@ def test_follow_prints_findings_as_they_form_and_withdraws_disproved_ones(tmp_pa
     each main blocks before the next starts.  Followed, the first knot (on
     the one worker seen) is withdrawn when the next worker acts, and the
     fourth wait's knot stays."""
-    s = Story(4, announce=False)
-    for i in range(4):
-        s.enqueue(f"main{i}")
-    for i in range(4):
-        s.start(f"main{i}", i)
-        s.enqueue(f"sub{i}", parent=f"main{i}", by=i)
-        s.block(f"main{i}", f"sub{i}", i)
+    s = attached_late(4)
     path = tmp_path / "late.jsonl"
     Trace(s.events).save(path)
     rc = main(["follow", str(path), "--from-start", "--duration", "0.5", "--json"])

@@ -92,25 +92,36 @@ def test_mimebundle_falls_back_to_svg_and_text():
     assert view.t == 3.0                                       # opens at the finding
 
 
-def test_live_view_follows_a_tracer_and_stops():
+@pytest.fixture
+def traced():
+    """A traced MemoryHuey and ``run_one()``, which enqueues a task and
+    executes it here (3 events)."""
     huey = MemoryHuey("widget-live", utc=False)
 
     @huey.task()
     def job(i):
         return i
 
+    def run_one():
+        job(1)
+        huey.execute(huey.dequeue())
+
     tracer = hueyviz.trace(huey)
+    yield tracer, run_one
+    tracer.detach()
+
+
+def test_live_view_follows_a_tracer_and_stops(traced):
+    tracer, run_one = traced
     view = TraceView(tracer, interval=0.05)
     try:
         assert view.live and view.data["n_events"] == 0
-        job(1)
-        huey.execute(huey.dequeue())
+        run_one()
         assert view.wait_for(lambda tr: any(e.kind == "complete" for e in tr), timeout=10)
         assert view.data["n_events"] == 3
         assert len(view.data["spans"]["task"]) == 1
     finally:
         view.close()
-        tracer.detach()
     assert view._stop.is_set()
     view.stop()
     assert not view.live and view._thread is None
@@ -123,26 +134,18 @@ def test_a_trace_too_big_for_the_browser_is_refused_with_what_to_do():
     assert TraceView(events, max_events=8).data["n_events"] == 8
 
 
-def test_a_live_view_stops_following_when_it_outgrows_the_browser():
-    huey = MemoryHuey("widget-too-big", utc=False)
-
-    @huey.task()
-    def job(i):
-        return i
-
-    tracer = hueyviz.trace(huey)
+def test_a_live_view_stops_following_when_it_outgrows_the_browser(traced):
+    tracer, run_one = traced
     view = TraceView(tracer, interval=60, max_events=2)     # refreshed by hand here
     try:
         assert view.live and view.data["n_events"] == 0
-        job(1)
-        huey.execute(huey.dequeue())                        # 3 events
+        run_one()                                           # 3 events
         with pytest.warns(RuntimeWarning, match="stopped following: the trace has 3 events"):
             assert view.refresh() is False
-        assert not view.live and view._stop.is_set()
+        assert not view.live and view._stop.is_set() and view._thread is None
         assert view.data["n_events"] == 0 and len(view.trace) == 0    # what it showed stays
     finally:
         view.close()
-        tracer.detach()
 
 
 def test_static_view_does_not_start_a_thread():

@@ -47,29 +47,29 @@ def dumps(obj: Any) -> str:
 
 
 def dumps_sorted(obj: Any) -> str:
-    """Compact JSON, keys sorted, ASCII only: the same bytes every run, in
-    any reader's encoding.  Values must be JSON's own.
+    """:func:`dumps_line` with keys sorted: the same bytes every run.
 
-    Returned as text, not orjson's bytes: each of those keeps the 4 KB
+    Both return text, not orjson's bytes: each of those keeps the 4 KB
     buffer it was written into, which for the millions of events of a large
     ``trace.json`` came to gigabytes.
     """
-    if _orjson is not None:
-        text = _orjson.dumps(obj, option=_orjson.OPT_SORT_KEYS).decode()
-        if text.isascii():
-            return text
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return _ascii(obj, sort_keys=True)
 
 
 def dumps_line(obj: Any) -> str:
     """One line of a trace file: compact JSON, ASCII only (U+2028 and
     friends in a task name must not split the line for readers that treat
     them as line breaks); values JSON cannot hold are written as their repr."""
+    return _ascii(obj, sort_keys=False)
+
+
+def _ascii(obj: Any, sort_keys: bool) -> str:
     if _orjson is not None:
         try:
-            text = _orjson.dumps(obj, default=repr).decode()
+            text = _orjson.dumps(obj, default=repr,
+                                 option=_orjson.OPT_SORT_KEYS if sort_keys else None).decode()
             if text.isascii():
                 return text
         except TypeError:        # e.g. non-string keys in data
             pass
-    return json.dumps(obj, separators=(",", ":"), default=repr)
+    return json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"), default=repr)

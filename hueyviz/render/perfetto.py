@@ -223,10 +223,10 @@ def _encoded(trace, diagnosis: Optional[Diagnosis]) -> Tuple[List[str], dict]:
         never_meta.append({"ph": "M", "name": "thread_sort_index", "pid": pid, "tid": tid,
                            "args": {"sort_index": tid}})
         add_slice({"ph": "X", "name": _s(f"queued: {_label(nr.name, nr.id)}"),
-                       "cat": "queued", "pid": pid, "tid": tid, "ts": us(enq),
-                       "dur": round(us(t_end) - us(enq), 3),
-                       "args": {"task": _s(nr.id), "state": _s(nr.state),
-                                "outcome": "never ran before the end of trace"}})
+                   "cat": "queued", "pid": pid, "tid": tid, "ts": us(enq),
+                   "dur": round(us(t_end) - us(enq), 3),
+                   "args": {"task": _s(nr.id), "state": _s(nr.state),
+                            "outcome": "never ran before the end of trace"}})
         spans_of.setdefault(nr.id, []).append((enq, t_end, pid, tid))
         first_span.setdefault(nr.id, (enq, t_end, pid, tid))
     # Enqueues by threads that are no worker (the app's): zero-length slices.
@@ -242,8 +242,8 @@ def _encoded(trace, diagnosis: Optional[Diagnosis]) -> Tuple[List[str], dict]:
             continue
         marks.append((e.t, src, e.task))
         add_slice({"ph": "X", "name": _s(f"enqueue {_label(e.name, e.task)}"),
-                       "cat": "enqueue", "pid": src[0], "tid": src[1], "ts": us(e.t), "dur": 0,
-                       "args": {"task": _s(e.task)}})
+                   "cat": "enqueue", "pid": src[0], "tid": src[1], "ts": us(e.t), "dur": 0,
+                   "args": {"task": _s(e.task)}})
     slices.sort(key=lambda x: x[:5])
 
     # spawn: parent (at the enqueue, on its track) -> child's first execution
@@ -310,8 +310,8 @@ def _span_slices(out: Callable[[dict], None], sp: Span, pid: int, tid: int, t_en
     if err:
         args.update(err)
     out({"ph": "X", "name": _s(sp.name or "?"), "cat": "task",
-                "pid": pid, "tid": tid, "ts": us(sp.start),
-                "dur": round(us(end) - us(sp.start), 3), "args": args})
+         "pid": pid, "tid": tid, "ts": us(sp.start),
+         "dur": round(us(end) - us(sp.start), 3), "args": args})
     for w in sp.blocked:
         until = min(w.until if w.until is not None else end, end)
         out({

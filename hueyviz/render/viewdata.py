@@ -317,7 +317,6 @@ def _name_colours(names: List[int], strings: List[str]) -> dict:
     return out
 
 
-
 def _diagnosis_dict(d, t0: float, tidx: dict) -> dict:
     out = {"verdict": d.verdict, "at": _r(d.at, t0), "message": d.message,
            "culprit": None, "knot": [], "workers": dict(d.workers)}

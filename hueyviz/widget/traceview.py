@@ -316,10 +316,9 @@ class TraceView(anywidget.AnyWidget):
         if n == self._seen:
             return False
         if len(trace) > self._max_events:
-            self._stop.set()        # the pump ends; stop() may run on it
-            self.live = False
-            warnings.warn(f"hueyviz: live view stopped following: {_too_large(len(trace), self._max_events)}",
-                          RuntimeWarning, stacklevel=2)
+            self.stop()
+            warnings.warn("hueyviz: live view stopped following: "
+                          + _too_large(len(trace), self._max_events), RuntimeWarning, stacklevel=2)
             return False
         self._seen = n
         self._trace = trace
