@@ -420,6 +420,10 @@ class _Detector:
             if rec is not None and rec.state == "unknown" and self.active is None:
                 for w in list(waits):
                     self._hang(w, w.since)
+        return self.standing()
+
+    def standing(self) -> List[Finding]:
+        """The findings not retracted, in order of time."""
         out = [f for i, f in enumerate(self.findings) if i not in self.retracted]
         out.sort(key=lambda f: f.at)
         return out
@@ -603,9 +607,7 @@ class LiveDiagnosis:
     def diagnosis(self) -> Diagnosis:
         """The verdict on everything fed so far."""
         det = self._det
-        findings = [f for i, f in enumerate(det.findings) if i not in det.retracted]
-        findings.sort(key=lambda f: f.at)
-        return _verdict(findings, det.rp, tuple(sorted(det.unseen, key=str)),
+        return _verdict(det.standing(), det.rp, tuple(sorted(det.unseen, key=str)),
                         det.rp.dropped, None if not self.events else det.rp.t, self.events > 0)
 
 

@@ -259,8 +259,7 @@ class BufferedSink:
         e = Event(time.time(), "alive", None, None, None,
                   {"proc": self.proc, "sent": self._seq + 1, "meta": self._meta,
                    "dropped": lost})
-        self._seq += 1
-        batch.append((self._seq, dumps(to_json_dict(e))))
+        self._add(batch, e)
         self._batch_news = lost
 
     def _events_in(self, batch: List[Tuple[int, str]]) -> int:
