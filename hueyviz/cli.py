@@ -314,13 +314,18 @@ def read_source(source, args=None):
     for note in notes:
         _say(f"hueyviz: warning: {note}", err=True)
     if not len(tr):
-        why = "no events were recorded there"
-        if tr.warnings:
-            why = "every entry was skipped (see the warnings above)"
-        elif os.path.isdir(_source_words(source)):
-            why = "the folder holds no trace files (or only empty ones)"
-        raise SourceError(f"{_source_words(source)}: nothing to read: {why}")
+        where = _source_words(source)
+        raise _nothing_to_read(where, bool(tr.warnings), os.path.isdir(where))
     return tr
+
+
+def _nothing_to_read(where: str, skipped: bool, folder: bool = False) -> SourceError:
+    why = "no events were recorded there"
+    if skipped:
+        why = "every entry was skipped (see the warnings above)"
+    elif folder:
+        why = "the folder holds no trace files (or only empty ones)"
+    return SourceError(f"{where}: nothing to read: {why}")
 
 
 def window(tr, args, source=None):
@@ -424,9 +429,7 @@ def _diagnose_file(path: str, args):
     for note in notes:
         _say(f"hueyviz: warning: {note}", err=True)
     if not lines.count:
-        why = "every entry was skipped (see the warnings above)" if lines.notes else \
-            "no events were recorded there"
-        raise SourceError(f"{path}: nothing to read: {why}")
+        raise _nothing_to_read(path, bool(lines.notes))
     return d, lines.count
 
 
