@@ -21,6 +21,7 @@ back to the static lanes + wait-for SVG and the diagnosis text.
 """
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import pathlib
@@ -430,7 +431,7 @@ def _too_large(n: int, most: int) -> str:
 def _status_of(d: dict, t: float) -> dict:
     """What one view data says at ``t``: its workers, the finding then."""
     st = d.get("status") or {}
-    k = _bisect_right(st.get("t", []), t + 1e-12) - 1
+    k = bisect.bisect_right(st.get("t", []), t + 1e-12) - 1
     size = st["size"][k] if k >= 0 else 0
     finding = None
     for f in d.get("findings", ()):
@@ -446,11 +447,6 @@ def _status_of(d: dict, t: float) -> dict:
                 "waiter": ids[culprit["waiter"]] if culprit.get("waiter", -1) >= 0 else None,
                 "waits_on": ids[culprit["target"]] if culprit.get("target", -1) >= 0 else None},
             "lanes": list(d.get("lanes", {}).get("label", d["workers"]))}
-
-
-def _bisect_right(a, x) -> int:
-    import bisect
-    return bisect.bisect_right(a, x)
 
 
 def _default_window(data: dict) -> Optional[list]:
