@@ -167,7 +167,10 @@ def build_view_data(trace, diagnosis=None, layout: bool = True,
     data.update(_lanes(order, history, t0, strings))
     data["pools"] = _pools(order, history, rp, t0, strings)
     data["status"] = _status(history.pools, t0)
-    data["findings"] = [_finding_dict(f, t0, tidx, rp)
+    ended: Dict[tuple, Optional[float]] = {}
+    for wt in rp.waits:        # the first of equal keys (two threads' waits at once)
+        ended.setdefault((wt.waiter, wt.waits_on, wt.since), wt.until)
+    data["findings"] = [_finding_dict(f, t0, tidx, ended)
                         for f in getattr(diagnosis, "findings", ())[:MAX_FINDINGS]]
     data["windows"] = _windows(data, history, t0)
     data["name_colours"] = _name_colours(tasks["name"], strings.items)
@@ -267,17 +270,15 @@ def _status(pools, t0: float) -> dict:
     return out
 
 
-def _finding_dict(f, t0: float, tidx: dict, rp) -> dict:
+def _finding_dict(f, t0: float, tidx: dict, ended: dict) -> dict:
     """One finding, with ``until``: when its closing wait ended (the knot
-    dissolved, or its workers were lost); None while it still holds."""
+    dissolved, or its workers were lost); None while it still holds.
+    ``ended``: each wait's end by (waiter, waits_on, since)."""
     d = _diagnosis_dict(f, t0, tidx)
     until = f.ends
     c = f.culprit
     if c is not None and until is None:
-        for w in rp.waits:
-            if w.waiter == c.waiter and w.waits_on == c.waits_on and w.since == c.since:
-                until = w.until
-                break
+        until = ended.get((c.waiter, c.waits_on, c.since))
     d["until"] = _r(until, t0)
     d["stuck"] = f.verdict in STUCK and until is None
     return d
