@@ -16,22 +16,26 @@ import hueyviz
 
 pytest.importorskip("redis", reason="the test extra installs redis-py")
 
-GUARDED = "guard = hueyviz.guard(huey)"
+def _two_consumers(make_app, srv, guard="hueyviz.guard(huey)"):
+    """The app with ``guard``, two one-worker consumers, and a follower
+    (entered by the caller) that has seen both workers up."""
+    app = make_app("RedisHuey", f"'app', url={srv.url!r}", extra=f"guard = {guard}")
+    a = app.consumer(1, "thread")
+    b = app.consumer(1, "thread")
+    return app, hueyviz.follow(app.module.huey, reorder=0), (a, b)
 
 
-def _app(make_app, srv):
-    return make_app("RedisHuey", f"'app', url={srv.url!r}", extra=GUARDED)
+def _both_up(f, consumers):
+    assert f.wait_for(lambda tr: sum(e.kind == "worker_up" for e in tr) >= 2, 20), \
+        "".join(c.output() for c in consumers)
 
 
 def test_the_second_wait_across_processes_is_refused_the_first_completes(make_app,
                                                                          redis_server):
-    app = _app(make_app, redis_server)
-    a = app.consumer(1, "thread")
-    b = app.consumer(1, "thread")
+    app, follower, (a, b) = _two_consumers(make_app, redis_server)
     m = app.module
-    with hueyviz.follow(m.huey, reorder=0) as f:
-        assert f.wait_for(lambda tr: sum(e.kind == "worker_up" for e in tr) >= 2, 20), \
-            a.output() + b.output()
+    with follower as f:
+        _both_up(f, (a, b))
         # Both mains take a worker (gate=2); `first` blocks at once, `second`
         # waits for the file "go", which appears once `first`'s wait is in
         # the stream: the order of the two waits is then certain.
@@ -64,14 +68,11 @@ def test_a_guard_without_the_shared_stream_would_refuse_the_first_wait(make_app,
     """The same workload with follow=False: each guard sees only its own
     process.  It refuses the first wait on its own single worker: the false
     DeadlockError the shared stream prevents (and why it is the default)."""
-    app = make_app("RedisHuey", f"'app', url={redis_server.url!r}",
-                   extra="guard = hueyviz.guard(huey, follow=False)")
-    a = app.consumer(1, "thread")
-    b = app.consumer(1, "thread")
+    app, follower, consumers = _two_consumers(make_app, redis_server,
+                                              "hueyviz.guard(huey, follow=False)")
     m = app.module
-    with hueyviz.follow(m.huey, reorder=0) as f:
-        assert f.wait_for(lambda tr: sum(e.kind == "worker_up" for e in tr) >= 2, 20), \
-            a.output() + b.output()
+    with follower as f:
+        _both_up(f, consumers)
         first = m.main(2, gate=2)
         m.main(2, gate=2, go="go")
         with pytest.raises(hueyviz.DeadlockError.__mro__[2]):
