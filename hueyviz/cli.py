@@ -393,9 +393,9 @@ def _one_trace_file(sources) -> Optional[str]:
 
 def _diagnose_file(path: str, args):
     """Diagnose one trace file as a stream; (Diagnosis, events read)."""
-    from .analysis.detector import diagnose_stream
+    from .analysis.detector import diagnose_blocks
     from .core.errors import TraceFormatError
-    from .core.jsonl import Lines, open_trace, time_sorted
+    from .core.jsonl import Lines, open_trace, sorted_blocks
     from .core.trace import clock_note, header_unlogged
     try:
         f = open_trace(path, "rb")
@@ -404,16 +404,19 @@ def _diagnose_file(path: str, args):
     later = [0]
     ends: list = []
 
-    def ends_seen(events):
-        for e in events:
+    def ends_seen(blocks):
+        last = None
+        for block in blocks:
             if not ends:
-                ends.append(e)
-            yield e
-        if ends:
-            ends.append(e)
+                ends.append(block[0])
+            last = block[-1]
+            yield block
+        if last is not None:
+            ends.append(last)
     with f:
-        lines = Lines(f, path, strict=not getattr(args, "lenient", False))
-        d = diagnose_stream(ends_seen(time_sorted(lines, counter=later)),
+        # Not kept: no need to share one copy of each task id among its events.
+        lines = Lines(f, path, strict=not getattr(args, "lenient", False), intern_ids=False)
+        d = diagnose_blocks(ends_seen(sorted_blocks(lines.blocks(), counter=later)),
                             unlogged=lambda: header_unlogged(lines.header or {}, lines.losses))
     notes = list(lines.notes)
     late = lines.late_note("put in time order within a window of 100000 events")

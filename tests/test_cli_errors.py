@@ -95,7 +95,7 @@ def test_a_bug_in_hueyviz_is_exit_3_with_one_line(capsys, monkeypatch, deadlock)
     def broken(*args, **kwargs):
         raise RuntimeError("oops")
     monkeypatch.setattr(detector, "diagnose", broken)
-    monkeypatch.setattr(detector, "diagnose_stream", broken)   # a whole file streams
+    monkeypatch.setattr(detector, "diagnose_blocks", broken)   # a whole file streams
     rc, out, err = cli(capsys, "diagnose", deadlock)
     assert rc == EXIT_BUG == 3
     assert err.startswith("hueyviz: internal error (a bug in hueyviz ")

@@ -119,8 +119,8 @@ def test_a_stream_holds_the_work_in_flight_not_the_stream(monkeypatch):
     sizes = []
     real = detector._Detector.settle
 
-    def watched(self):
-        real(self)
+    def watched(self, fed=1):
+        real(self, fed)
         sizes.append(len(self.rp.tasks))
     monkeypatch.setattr(detector._Detector, "settle", watched)
     tr = synthetic_trace(20_000, 8, seed=2)

@@ -20,6 +20,7 @@ import copy
 import os
 from collections import ChainMap
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from ..core.collector import collector_paused
@@ -39,6 +40,7 @@ __all__ = [
     "LiveDiagnosis",
     "analyse",
     "diagnose",
+    "diagnose_blocks",
     "diagnose_stream",
     "find_findings",
     "find_knot",
@@ -48,6 +50,7 @@ __all__ = [
 
 _SETTLE_MIN = 50_000          # events between two evictions of settled tasks
 _ENDS_NO_RESULT = frozenset({"complete", "revoked", "expired", "interrupted", "lost"})
+_POOL_CHANGES = frozenset({"worker_down", "pool", "consumer"})
 _WORKER_KINDS = frozenset({"executing", "worker_up", "block", "unblock", "retrying",
                            "complete", "error", "timeout", "locked", "canceled",
                            "rate-limited", "interrupted"})
@@ -181,10 +184,11 @@ class _Detector:
         self._fed = 0
         self._settle_at = _SETTLE_MIN
 
-    def settle(self) -> None:
+    def settle(self, fed: int = 1) -> None:
         """Forget settled tasks now and then (a stream without history: memory
-        in proportion to the work in flight, not to the stream)."""
-        self._fed += 1
+        in proportion to the work in flight, not to the stream); ``fed``
+        events were fed since the last call."""
+        self._fed += fed
         if self._fed >= self._settle_at:
             rp = self.rp
             keep = frozenset(self.active.waiters | self.active.targets) if self.active else \
@@ -207,8 +211,28 @@ class _Detector:
             self._on_block(e)
         elif kind in _ENDS_NO_RESULT:
             self._on_no_result(e)
-        elif kind in ("worker_down", "pool", "consumer") and self.active is None:
+        elif kind in _POOL_CHANGES and self.active is None:
             self._check(None)
+
+    def feed_all(self, events: Iterable[Event]) -> None:
+        """:meth:`feed` each event, with the common case written out: no
+        knot open, and an event that cannot close one."""
+        rp = self.rp
+        apply = rp.apply
+        for e in events:
+            if self.active is not None:
+                self.feed(e)
+                continue
+            apply(e)
+            kind = e.kind
+            if kind == "block":
+                self._on_block(e)
+            elif kind in _ENDS_NO_RESULT:
+                # Ends without a result matter to those who wait for them.
+                if kind == "lost" or e.task in rp.waiting:
+                    self._on_no_result(e)
+            elif kind in _POOL_CHANGES:
+                self._check(None)
 
     # -- checks ------------------------------------------------------------------
     def _on_block(self, e: Event) -> None:
@@ -472,8 +496,7 @@ def analyse(trace) -> Analysis:
 def _analyse(events) -> Analysis:
     det = _Detector(history=True)
     with collector_paused():
-        for e in events:
-            det.feed(e)
+        det.feed_all(events)
         findings = det.finish()
     return Analysis(det.rp, tuple(findings), tuple(sorted(det.unseen, key=str)))
 
@@ -539,20 +562,28 @@ def diagnose_stream(events: Iterable[Event],
     ...                       Event(2.0, "enqueued", "s", "sub", w, {"parent": "m"})])).verdict
     'deadlock'
     """
+    it = iter(events)
+    return diagnose_blocks(iter(lambda: list(islice(it, 4096)), []), unlogged)
+
+
+def diagnose_blocks(blocks: Iterable[List[Event]],
+                    unlogged: Callable[[], int] = lambda: 0) -> Diagnosis:
+    """:func:`diagnose_stream` of events that come in blocks (lists, in time
+    order), as a trace file is read: the same findings, less work per event."""
     det = _Detector(history=False)
     start = None
-    logged = 0
     with collector_paused():
-        for e in events:
+        for block in blocks:
+            if not block:
+                continue
             if start is None:
-                start = e.t
-            if e.kind == "dropped":
-                logged += e.get("count", 0)
-            det.feed(e)
-            det.settle()
+                start = block[0].t
+            det.feed_all(block)
+            det.settle(len(block))
         findings = det.finish()
+    # The replay counted the losses the events themselves record.
     return _verdict(findings, det.rp, tuple(sorted(det.unseen, key=str)),
-                    unlogged() + logged, start, start is not None)
+                    unlogged() + det.rp.dropped, start, start is not None)
 
 
 class LiveDiagnosis:
@@ -583,11 +614,11 @@ class LiveDiagnosis:
         ``("withdrawn", finding)`` for each earlier one they disproved (a
         pool bigger than the workers seen so far)."""
         det = self._det
+        events = events if isinstance(events, list) else list(events)
         with collector_paused():
-            for e in events:
-                det.feed(e)
-                det.settle()
-                self.events += 1
+            det.feed_all(events)
+            det.settle(len(events))
+        self.events += len(events)
         out: List[Tuple[str, Finding]] = []
         for i in sorted(det.retracted - self._withdrawn):
             if i in self._announced:          # only what was said can be withdrawn

@@ -15,14 +15,18 @@ import heapq
 import io
 import zlib
 from collections import deque
-from itertools import chain
-from typing import Any, Iterable, Iterator, List, Optional, Tuple
+from itertools import accumulate, chain, compress, count, islice
+from operator import attrgetter, le, lt
+from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from .codec import loads
+from .decoder import Columns, columns_of, decode_block, events_of
 from .errors import TraceFormatError
 from .event import KINDS, Event, from_json_dict
 
-__all__ = ["FORMAT", "VERSION", "Lines", "check_header", "open_trace", "time_sorted"]
+__all__ = ["FORMAT", "VERSION", "Lines", "check_header", "open_trace", "sorted_blocks", "time_sorted"]
+
+_time = attrgetter("t")
 
 FORMAT = "hueyviz-trace"
 VERSION = 1
@@ -44,17 +48,47 @@ class _GzipLines(gzip.GzipFile):
     complete line before it is yielded before ``EOFError`` is raised."""
 
     def __iter__(self) -> Iterator[bytes]:
-        rest = b""
-        read1 = self.read1
-        while True:
-            chunk = read1(1 << 16)
-            if not chunk:
-                break
-            lines = io.BytesIO(rest + chunk).readlines()
-            rest = lines.pop() if not lines[-1].endswith(b"\n") else b""
-            yield from lines
-        if rest:
-            yield rest
+        for block in _blocks(self):
+            yield from io.BytesIO(block).readlines()
+
+
+BLOCK = 1 << 18       # bytes read and decoded at a time: its objects stay in cache
+
+
+def _blocks(f: Any, size: int = BLOCK) -> Iterator[bytes]:
+    """The content of ``f`` (a binary file, or an iterable of lines) as
+    blocks of whole lines; the last may lack its newline.  A cut gzip
+    stream raises ``EOFError`` after the complete lines before the cut."""
+    read = getattr(f, "read1", None) or getattr(f, "read", None)
+    if read is None:
+        yield from _grouped(f, size)
+        return
+    rest = b""
+    while True:
+        chunk = read(size)
+        if not chunk:
+            break
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            rest += chunk
+            continue
+        yield rest + chunk[:cut + 1]
+        rest = chunk[cut + 1:]
+    if rest:
+        yield rest
+
+
+def _grouped(lines: Iterable[bytes], size: int) -> Iterator[bytes]:
+    parts: List[bytes] = []
+    n = 0
+    for line in lines:
+        parts.append(line)
+        n += len(line)
+        if n >= size and line.endswith(b"\n"):
+            yield b"".join(parts)
+            parts, n = [], 0
+    if parts:
+        yield b"".join(parts)
 
 
 def check_header(obj, lineno: int, source: str) -> dict:
@@ -73,17 +107,25 @@ def check_header(obj, lineno: int, source: str) -> dict:
 
 
 class Lines:
-    """The events of one trace file, in file order; iterate once.
+    """The events of one trace file, in file order; iterate once (by event,
+    or by block with :meth:`blocks`).
 
     A truncated last line (a recorder killed mid-write) ends the events with
     a note.  Any other bad line raises :class:`TraceFormatError` naming the
     line, unless ``strict`` is False, which skips it with a note.
+
+    Blocks of lines are decoded by :func:`~hueyviz.core.decoder.decode_block`
+    in C; a block it does not vouch for is read line by line on the careful
+    path (:func:`~hueyviz.core.event.from_json_dict`), which says what is
+    wrong and where.  Both give the same events.
     """
 
-    def __init__(self, f: Iterable[bytes], source: str, strict: bool = True):
+    def __init__(self, f: Iterable[bytes], source: str, strict: bool = True,
+                 intern_ids: bool = True):
         self.f = f
         self.source = source
         self.strict = strict
+        self.intern_ids = intern_ids
         self.header: Optional[dict] = None
         self.notes: List[str] = []
         self.count = 0
@@ -92,73 +134,143 @@ class Lines:
         self.losses = 0               # counts of the file's own `dropped` events
         self.workers: dict = {}
         self.strings: dict = {}
+        self.careful_blocks = 0       # blocks read line by line
         self._unknown: dict = {}
+        self._latest = float("-inf")
+        self._done = False
 
     def __iter__(self) -> Iterator[Event]:
-        source, strict, notes = self.source, self.strict, self.notes
-        workers, strings = self.workers, self.strings
-        pending_error = None
+        return chain.from_iterable(self.blocks())
+
+    def blocks(self) -> Iterator[List[Event]]:
+        """The events, a block of lines at a time (in file order)."""
+        return map(events_of, self.column_blocks())
+
+    def column_blocks(self) -> Iterator[Columns]:
+        """:meth:`blocks` as columns (:mod:`hueyviz.core.decoder`)."""
         lineno = 0
-        latest = float("-inf")
         try:
-            for lineno, raw in enumerate(self.f, 1):
-                if pending_error is not None:
-                    # A bad line with more lines after it is corruption, not truncation.
-                    if strict:
-                        raise pending_error
-                    notes.append(f"skipped {pending_error}")
-                    pending_error = None
-                if not raw.strip():
-                    continue
-                try:
-                    obj = loads(raw)
-                except ValueError as exc:
-                    err = TraceFormatError(f"invalid JSON ({exc})", lineno, source)
-                    if not raw.endswith(b"\n"):
-                        notes.append(f"{source}:{lineno}: last line is truncated; "
-                                     f"loaded the {self.count} complete events before it")
-                        break
-                    pending_error = err
-                    continue
+            for block in _blocks(self.f):
+                n_lines = block.count(b"\n") + (not block.endswith(b"\n"))
                 if self.header is None:
-                    self.header = check_header(obj, lineno, source)
+                    block, lineno = self._read_header(block, lineno)
+                    n_lines = block.count(b"\n") + (not block.endswith(b"\n"))
+                if self._done:
+                    break
+                if not block:
                     continue
-                try:
-                    e = from_json_dict(obj, workers, strings)
-                except TraceFormatError as exc:
-                    err = TraceFormatError(str(exc), lineno, source)
-                    if strict:
-                        raise err from None
-                    notes.append(f"skipped {err}")
-                    continue
-                kind = e.kind
-                if kind not in KINDS:
-                    self._unknown[kind] = self._unknown.get(kind, 0) + 1
-                elif kind == "dropped":
-                    self.losses += e.get("count", 0)
-                if e.t < latest:
-                    self.late += 1
-                    if self.first_late is None:
-                        self.first_late = (lineno, e.t, latest)
+                got = decode_block(block, self.workers, self.strings, self.intern_ids)
+                if got is None:
+                    self.careful_blocks += 1
+                    columns = columns_of(self._careful(block, lineno))
                 else:
-                    latest = e.t
-                self.count += 1
-                yield e
+                    columns = got.columns
+                    self.losses += got.losses
+                    self._check_order(columns[0], block, lineno)
+                lineno += n_lines
+                n = len(columns[0])
+                self.count += n
+                if n:
+                    yield columns
+                if self._done:
+                    break
         except EOFError:
             # A .gz whose writer was killed: the complete lines before the cut are good.
-            notes.append(f"{source}: the compressed file is truncated (its writer was "
-                         f"stopped?); loaded the {self.count} complete events before the cut")
+            self.notes.append(f"{self.source}: the compressed file is truncated (its writer "
+                              f"was stopped?); loaded the {self.count} complete events "
+                              "before the cut")
         except (gzip.BadGzipFile, zlib.error) as exc:
-            raise TraceFormatError(f"not a readable gzip file ({exc})", lineno, source) from None
-        if pending_error is not None:
-            if strict:
-                raise pending_error
-            notes.append(f"skipped {pending_error}")
+            raise TraceFormatError(f"not a readable gzip file ({exc})", lineno or None,
+                                   self.source) from None
         if self.header is None:
-            raise TraceFormatError("empty file: no hueyviz header line", lineno or 1, source)
+            raise TraceFormatError("empty file: no hueyviz header line", lineno or 1, self.source)
         for kind, n in sorted(self._unknown.items()):
-            notes.append(f"{source}: kept {n} event(s) of unknown kind {kind!r} "
-                         "(written by a newer hueyviz?); the analysis ignores them")
+            self.notes.append(f"{self.source}: kept {n} event(s) of unknown kind {kind!r} "
+                              "(written by a newer hueyviz?); the analysis ignores them")
+
+    def _read_header(self, block: bytes, lineno: int) -> Tuple[bytes, int]:
+        """Take the header off the first lines of ``block``; the rest of the
+        block and the number of the last line taken."""
+        pos = 0
+        while self.header is None and pos < len(block):
+            end = block.find(b"\n", pos)
+            end = len(block) if end < 0 else end + 1
+            raw = block[pos:end]
+            pos = end
+            lineno += 1
+            if not raw.strip():
+                continue
+            try:
+                obj = loads(raw)
+            except ValueError as exc:
+                if not raw.endswith(b"\n"):
+                    self.notes.append(f"{self.source}:{lineno}: last line is truncated; "
+                                      "loaded the 0 complete events before it")
+                    self._done = True
+                    break
+                raise TraceFormatError(f"invalid JSON ({exc})", lineno, self.source) from None
+            self.header = check_header(obj, lineno, self.source)
+        return block[pos:], lineno
+
+    def _careful(self, block: bytes, lineno: int) -> List[Event]:
+        """The events of ``block`` read one line at a time."""
+        source, strict, notes = self.source, self.strict, self.notes
+        workers, strings = self.workers, self.strings
+        out: List[Event] = []
+        for raw in io.BytesIO(block):
+            lineno += 1
+            if not raw.strip():
+                continue
+            try:
+                obj = loads(raw)
+            except ValueError as exc:
+                if not raw.endswith(b"\n"):
+                    # Only the last line of a file lacks its newline.
+                    notes.append(f"{source}:{lineno}: last line is truncated; "
+                                 f"loaded the {self.count + len(out)} complete events before it")
+                    self._done = True
+                    break
+                err = TraceFormatError(f"invalid JSON ({exc})", lineno, source)
+                if strict:
+                    raise err from None
+                notes.append(f"skipped {err}")
+                continue
+            try:
+                e = from_json_dict(obj, workers, strings)
+            except TraceFormatError as exc:
+                err = TraceFormatError(str(exc), lineno, source)
+                if strict:
+                    raise err from None
+                notes.append(f"skipped {err}")
+                continue
+            kind = e.kind
+            if kind not in KINDS:
+                self._unknown[kind] = self._unknown.get(kind, 0) + 1
+            elif kind == "dropped":
+                self.losses += e.get("count", 0)
+            if e.t < self._latest:
+                self.late += 1
+                if self.first_late is None:
+                    self.first_late = (lineno, e.t, self._latest)
+            else:
+                self._latest = e.t
+            out.append(e)
+        return out
+
+    def _check_order(self, ts: Sequence[float], block: bytes, lineno: int) -> None:
+        """Count the events of a decoded block (their times ``ts``) that
+        are earlier than one before them."""
+        if not ts:
+            return
+        before = list(accumulate(ts, max, initial=self._latest))
+        late = sum(map(lt, ts, before))
+        self._latest = before[-1] if ts[-1] < before[-1] else ts[-1]
+        if not late:
+            return
+        self.late += late
+        if self.first_late is None:
+            i = next(compress(count(), map(lt, ts, before)))
+            self.first_late = (lineno + _line_of(block, i), ts[i], before[i])
 
     def late_note(self, how: str = "sorted by time") -> Optional[str]:
         if self.first_late is None:
@@ -167,6 +279,17 @@ class Lines:
         return (f"{self.source}: {self.late} event{'s were' if self.late != 1 else ' was'} "
                 f"out of time order (first: line {line}, t = {t!r} after t = {before!r}); "
                 f"{how}")
+
+
+def _line_of(block: bytes, i: int) -> int:
+    """The line (1-based, within ``block``) of its ``i``-th non-blank line."""
+    seen = -1
+    for n, raw in enumerate(io.BytesIO(block), 1):
+        if raw.strip():
+            seen += 1
+            if seen == i:
+                return n
+    return n
 
 
 def time_sorted(events: Iterable[Event], window: int = 100_000,
@@ -195,6 +318,41 @@ def time_sorted(events: Iterable[Event], window: int = 100_000,
             yield out
     for _, _, e in fifo:
         yield e
+
+
+def sorted_blocks(blocks: Iterable[List[Event]], window: int = 100_000,
+                  counter: Optional[list] = None) -> Iterator[List[Event]]:
+    """:func:`time_sorted` a block at a time: blocks (lists of events) in
+    time order, holding back at least ``window`` events.  While the blocks
+    come in order they pass through whole, at no cost per event; from the
+    first one out of order on, the events held and the rest are sorted one
+    by one (and come out in blocks again)."""
+    held: deque = deque()
+    n_held = 0
+    last = released = float("-inf")
+    it = iter(blocks)
+    for block in it:
+        if not block:
+            continue
+        ts = list(map(_time, block))
+        if ts[0] < last or not all(map(le, ts, islice(ts, 1, None))):
+            heap = [(e.t, n, e) for n, e in enumerate(chain.from_iterable(held))]
+            rest = enumerate(chain(block, chain.from_iterable(it)), len(heap))
+            yield from _in_blocks(_heap_sorted(heap, rest, window, counter, released))
+            return
+        last = ts[-1]
+        held.append(block)
+        n_held += len(block)
+        while n_held - len(held[0]) >= window:
+            out = held.popleft()
+            n_held -= len(out)
+            released = out[-1].t
+            yield out
+    yield from held
+
+
+def _in_blocks(events: Iterator[Event], size: int = 4096) -> Iterator[List[Event]]:
+    return iter(lambda: list(islice(events, size)), [])
 
 
 def _heap_sorted(heap: list, rest: Iterator[Tuple[int, Any]], window: int,

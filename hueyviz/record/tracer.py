@@ -13,8 +13,6 @@ from .sink import DEFAULT_MAX_EVENTS, MemorySink
 
 __all__ = ["Tracer", "trace"]
 
-_new_event = tuple.__new__
-
 
 Workers = Union[None, int, Dict[str, int]]
 
@@ -140,8 +138,7 @@ class Tracer:
             return
         failed = self._failed
         if getattr(type(sink), "append", None) is MemorySink.append:
-            # A MemorySink whose append is not overridden stores the fields
-            # compactly: no Event is built per record.
+            # A MemorySink whose append is not overridden: one call per record.
             store = sink.append_fields
 
             def record(kind, task_id, name, worker, data, queue=None):
@@ -155,9 +152,7 @@ class Tracer:
 
             def record(kind, task_id, name, worker, data, queue=None):
                 try:
-                    # tuple.__new__ skips NamedTuple.__new__'s Python frame.
-                    append(_new_event(Event, (clock(), kind, task_id, name, worker, data,
-                                              queue)))
+                    append(Event(clock(), kind, task_id, name, worker, data, queue))
                 except Exception:
                     failed("sink")
         self._record = record
