@@ -114,3 +114,33 @@ SCRUB_TIMING_JS = """
   return {n, median: r(times[Math.floor(n / 2)]), p95: r(times[Math.floor(n * 0.95)]), max: r(times[n - 1])};
 }
 """
+
+
+def flat_trace_events(n_tasks: int = 1_000_000, workers: int = 64, parent_every: int = 50):
+    """A cheap, deterministic trace of ``n_tasks`` tasks in rounds of
+    ``workers``: each round (1 ms) every worker runs one task (enqueued,
+    executing, complete); every ``parent_every``-th task also blocks on
+    the task of the next worker in its round until that one completes.
+    About 3 events a task, generated in time order (no sort)."""
+    ws = [Worker("flat", 1, f"Worker-{i + 1}") for i in range(workers)]
+    ev = [Event(0.0, "consumer", None, None, None, {"workers": workers})]
+    ev += [Event(0.0, "worker_up", None, None, w, None) for w in ws]
+    rounds = -(-n_tasks // workers)
+    for r in range(rounds):
+        base = (r + 1) * 1e-3
+        n = min(workers, n_tasks - r * workers)
+        ids = [f"t{r * workers + k:07d}" for k in range(n)]
+        parent = [(r * workers + k) % parent_every == 0 and n > 1 for k in range(n)]
+        off = [k * 2e-7 for k in range(n)]    # within a phase; phases 30 us apart
+        ev += [Event(base + off[k], "enqueued", ids[k], "job", None, None) for k in range(n)]
+        ev += [Event(base + 1e-4 + off[k], "executing", ids[k], "job", ws[k], None) for k in range(n)]
+        ev += [Event(base + 2e-4 + off[k], "block", ids[k], "job", ws[k],
+                     {"waits_on": ids[(k + 1) % n], "site": "flat.py:7 in job"})
+               for k in range(n) if parent[k]]
+        ev += [Event(base + 9e-4 + off[k], "complete", ids[k], "job", ws[k], None)
+               for k in range(n) if not parent[k]]
+        ev += [Event(base + 9.3e-4 + off[k], "unblock", ids[k], "job", ws[k],
+                     {"waits_on": ids[(k + 1) % n], "outcome": "result"}) for k in range(n) if parent[k]]
+        ev += [Event(base + 9.6e-4 + off[k], "complete", ids[k], "job", ws[k], None)
+               for k in range(n) if parent[k]]
+    return ev

@@ -12,7 +12,7 @@ from hueyviz.analysis.replay import state_at
 from hueyviz.analysis.simulation import build_scripts
 from hueyviz.demo import build_huey
 from hueyviz.render.timeline import build_timeline
-from hueyviz.render.viewdata import build_view_data, state_name
+from hueyviz.render.viewdata import build_view_data, decode_view_data, state_name
 
 
 @pytest.fixture(scope="module")
@@ -70,10 +70,11 @@ def test_lanes_and_timeline_agree_with_the_replay(real_trace):
 
 
 def test_the_widget_data_gives_the_replays_state(real_trace):
-    """What the browser looks up (the last change at or before t) is the
-    replay's state at t; the browser never interprets events."""
+    """What the browser looks up (the last change at or before t, in the
+    packed columns, decoded) is the replay's state at t; the browser never
+    interprets events."""
     tr = real_trace
-    data = build_view_data(tr, layout=False)
+    data = decode_view_data(build_view_data(tr, layout=False))
     t0 = data["t0"]
     ids = data["tasks"]["id"]
     ch = data["changes"]

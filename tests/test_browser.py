@@ -6,11 +6,13 @@ Starts JupyterLab (token auth, no browser, a temporary root with a copy of
 ``chromium`` with Playwright (``executable_path``; installed with apt when
 missing and running as root), runs all cells from the Run menu and checks
 that the widget drew the lanes and the wait-for graph with a ``culprit``
-element, that play changes the frame and that no widget error shows.  A
-second notebook renders a synthetic 10,000-task trace and scrubs it,
-timing each frame with ``performance.now()``; the numbers go to
-``test-artifacts/scrub-timing.json`` (no timing assertion here: see
-BENCHMARKS.md).  Screenshots go to ``test-artifacts/``.
+element, that play changes the frame and that no widget error shows.
+Three more notebooks open synthetic traces of 10,000, 100,000 and a
+million tasks and scrub them, timing each frame with ``performance.now()``
+and recording the bytes sent and when the first frame was drawn; the
+numbers go to ``test-artifacts/scrub-timing.json``, ``widget-100k.json``
+and ``widget-1m.json`` (no timing assertion here: see BENCHMARKS.md).
+Screenshots go to ``test-artifacts/``.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ pytest.importorskip("jupyterlab")
 
 WAIT_MS = 60_000          # any single browser wait
 RUN_ALL_S = 120           # all cells of one notebook
+MILLION = 1_000_000       # tasks of the biggest view opened (~3M events; ~90 s to make and analyse)
 
 
 def _free_port() -> int:
@@ -88,7 +91,7 @@ for _, worker in consumer.worker_threads:
     worker.join(10)
 view.stop()
 tracer.detach()
-assert not view.live and len(view.data["spans"]["task"]) == 40""",
+assert not view.live and len(view.decoded()["spans"]["task"]) == 40""",
 ]
 
 
@@ -96,10 +99,29 @@ BENCH_NB_SOURCE = """\
 import sys, types
 from hueyviz.core.event import Event, Worker
 {generator}
+{timed}"""
+
+# Build a TraceView of `trace` and say, on one line, how long that took
+# (time.time(): the browser's Date.now() says when the first frame was drawn)
+# and how many bytes the browser gets.
+TIMED_VIEW = """\
+import json, time
 from hueyviz import TraceView
-view = TraceView(big_trace_events(10_000))
-assert len(view.data["tasks"]["id"]) >= 10_000
+from hueyviz.render.viewdata import view_size
+t_view = time.time()
+view = TraceView(trace, fixes=False)
+t_built = time.time()
+print("HVTIMING " + json.dumps({"tasks": view.data["n_tasks"], "events": view.data["n_events"],
+                                "bytes": view_size(view.data), "t_view": t_view, "t_built": t_built}))
 view"""
+
+BIG_NB_SOURCE = """\
+import sys, time
+sys.path[:0] = [{bench!r}, {tests!r}]
+t_make = time.time()
+{make}
+print("made in %.1f s" % (time.time() - t_make))
+""" + TIMED_VIEW
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +138,20 @@ def lab(tmp_path_factory):
         nbformat.write(nb, root / name)
     gen = inspect.getsource(browserkit.big_trace_events)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        BENCH_NB_SOURCE.replace("{generator}", gen))])
+        BENCH_NB_SOURCE.replace("{generator}", gen).replace(
+            "{timed}", "trace = big_trace_events(10_000)\n" + TIMED_VIEW))])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     nbformat.write(nb, root / "scrub-10k.ipynb")
+    for name, make in (("open-100k.ipynb", "from synth import synthetic_trace\n"
+                                           "trace = synthetic_trace(100_000, 64, seed=1)"),
+                       ("open-1m.ipynb", "from browserkit import flat_trace_events\n"
+                                         f"trace = flat_trace_events({MILLION})")):
+        src = (BIG_NB_SOURCE.replace("{bench!r}", repr(str(ROOT / "bench")))
+               .replace("{tests!r}", repr(str(ROOT / "tests"))).replace("{make}", make))
+        big = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src)])
+        big.metadata["kernelspec"] = nb.metadata["kernelspec"]
+        nbformat.write(big, root / name)
     live = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in LIVE_NB_CELLS])
     live.metadata["kernelspec"] = nb.metadata["kernelspec"]
     nbformat.write(live, root / "live-tracer.ipynb")
@@ -218,9 +250,10 @@ def _open(browser, lab, name: str, viewport=(1400, 1000)):
 class _Runner:
     """Run All Cells of the open notebook; ``wait`` until they are done."""
 
-    def __init__(self, page, lab, name: str):
+    def __init__(self, page, lab, name: str, timeout: float = RUN_ALL_S):
         self.page, self.lab, self.name = page, lab, name
-        self.deadline = time.monotonic() + RUN_ALL_S
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout
         self.pause = threading.Event()
         self.accept = page.locator(".jp-Dialog .jp-mod-accept")
         while not _kernel_idle(lab, name):
@@ -242,7 +275,7 @@ class _Runner:
         if time.monotonic() > self.deadline:
             ARTIFACTS.mkdir(exist_ok=True)
             self.page.screenshot(path=str(ARTIFACTS / f"timeout-{self.name}.png"))
-            pytest.fail(f"{self.name}: {what} after {RUN_ALL_S} s")
+            pytest.fail(f"{self.name}: {what} after {self.timeout} s")
         self.pause.wait(0.5)
         return clicked
 
@@ -258,11 +291,11 @@ class _Runner:
         page.wait_for_selector(".hv-root .hv-waitfor svg")
 
 
-def _open_and_run(browser, lab, name: str, viewport=(1400, 1000), before=None):
+def _open_and_run(browser, lab, name: str, viewport=(1400, 1000), before=None, timeout=RUN_ALL_S):
     page, errors = _open(browser, lab, name, viewport)
     if before is not None:
         before(page)
-    _Runner(page, lab, name).wait()
+    _Runner(page, lab, name, timeout).wait()
     return page, errors
 
 
@@ -312,19 +345,108 @@ def test_quickstart_widget_in_jupyterlab(lab, browser):
         page.close()
 
 
+def _opened(page) -> dict:
+    """What the kernel printed (HVTIMING) and when the browser drew its
+    first frame: bytes sent, seconds to build the view in Python, seconds
+    from the TraceView call and from its display to the first frame."""
+    page.wait_for_selector('.hv-root[data-ready="1"]')
+    line = next(x for x in page.inner_text(".jp-NotebookPanel").splitlines() if x.startswith("HVTIMING "))
+    got = json.loads(line[len("HVTIMING "):])
+    root = page.locator(".hv-root").first
+    first = float(root.get_attribute("data-first-frame-epoch")) / 1000
+    return {"tasks": got["tasks"], "events": got["events"], "bytes_sent": got["bytes"],
+            "python_view_s": round(got["t_built"] - got["t_view"], 2),
+            "interactive_after_view_call_s": round(first - got["t_view"], 2),
+            "interactive_after_display_s": round(first - got["t_built"], 2),
+            "browser_decode_ms": int(root.get_attribute("data-t-decoded")) - int(root.get_attribute("data-t-render")),
+            "lod": root.get_attribute("data-lod")}
+
+
+def _scrub(page, n=100) -> dict:
+    timing = page.evaluate(browserkit.SCRUB_TIMING_JS, n)
+    timing["what"] = ("ms per scrub: input event -> lanes + wait-for graph + text "
+                      "updated and laid out (performance.now), JupyterLab, headless chromium")
+    return timing
+
+
 def test_scrub_10k_tasks_timing(lab, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     page, errors = _open_and_run(browser, lab, "scrub-10k.ipynb")
     try:
         assert "Error displaying widget" not in page.inner_text(".jp-NotebookPanel")
-        timing = page.evaluate(browserkit.SCRUB_TIMING_JS, 100)
+        opened = _opened(page)
+        timing = _scrub(page)
         timing["tasks"] = 10_000
-        timing["what"] = ("ms per scrub: input event -> lanes + wait-for graph + text "
-                          "updated and laid out (performance.now), JupyterLab, headless chromium")
+        timing["open"] = opened
         (ARTIFACTS / "scrub-timing.json").write_text(json.dumps(timing, indent=2))
         print("scrub 10k tasks:", timing)
         page.locator(".hv-root").first.screenshot(path=str(ARTIFACTS / "traceview-10k.png"))
         assert timing["n"] == 100 and timing["median"] > 0
+        assert _widget_errors(errors) == [], errors
+    finally:
+        page.close()
+
+
+def test_a_100k_task_view_opens_aggregated_and_zooms_to_bars(lab, browser):
+    """100k tasks on 64 workers: the whole trace opens aggregated (each
+    lane's share of time per pixel), scrubbing is timed, and a zoomed-in
+    window draws bars; a hovered bar's tooltip gets its task's id from the
+    kernel.  Numbers to test-artifacts/widget-100k.json."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page, errors = _open_and_run(browser, lab, "open-100k.ipynb", timeout=240)
+    try:
+        root = page.locator(".hv-root").first
+        opened = _opened(page)
+        assert opened["tasks"] >= 100_000 and opened["lod"] == "aggregate", opened
+        root.scroll_into_view_if_needed()
+        root.screenshot(path=str(ARTIFACTS / "traceview-100k-aggregate.png"))
+        timing = _scrub(page)
+        # zoom to a few milliseconds: bars, labelled
+        page.evaluate("() => { const r = document.querySelector('.hv-root'); const [a, b] = r.__hueyviz.window;"
+                      " r.__hueyviz.setWindow([a + (b - a) * 0.5, a + (b - a) * 0.5 + 0.01]); }")
+        page.wait_for_function("() => document.querySelector('.hv-root').dataset.lod === 'bars'")
+        page.wait_for_selector(".hv-root .hv-lanes svg .hv-bar-label")
+        zoomed = _scrub(page, 50)
+        row = root.locator(".hv-lanes svg .hv-lane-label:not(.hv-queue-label)").nth(0)
+        row.scroll_into_view_if_needed()
+        ry, box = row.bounding_box(), root.locator(".hv-lanes svg").bounding_box()
+        for k in range(40):                     # along the first lane, to a bar
+            page.mouse.move(box["x"] + box["width"] * (0.3 + k * 0.015), ry["y"] + ry["height"] / 2)
+            if "started" in root.locator(".hv-tip").inner_text():
+                break
+        assert "started" in root.locator(".hv-tip").inner_text()
+        # the id, asked for when hovered: a uuid, never a placeholder
+        page.wait_for_function(r"() => /\[[0-9a-f]{8}-[0-9a-f]{4}-/"
+                               r".test(document.querySelector('.hv-root .hv-tip').textContent)")
+        page.mouse.move(0, 0)
+        page.evaluate("() => { const r = document.querySelector('.hv-root');"
+                      " r.__hueyviz.frame(r.__hueyviz.window[1]); }")
+        root.screenshot(path=str(ARTIFACTS / "traceview-100k-bars.png"))
+        out = {"open": opened, "scrub_whole_trace": timing, "scrub_zoomed_bars": zoomed}
+        (ARTIFACTS / "widget-100k.json").write_text(json.dumps(out, indent=2))
+        print("100k tasks:", out)
+        assert _widget_errors(errors) == [], errors
+    finally:
+        page.close()
+
+
+def test_a_million_tasks_open_aggregated(lab, browser):
+    """~1M tasks (3M events): the view opens, aggregated, without a widget
+    error, and scrubbing works.  Numbers to test-artifacts/widget-1m.json."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page, errors = _open_and_run(browser, lab, "open-1m.ipynb", timeout=420)
+    try:
+        root = page.locator(".hv-root").first
+        opened = _opened(page)
+        assert opened["tasks"] >= MILLION and opened["lod"] == "aggregate", opened
+        assert root.locator(".hv-lanes svg image.hv-agg").count() == 2
+        root.scroll_into_view_if_needed()
+        root.screenshot(path=str(ARTIFACTS / "traceview-1m-aggregate.png"))
+        timing = _scrub(page, 50)
+        out = {"open": opened, "scrub_whole_trace": timing}
+        (ARTIFACTS / "widget-1m.json").write_text(json.dumps(out, indent=2))
+        print("1M tasks:", out)
+        assert "Error displaying widget" not in page.inner_text(".jp-NotebookPanel")
         assert _widget_errors(errors) == [], errors
     finally:
         page.close()

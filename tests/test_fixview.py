@@ -21,7 +21,7 @@ from hueyviz.core.trace import Trace
 from hueyviz.demo import run_demo
 from hueyviz.render.export import FILES, MANIFEST, export_all
 from hueyviz.render.fix import build_fixes_data, fix_file, fix_trace, render_fixes_table
-from hueyviz.render.viewdata import build_view_data
+from hueyviz.render.viewdata import build_view_data, decode_view_data
 from hueyviz.widget import traceview
 from hueyviz.widget.traceview import TraceView
 
@@ -72,13 +72,13 @@ def test_each_replay_starts_where_the_recording_does(demo, advice):
 def test_fix_data_is_on_the_original_axis_and_sendable(demo, advice):
     base = build_view_data(demo.trace)
     panel = build_fixes_data(advice, demo.trace, base)
-    json.dumps(panel)
+    json.dumps(panel, default=bytes.hex)                # JSON, and each replay's buffer
     assert panel["state"] == "ready" and panel["verdict"] == "deadlock"
     assert panel["origin"] == pytest.approx(_first_enqueue(demo.trace) - base["t0"], abs=1e-6)
     assert panel["origin"] == pytest.approx(0.5, abs=1e-6)
     assert [f["kind"] for f in panel["fixes"]] == [f.kind for f in advice.fixes]
     for f in panel["fixes"]:
-        d = f["data"]
+        d = decode_view_data(f["data"])
         assert d["t0"] == base["t0"]                       # one axis
         assert "layout" not in d                          # lanes only: no graph layout
         enq = [x for x in d["tasks"]["enq"] if x is not None]
@@ -90,7 +90,8 @@ def test_fix_data_is_on_the_original_axis_and_sendable(demo, advice):
             if name in names:
                 assert c == names[name], (f["kind"], name)
     again = build_fixes_data(advice, demo.trace, build_view_data(demo.trace))
-    assert json.dumps(again, sort_keys=True) == json.dumps(panel, sort_keys=True)
+    assert json.dumps(again, sort_keys=True, default=bytes.hex) == \
+        json.dumps(panel, sort_keys=True, default=bytes.hex)
 
 
 # -- the widget -------------------------------------------------------------------------
@@ -123,7 +124,7 @@ def test_big_trace_waits_for_the_button_then_replays_in_the_background(demo, mon
     monkeypatch.setattr(traceview, "FIXES_AUTO_TASKS", 3)
     view = TraceView(demo.trace)
     assert view.fixes["state"] == "idle" and view.advice is None
-    assert str(len(view.data["tasks"]["id"])) in view.fixes["why"]
+    assert str(view.data["n_tasks"]) in view.fixes["why"]
     seen = []
     view.observe(lambda ch: seen.append(ch["new"].get("state")), names="fixes")
     view._on_msg(view, {"type": "advise"}, [])          # what the button sends
@@ -143,7 +144,7 @@ def test_a_failing_replay_says_why_in_the_panel(demo, monkeypatch):
 
     monkeypatch.setattr(traceview, "advise", broken)
     assert view.advise() is None
-    assert view.fixes == {"state": "error", "tasks": len(view.data["tasks"]["id"]),
+    assert view.fixes == {"state": "error", "tasks": view.data["n_tasks"],
                           "why": "<boom>"}
 
 

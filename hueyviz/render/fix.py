@@ -18,7 +18,7 @@ from . import palette
 from .lanes import draw_lanes, render_lanes
 from .markup import esc
 from .timeline import build_timeline
-from .viewdata import build_view_data
+from .viewdata import build_view_model
 
 __all__ = ["build_fixes_data", "fix_file", "fix_trace", "helps_word", "render_fix_lanes",
            "render_fixes_table", "secs"]
@@ -77,12 +77,14 @@ def fix_trace(fix, like=None) -> Optional[Trace]:
 
 
 # -- the widget's model ----------------------------------------------------------------
-def build_fixes_data(advice, trace, base: dict) -> dict:
+def build_fixes_data(advice, trace, base: dict, models: Optional[dict] = None) -> dict:
     """The fixes panel's model: the advice (``Advice.to_dict()``) and, per
     fix, ``data``: its replay as view data on the axis of ``base`` (the
     original's view data), its colours by task name those of the original.
     ``origin`` is where the replays start on that axis (the first task's
-    arrival)."""
+    arrival).  ``models``: receives each replay's
+    :class:`~hueyviz.render.viewdata.ViewModel` by kind (what the widget
+    answers the browser's questions about a task from)."""
     out = advice.to_dict()
     out["state"] = "ready"
     out["origin"] = None
@@ -94,9 +96,11 @@ def build_fixes_data(advice, trace, base: dict) -> dict:
         if ft is None:
             d["data"] = None
         else:
-            data = build_view_data(ft, diagnosis=None, layout=False, t0=base["t0"])
-            _recolour(data, colours)
-            d["data"] = data
+            model = build_view_model(ft, diagnosis=None, layout=False, t0=base["t0"])
+            _recolour(model, colours)
+            d["data"] = model.data()
+            if models is not None:
+                models[fix.kind] = model
             if out["origin"] is None and fix.run is not None:
                 out["origin"] = round(fix.run.origin - base["t0"], 6)
         fixes.append(d)
@@ -110,18 +114,19 @@ def _name_colours(data: dict) -> Dict[str, str]:
             if 0 <= int(i) < len(strings)}
 
 
-def _recolour(data: dict, colours: Dict[str, str]) -> None:
+def _recolour(model, colours: Dict[str, str]) -> None:
     """One task name, one colour, in the original and every replay; names
     the original lacks (a pipeline's continuations) take the next hues."""
     cycle = palette.NAME_COLOURS
     taken = dict(colours)
     out: Dict[str, str] = {}
-    for i in dict.fromkeys(data["tasks"]["name"]):
-        name = data["strings"][i]
+    strings = model.meta["strings"]
+    for i in dict.fromkeys(model.cols["task.name"][1]):
+        name = strings[i]
         if name not in taken:
             taken[name] = cycle[len(taken) % len(cycle)]
         out[str(i)] = taken[name]
-    data["name_colours"] = out
+    model.meta["name_colours"] = out
 
 
 # -- lanes-fix-<kind>.svg --------------------------------------------------------------

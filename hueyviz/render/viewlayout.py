@@ -28,7 +28,7 @@ def build_layout(data: dict) -> dict:
     that pool too."""
     waits = data["waits"]
     pools = data.get("pools") or []
-    pool_of_queue = {p["queue"]: p for p in pools}
+    pool_of_queue = {p["qi"]: p for p in pools}     # by the queue's string index
     clusters = [[f"w{i}" for i in p["workers"]] for p in pools if p["workers"]]
     holder_of: Dict[int, int] = {}
     for ti, wi in zip(data["spans"]["task"], data["spans"]["worker"]):

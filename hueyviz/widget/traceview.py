@@ -1,11 +1,17 @@
 """``TraceView``: the animated notebook widget (lanes + wait-for graph).
 
-The trace is sent to the browser once, as compact column arrays (``data``
-traitlet, built by :mod:`hueyviz.viewdata`); the browser computes every
-frame itself (DESIGN.md rule 9), so scrubbing and playing never ask Python
-for anything.  For a live source (a :class:`~hueyviz.tracer.Tracer`, or a
-:class:`~hueyviz.live.Follower`) a background thread re-sends the model in
-throttled batches while the widget is open.  Anything else a user names
+The trace is sent to the browser once, as JSON metadata and typed columns
+in one binary buffer (``data`` traitlet, built by
+:mod:`hueyviz.render.viewdata`); the browser computes every frame itself
+(DESIGN.md rule 9), so scrubbing and playing never ask Python for
+anything.  Only a task's id, args and error of a big trace are asked for,
+when it is shown (hover, click, the graph's nodes, the bars' labels).
+For a live source (a :class:`~hueyviz.tracer.Tracer`, or a
+:class:`~hueyviz.live.Follower`) a background thread sends what changed
+in throttled batches while the widget is open: the rows appended and the
+values changed (``msg:custom`` with a buffer), never the whole model
+again; the ``data`` trait holds the whole current model all the same, for
+Python and for a browser that opens the page later.  Anything else a user names
 (a Huey instance, a sink URL, an import path ``app.huey``) is followed live
 from now on by default (``since="now"``): a Redis stream that still holds
 yesterday's runs does not become part of today's view.
@@ -22,12 +28,11 @@ back to the static lanes + wait-for SVG and the diagnosis text.
 from __future__ import annotations
 
 import bisect
-import math
 import os
 import pathlib
-import re
 import threading
 import time
+import uuid
 import warnings
 from typing import Any, Optional, Union
 
@@ -37,20 +42,37 @@ import traitlets
 from ..analysis.advice import Advice, advise
 from ..analysis.detector import diagnose
 from ..render.fix import build_fixes_data
-from ..render.viewdata import build_layout, build_view_data
+from ..render.viewcodec import diff, pack_delta
+from ..render.viewdata import build_layout, build_view_model, decode_view_data, layout_input, set_layout
+from .fallback import render_static_svg
 
 __all__ = ["FIXES_AUTO_TASKS", "MAX_VIEW_EVENTS", "TraceView", "render_static_svg"]
 
 _STATIC = pathlib.Path(__file__).parent / "static"
+# The front end is one ES module (anywidget takes one), kept in files by concern.
+ESM_PARTS = ("traceview-base.js", "traceview-wire.js", "traceview-model.js", "traceview-lanes.js",
+             "traceview.js")
+
+
+def esm_source() -> str:
+    """The front end's ES module: its parts, joined in order."""
+    return "\n".join((_STATIC / name).read_text(encoding="utf-8") for name in ESM_PARTS)
+
 # advise() replays the workload about ten times.  A view of 500 tasks opens
 # in ~0.05 s without the fixes and ~0.35 s with them (their replays add
 # ~0.7 MB to send; 2 shared cores): up to this many, the fixes are replayed
 # as the view opens; a bigger view, or a live one, waits for the button.
 FIXES_AUTO_TASKS = 500
-# The view data is about 100 bytes of JSON per event, sent in one message
-# (100k tasks, 313k events: 32 MB, built in 7 s): a million-task trace would
-# hold the kernel for minutes and may take the browser's tab down with it.
-MAX_VIEW_EVENTS = 1_000_000
+# The view data packs to about 10 bytes an event (100k tasks, 313k events:
+# 3.3 MB, built in ~1 s past the analysis) and the browser draws a lane
+# aggregated per pixel when it holds too many bars: 1M tasks open.  Past
+# this, the browser's memory (~100 bytes an event once decoded) is the limit.
+MAX_VIEW_EVENTS = 4_000_000
+DETAILS_MAX = 2_000         # task details answered per request
+# The notebook's static fallback draws the lanes up to this many events
+# (30k tasks: 0.4 s); past it, they would hold the display for seconds (1M
+# tasks: half a minute) for a picture only a viewer without widgets shows.
+STATIC_LANES_EVENTS = 100_000
 
 
 # -- the widget -----------------------------------------------------------------
@@ -102,6 +124,8 @@ class TraceView(anywidget.AnyWidget):
 
     Notes
     -----
+    ``data`` is the packed model (:func:`~hueyviz.render.viewdata.decode_view_data`
+    reads it back; :attr:`model` holds it unpacked, :meth:`decoded` decodes it).
     Traits: ``t`` (the instant shown, seconds from the first event; set it
     to move the view), ``playing``, ``speed`` (1 plays the window in 8 s),
     ``selected`` (id of the clicked task), ``live``, ``follow`` (a live view
@@ -112,7 +136,7 @@ class TraceView(anywidget.AnyWidget):
     Home/End, F the finding, + and - zoom, 0 the whole trace.
     """
 
-    _esm = _STATIC / "traceview.js"
+    _esm = esm_source()
     _css = _STATIC / "traceview.css"
 
     data = traitlets.Dict().tag(sync=True)
@@ -126,6 +150,8 @@ class TraceView(anywidget.AnyWidget):
     color_by = traitlets.Unicode("state").tag(sync=True)   # "state" or "name"
     fixes = traitlets.Dict().tag(sync=True)          # the fixes panel; {} none
     fix = traitlets.Unicode("").tag(sync=True)       # kind of the fix shown; "" none
+    # the browser keeps one decoded model per widget, found by this
+    _uid = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, source=None, *, interval: float = 0.3, diagnosis=None,
                  since: Union[str, float, None] = None, window=None,
@@ -149,6 +175,12 @@ class TraceView(anywidget.AnyWidget):
         self._seen = -1
         self._layout_key: Optional[tuple] = None
         self._layout: Optional[dict] = None
+        self._fix_models: dict = {}         # kind -> ViewModel of its replay (details)
+        self._seq = 0                       # live batches sent as deltas
+        self._quiet = threading.local()     # trait changes the views get as deltas
+        self._sent_lock = threading.Lock()
+        self._decoded: Optional[tuple] = None
+        self._pool_cache: dict = {}
         trace = self._snapshot()
         if len(trace) > max_events:
             if self._owned is not None:
@@ -156,7 +188,8 @@ class TraceView(anywidget.AnyWidget):
             raise ValueError(_too_large(len(trace), max_events))
         self._trace = trace
         self._diagnosis = diagnosis if diagnosis is not None else diagnose(trace)
-        data = self._build(trace, self._diagnosis)
+        self._model = self._build(trace, self._diagnosis)
+        data = self._model.data()
         live = self._is_live()
         at = data["diagnosis"]["at"]
         start_t = at if (at is not None and not live) else data["t1"]
@@ -165,7 +198,7 @@ class TraceView(anywidget.AnyWidget):
         win = [float(x) for x in window] if window else []
         panel = self._first_fixes(fixes, trace, data, live)
         super().__init__(data=data, t=float(start_t), live=live, window=win,
-                         color_by=color_by, fixes=panel, **kw)
+                         color_by=color_by, fixes=panel, _uid=uuid.uuid4().hex, **kw)
         self.fix = fix          # checked against the fixes (a TraitError names them)
         self.on_msg(self._on_msg)
         if live:
@@ -224,14 +257,33 @@ class TraceView(anywidget.AnyWidget):
             tr = tr.window(self._since, None)
         return tr
 
-    def _build(self, trace, diagnosis) -> dict:
-        data = build_view_data(trace, diagnosis, layout=False)
-        key = (tuple(data["waits"]["waiter"]), tuple(data["waits"]["target"]),
-               len(data["workers"]))
+    def _build(self, trace, diagnosis, strings=()):
+        """The view model, with the layout of the last build while the
+        waits and workers are the same (a live batch rarely changes them)."""
+        model = build_view_model(trace, diagnosis, layout=False, strings=strings)
+        c = model.cols
+        key = (tuple(c["wait.waiter"][1]), tuple(c["wait.target"][1]), len(model.meta["workers"]))
         if key != self._layout_key:
-            self._layout_key, self._layout = key, build_layout(data)
-        data["layout"] = self._layout
-        return data
+            self._layout_key, self._layout = key, build_layout(layout_input(model))
+        set_layout(model, self._layout or {"pos": {}})
+        return model
+
+    @property
+    def model(self):
+        """The :class:`~hueyviz.render.viewdata.ViewModel` shown (unpacked)."""
+        return self._model
+
+    def decoded(self) -> dict:
+        """The view data as the browser decodes it (columns of seconds and
+        indices: :func:`~hueyviz.render.viewdata.decode_view_data`), with
+        every task's id."""
+        data = self.data
+        got = self._decoded
+        if got is None or got[0] is not data:
+            d = decode_view_data(data)
+            d["tasks"]["id"] = list(self._model.ids)
+            got = self._decoded = (data, d)
+        return got[1]
 
     # -- fixes -------------------------------------------------------------------
     @traitlets.validate("fix")
@@ -250,11 +302,11 @@ class TraceView(anywidget.AnyWidget):
             return {}
         if isinstance(fixes, Advice):
             self._advice = fixes
-            return build_fixes_data(fixes, trace, data)
-        n = len(data["tasks"]["id"])
+            return build_fixes_data(fixes, trace, data, models=self._fix_models)
+        n = data["n_tasks"]
         if fixes is True or (not live and n <= FIXES_AUTO_TASKS):
             self._advice = advise(trace)
-            return build_fixes_data(self._advice, trace, data)
+            return build_fixes_data(self._advice, trace, data, models=self._fix_models)
         why = ("the view is live: the fixes are replayed on the trace so far" if live else
                f"{n} tasks: replaying each fix takes a while")
         return {"state": "idle", "tasks": n, "why": why}
@@ -276,11 +328,13 @@ class TraceView(anywidget.AnyWidget):
 
     def _advise_now(self) -> Optional[Advice]:
         trace, data = self._trace, self.data
-        n = len(data["tasks"]["id"])
+        n = data["n_tasks"]
         self.fixes = {"state": "computing", "tasks": n}
         try:
             advice = advise(trace)
-            panel = build_fixes_data(advice, trace, data)
+            models: dict = {}
+            panel = build_fixes_data(advice, trace, data, models=models)
+            self._fix_models = models
         except Exception as exc:   # shown in the panel; never kills the kernel's thread
             self.fixes = {"state": "error", "tasks": n, "why": str(exc)[:500]}
             return None
@@ -290,8 +344,36 @@ class TraceView(anywidget.AnyWidget):
         return advice
 
     def _on_msg(self, _widget, content, _buffers) -> None:
-        if isinstance(content, dict) and content.get("type") == "advise":
+        if not isinstance(content, dict):
+            return
+        kind = content.get("type")
+        if kind == "advise":
             self.advise(wait=False)
+        elif kind == "details":
+            self._send_details(content.get("src") or "", content.get("tasks") or (),
+                               content.get("req"))
+        elif kind == "find":
+            i = self._model.index_of(str(content.get("id", "")))
+            self._send_details("", [] if i is None else [i], content.get("req"),
+                               found=str(content.get("id", "")))
+        elif kind == "sync":
+            # a view missed a live batch: the whole current model again
+            self.send_state("data")
+
+    def _send_details(self, src: str, tasks, req, found: Optional[str] = None) -> None:
+        """Answer the browser's request for some tasks' id, args and error
+        (of the original, or of a fix's replay: ``src`` its kind)."""
+        model = self._model if not src else self._fix_models.get(src)
+        out = []
+        if model is not None:
+            for i in list(tasks)[:DETAILS_MAX]:
+                got = model.detail(i) if isinstance(i, int) else None
+                if got is not None:
+                    out.append(got)
+        msg = {"type": "details", "src": src, "req": req, "tasks": out}
+        if found is not None:
+            msg["found"] = found
+        self.send(msg)
 
     @property
     def advice(self) -> Optional[Advice]:
@@ -322,17 +404,54 @@ class TraceView(anywidget.AnyWidget):
                           + _too_large(len(trace), self._max_events), RuntimeWarning, stacklevel=2)
             return False
         self._seen = n
-        self._trace = trace
-        self._diagnosis = diagnose(trace)
-        data = self._build(trace, self._diagnosis)
-        with self.hold_sync():
-            self.data = data
-            if self.follow and not self.playing:
-                # a view displayed later opens at the newest event, not at 0
-                self.t = float(data["t1"])
+        diagnosis = diagnose(trace)
+        model = self._build(trace, diagnosis, strings=self._model.meta["strings"])
+        with self._sent_lock:
+            self._trace, self._diagnosis = trace, diagnosis
+            self._push(model)
+        if self.follow and not self.playing:
+            # a view displayed later opens at the newest event, not at 0
+            self.t = float(model.meta["t1"])
         with self._changed:
             self._changed.notify_all()
         return True
+
+    def _push(self, model) -> None:
+        """Send the browser what turns the model it has into ``model``: the
+        rows appended and values changed (one message, one buffer), or the
+        whole model when it changed in another way (a late event rewrote
+        the past, a table shrank, the time base moved).  Either way the
+        ``data`` trait then holds the whole of ``model``."""
+        old = self._model
+        d = None
+        if old.meta["ticks_per_s"] == model.meta["ticks_per_s"] and \
+                old.meta["time_base"] == model.meta["time_base"] and old.meta["t0"] == model.meta["t0"]:
+            d = diff(old.cols, model.cols)
+        self._model = model
+        self._seq += 1
+        data = model.data(seq=self._seq)
+        if d is not None:
+            content, buf = pack_delta(d)
+            content.update(type="delta", seq=self._seq,
+                           meta={k: v for k, v in model.meta.items() if old.meta.get(k) != v},
+                           drop=[k for k in old.meta if k not in model.meta])
+            # a delta bigger than half the whole is not worth its patching
+            if len(buf) > len(data["buffer"]) // 2 and len(buf) > 4096:
+                d = None
+        if d is None:
+            self.data = data
+            return
+        self._quiet.on = True
+        try:
+            self.data = data
+        finally:
+            self._quiet.on = False
+        self.send(content, buffers=[buf])
+
+    def _should_send_property(self, key, value):
+        if key == "data" and getattr(self._quiet, "on", False):
+            return False        # the views get this change as a delta message
+        return super()._should_send_property(key, value)
 
     def wait_for(self, predicate, timeout: float) -> bool:
         """Wait until ``predicate(view.trace)`` holds, at most ``timeout`` s.
@@ -390,11 +509,23 @@ class TraceView(anywidget.AnyWidget):
         (1, 1, 'ok')
         """
         t = self.t if t is None else float(t)
-        out = _status_of(self.data, t)
+        out = _status_of(self.data, self._pools(self.data), t, self._model.ids)
         shown = self.shown_fix()
         if shown is not None:
-            out["fix"] = dict(_status_of(shown["data"], t), kind=shown["kind"])
+            fm = self._fix_models.get(shown["kind"])
+            ids = fm.ids if fm is not None else shown["data"]["text"].get("task.id", [])
+            out["fix"] = dict(_status_of(shown["data"], self._pools(shown["data"]), t, ids),
+                              kind=shown["kind"])
         return out
+
+    def _pools(self, data: dict) -> list:
+        """Each pool's series in ``data``, unpacked once per view data."""
+        got = self._pool_cache.get(id(data))
+        if got is None or got[0] is not data:
+            if len(self._pool_cache) > 16:
+                self._pool_cache.clear()
+            got = self._pool_cache[id(data)] = (data, decode_view_data(data, tables=("pool",))["pools"])
+        return got[1]
 
     def shown_fix(self) -> Optional[dict]:
         """The fix drawn beside the original (its entry of ``fixes``), if any."""
@@ -415,7 +546,10 @@ class TraceView(anywidget.AnyWidget):
         got = super()._repr_mimebundle_(**kwargs)
         bundle: dict = dict((got[0] if isinstance(got, tuple) else got) or {})
         try:
-            bundle["image/svg+xml"] = self.static_svg()
+            shown = self.shown_fix()
+            bundle["image/svg+xml"] = render_static_svg(
+                self._trace, self._diagnosis, advice=self._advice, fix=shown["kind"] if shown else "",
+                lanes=len(self._trace) <= STATIC_LANES_EVENTS)
         except Exception:   # drawing modules missing: the text still shows
             pass
         bundle["text/plain"] = self._diagnosis.message
@@ -424,23 +558,25 @@ class TraceView(anywidget.AnyWidget):
 
 def _too_large(n: int, most: int) -> str:
     return (f"the trace has {n:,} events and the view takes at most {most:,} "
-            "(about 100 bytes each, sent to the browser at once); draw it with "
+            "(about 100 bytes each in the browser's memory once unpacked); draw it with "
             "`hueyviz render` (lanes.svg aggregates), or pass max_events= to try")
 
 
-def _status_of(d: dict, t: float) -> dict:
+def _status_of(d: dict, pools: list, t: float, ids) -> dict:
     """What one view data says at ``t``: its workers, the finding then."""
-    st = d.get("status") or {}
-    k = bisect.bisect_right(st.get("t", []), t + 1e-12) - 1
-    size = st["size"][k] if k >= 0 else 0
+    row = [0, 0, 0]
+    seen = False
+    for p in pools:
+        k = bisect.bisect_right(p["t"], t + 1e-12) - 1
+        if k >= 0:
+            seen = True
+            row = [row[0] + p["size"][k], row[1] + p["busy"][k], row[2] + p["blocked"][k]]
     finding = None
     for f in d.get("findings", ()):
         if f["at"] <= t + 1e-9 and (f["until"] is None or t < f["until"]):
             finding = f
     culprit = (finding or {}).get("culprit") or {}
-    ids = d["tasks"]["id"]
-    return {"t": t, "workers": size, "busy": st["busy"][k] if k >= 0 else 0,
-            "blocked": st["blocked"][k] if k >= 0 else 0,
+    return {"t": t, "workers": row[0] if seen else 0, "busy": row[1], "blocked": row[2],
             "verdict": finding["verdict"] if finding else "ok",
             "message": finding["message"] if finding else "",
             "culprit": None if not culprit else {
@@ -462,61 +598,3 @@ def _default_window(data: dict) -> Optional[list]:
     return None
 
 
-_LEN = re.compile(r"^\s*([0-9.]+)\s*(px|pt|)\s*$")
-
-
-def _svg_size(svg: str):
-    head = svg[:svg.find(">", svg.find("<svg")) + 1]
-    size = []
-    for attr in ("width", "height"):
-        m = re.search(rf'\s{attr}="([^"]+)"', head)
-        mm = _LEN.match(m.group(1)) if m else None
-        if mm is None:
-            return None
-        v = float(mm.group(1)) * (96 / 72 if mm.group(2) == "pt" else 1)
-        size.append(v)
-    return tuple(size)
-
-
-def _svg_body(svg: str, x: float, y: float, w: float, h: float) -> str:
-    start = svg.find("<svg")
-    end = svg.find(">", start)
-    head = svg[start:end]
-    vb = re.search(r'viewBox="([^"]+)"', head)
-    view = f' viewBox="{vb.group(1)}"' if vb else ""
-    # the drawing's own font (its text inherits it): without it the text
-    # falls back to the renderer's 16 px default
-    for attr in ("font-family", "font-size"):
-        m = re.search(rf'\s{attr}="([^"]+)"', head)
-        if m:
-            view += f' {attr}="{m.group(1)}"'
-    rest = svg[end + 1:]
-    return (f'<svg x="{x:g}" y="{y:g}" width="{w:g}" height="{h:g}"{view}>' + rest)
-
-
-def render_static_svg(trace, diagnosis=None, advice=None, fix: str = "") -> str:
-    """Lanes (with the diagnosis) above the wait-for graph at the finding;
-    with an ``advice`` and a ``fix`` kind, that fix's replayed lanes between
-    them (``lanes-fix-<kind>.svg``)."""
-    from ..render.fix import render_fix_lanes
-    from ..render.lanes import render_lanes
-    from ..render.waitfor import render_waitfor
-    if diagnosis is None:
-        diagnosis = diagnose(trace)
-    parts = [render_lanes(trace, diagnosis=diagnosis)]
-    if advice is not None and fix:
-        parts += [svg for _, svg in render_fix_lanes(advice, trace, kinds=(fix,))]
-    try:
-        parts.append(render_waitfor(trace, at=diagnosis.at))
-    except Exception:   # no Graphviz engine: the lanes alone still explain a lot
-        pass
-    y, width, body = 0.0, 0.0, []
-    for svg in parts:
-        size = _svg_size(svg) or (800.0, 300.0)
-        body.append(_svg_body(svg, 0, y, *size))
-        y += size[1] + 12
-        width = max(width, size[0])
-    h = max(0.0, y - 12)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" '
-            f'width="{math.ceil(width)}" height="{math.ceil(h)}" '
-            f'viewBox="0 0 {math.ceil(width)} {math.ceil(h)}">' + "".join(body) + "</svg>")

@@ -1,658 +1,19 @@
-// hueyviz TraceView front end (anywidget ESM).
-//
-// Python sends the trace once as column arrays (model "data", built by
-// hueyviz/render/viewdata.py); every frame is computed here, but only by
-// looking states up: each task's state changes, each pool's live size and
-// busy/blocked counts, the findings with the moment they end.  Nothing here
-// interprets events.
-//
-// The lanes are drawn for the current time window at the box's own width
-// (text stays at its CSS size whatever the width) as a few <path>s per
-// colour, revealed up to the current instant with a clip rectangle: a frame
-// only moves the clip, the cursor and one "running" overlay per lane.  They
-// are redrawn only when the window, the width, the colouring or the
-// selection changes.  The wait-for graph is redrawn per frame from the
-// waits active at that instant, on node positions laid out once in Python.
-
-const SVGNS = "http://www.w3.org/2000/svg";
-const SPEEDS = [0.25, 0.5, 1, 2, 4, 8];
-const PLAY_SECONDS = 8;        // the whole window plays in 8 s at 1x
-const MIN_TEXT_PX = 10;        // no text of the widget renders smaller
-const GRAPH_MIN_SCALE = 10 / 10.5; // the graph's smallest text is 10.5 px
-const MAX_LABELS = 400;        // bar labels drawn at once
-let instances = 0;
-const icon = (d) => `<svg width="14" height="14" viewBox="0 0 14 14" aria-hidden="true"><path d="${d}" fill="currentColor"/></svg>`;
-const ICONS = {
-  play: icon("M3 1.5L12 7L3 12.5Z"),
-  pause: icon("M3 2h3v10H3zM8 2h3v10H8z"),
-  prev: icon("M2 2h2v10H2zM12 2v10L5 7z"),
-  next: icon("M10 2h2v10h-2zM2 2v10l7-5z"),
-};
-
-function esc(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
-}
-function trunc(s, n) {
-  s = String(s);
-  if (n < 2) return "";
-  return s.length > n ? s.slice(0, n - 1) + "\u2026" : s;
-}
-function fmtT(s, scale) {
-  if (s === null || s === undefined) return "\u2014";
-  const a = Math.abs(scale === undefined ? s : scale);
-  if (a < 1e-3) return (s * 1e6).toFixed(0) + " \u00b5s";
-  if (a < 1) return (s * 1e3).toFixed(a < 0.01 ? 2 : 1) + " ms";
-  if (a < 120) return s.toFixed(a < 10 ? 3 : 2) + " s";
-  return (s / 60).toFixed(1) + " min";
-}
-function el(tag, attrs, parent) {
-  const e = document.createElementNS(SVGNS, tag);
-  for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
-  if (parent) parent.appendChild(e);
-  return e;
-}
-function h(tag, cls, parent, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  if (parent) parent.appendChild(e);
-  return e;
-}
-// index of the last element <= x in a sorted array (-1 if none)
-function bisectRight(arr, x) {
-  let lo = 0, hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (arr[mid] <= x) lo = mid + 1; else hi = mid;
-  }
-  return lo - 1;
-}
-// the value of a step series {t: [...], key: [...]} at time x
-function stepAt(series, key, x, dflt) {
-  if (!series || !series.t) return dflt;
-  const k = bisectRight(series.t, x + 1e-12);
-  return k >= 0 ? series[key][k] : dflt;
-}
-function niceStep(range, target) {
-  const raw = range / Math.max(1, target);
-  const p = Math.pow(10, Math.floor(Math.log10(raw || 1e-9)));
-  for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
-  return 10 * p;
-}
-// black or white text on a fill, whichever reads better
-function inkOn(hex) {
-  const m = /^#([0-9a-f]{6})$/i.exec(hex || "");
-  if (!m) return "#000000";
-  const v = parseInt(m[1], 16);
-  const lin = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
-  const L = 0.2126 * lin(v >> 16) + 0.7152 * lin((v >> 8) & 255) + 0.0722 * lin(v & 255);
-  return L > 0.2 ? "#000000" : "#ffffff";
-}
-// JupyterLab's shortcuts (Lumino) look at the focused element and its
-// ancestors for this attribute: every focusable control needs it, not only
-// the root, or arrow keys collapse headings and Space scrolls the notebook.
-function quiet(e) { e.setAttribute("data-lm-suppress-shortcuts", "true"); return e; }
-
-// ---------------------------------------------------------------- model prep
-function prepare(d) {
-  const S = d.strings;
-  const sp = d.spans;
-  const nW = d.workers.length;
-  const T = Math.max(d.t1 || 0, 1e-9);
-  // per (worker, depth): span indices sorted by start, for binary search
-  const tracks = [];
-  const trackOf = new Map();
-  let maxDepth = 0;
-  for (let i = 0; i < sp.task.length; i++) {
-    const key = sp.worker[i] * 64 + Math.min(sp.depth[i], 63);
-    let tr = trackOf.get(key);
-    if (!tr) {
-      tr = { worker: sp.worker[i], depth: Math.min(sp.depth[i], 63), idx: [], starts: [] };
-      trackOf.set(key, tr);
-      tracks.push(tr);
-    }
-    tr.idx.push(i);
-    maxDepth = Math.max(maxDepth, sp.depth[i]);
-  }
-  for (const tr of tracks) {
-    tr.idx.sort((a, b) => sp.start[a] - sp.start[b]);
-    tr.starts = tr.idx.map((i) => sp.start[i]);
-  }
-  tracks.sort((a, b) => a.worker - b.worker || a.depth - b.depth);
-  const w = d.waits;
-  const findWait = (c) => {
-    if (!c) return -1;
-    for (let i = 0; i < w.since.length; i++) {
-      if (w.waiter[i] === c.waiter && w.target[i] === c.target && Math.abs(w.since[i] - c.since) < 1e-6) return i;
-    }
-    return -1;
-  };
-  const findings = (d.findings && d.findings.length ? d.findings : (d.diagnosis.verdict !== "ok" ? [d.diagnosis] : []))
-    .map((f) => ({ ...f, wait: findWait(f.culprit), knotSet: new Set(f.knot || []) }));
-  const stuck = findings.some((f) => f.stuck);
-  // a stuck run stays stuck after the trace ends: the view extends past the
-  // end to draw what still waits there (as lanes.svg does)
-  const act = (d.windows && d.windows.activity) || [0, T];
-  const Tx = stuck ? T + Math.max((T - act[0]) * 0.25, T * 1e-4, 1e-6) : T;
-  const taskIndex = new Map(d.tasks.id.map((id, i) => [id, i]));
-  const lanes = d.lanes || { label: d.workers, group: d.workers.map(() => 0), up: [], down: [] };
-  const firstSeen = new Array(nW).fill(null);
-  for (let i = 0; i < sp.task.length; i++) {
-    const k = sp.worker[i];
-    if (firstSeen[k] === null || sp.start[i] < firstSeen[k]) firstSeen[k] = sp.start[i];
-  }
-  const poolOfQueue = new Map();
-  (d.pools || []).forEach((p, j) => poolOfQueue.set(p.qi, j));
-  const workerPool = new Array(nW).fill(-1);
-  (d.pools || []).forEach((p, j) => { for (const k of p.workers) workerPool[k] = j; });
-  const nameColour = (ni) => (d.name_colours && d.name_colours[String(ni)]) || d.palette.states.unknown;
-  return { d, S, T, Tx, nW, tracks, maxDepth, findings, stuck, taskIndex, lanes, firstSeen, poolOfQueue, workerPool, nameColour };
-}
-
-// ------------------------------------------------------------------ lanes
-// One trace's worker lanes on a time window shared with its host: the view
-// draws one; a second trace (an alternative replayed beside the original) can
-// draw another on the same axis, driven by the same controls.  ``host``
-// gives the window (view), the colouring, the selection, and takes what the
-// pointer does (seek, select, zoom, pan, tooltips).
-function createLanes(box, uid, host) {
-  let P = null;
-  let width = 0;
-  const L = {};          // lane svg parts
-  const view = host.view;
-  const RPAD = 12, ROW = 26, QROW = 30, GROUP = 17, TOP = 4, AXIS = 22;
-  let LABEL = 96;
-  function xOf(time) { const [a, b] = view(); return LABEL + ((time - a) / (b - a)) * (width - LABEL - RPAD); }
-  function tOf(x) { const [a, b] = view(); return a + ((x - LABEL) / (width - LABEL - RPAD)) * (b - a); }
-
-  function laneRows() {
-    // y of each worker's lane; a header row above each process group when
-    // there are several (two consumers, or one restarted)
-    const groups = P.lanes.group;
-    const many = new Set(groups).size > 1;
-    const y = new Array(P.nW);
-    const heads = [];
-    let cur = TOP + QROW;
-    let last = -1;
-    for (let k = 0; k < P.nW; k++) {
-      if (many && groups[k] !== last) { heads.push([groups[k], cur]); cur += GROUP; }
-      last = groups[k];
-      y[k] = cur;
-      cur += ROW;
-    }
-    return { y, heads, bottom: cur };
-  }
-
-  function barRect(i) {
-    const sp = P.d.spans;
-    const dep = Math.min(sp.depth[i], 3);
-    const y = L.rowY[sp.worker[i]] + 3 + dep * 3;
-    const hgt = Math.max(4, ROW - 8 - dep * 6);
-    const x0 = xOf(sp.start[i]);
-    const x1 = xOf(sp.end[i] === null ? P.T : sp.end[i]);
-    return [x0, y, Math.max(0.8, x1 - x0), hgt];
-  }
-  const rectPath = (r) => `M${r[0].toFixed(2)} ${r[1].toFixed(1)}h${r[2].toFixed(2)}v${r[3].toFixed(1)}h${(-r[2]).toFixed(2)}z`;
-
-  function spanColour(i) {
-    const d = P.d, sp = d.spans, pal = d.palette;
-    if (host.colourBy() === "name") return P.nameColour(d.tasks.name[sp.task[i]] ?? -1);
-    const oc = P.S[sp.outcome[i]];
-    return oc === "running" ? pal.states.running : (pal.states[oc] || pal.states.unknown);
-  }
-  const taskWords = (i) => taskWordsOf(P, i);
-
-  function buildLanes() {
-    if (!P) return;
-    const d = P.d, sp = d.spans, pal = d.palette;
-    width = Math.max(260, Math.floor(box.clientWidth || 700));
-    // lanes drawn one above the other share the label column, so that one
-    // instant is one x in all of them
-    LABEL = host.labelWidth ? host.labelWidth(width) : laneLabelWidth(P, width);
-    box.textContent = "";
-    const rows = laneRows();
-    L.rowY = rows.y;
-    const axisY = rows.bottom + 2;
-    const H = axisY + AXIS;
-    const [va, vb] = view();
-    const svg = el("svg", { viewBox: `0 0 ${width} ${H}`, width: String(width), height: String(H), class: "hv-lanes-svg",
-                            role: "img", "aria-label": host.ariaLabel || "worker lanes", "data-from": String(va), "data-to": String(vb) }, box);
-    const defs = el("defs", {}, svg);
-    const pat = el("pattern", { id: uid + "-hatch", width: "6", height: "6",
-                                patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" }, defs);
-    el("rect", { width: "6", height: "6", fill: pal.states.blocked }, pat);
-    el("line", { x1: "0", y1: "0", x2: "0", y2: "6", stroke: "#ffffff", "stroke-width": "2.2", "stroke-opacity": "0.75" }, pat);
-    const patf = el("pattern", { id: uid + "-hatchf", width: "6", height: "6",
-                                 patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" }, defs);
-    el("rect", { width: "6", height: "6", fill: "#FBE3B3" }, patf);
-    el("rect", { width: "2.5", height: "6", fill: pal.states.blocked }, patf);
-    const clip = el("clipPath", { id: uid + "-clip" }, defs);
-    L.clipRect = el("rect", { x: String(LABEL), y: "0", width: "0", height: String(H) }, clip);
-    const plotClip = el("clipPath", { id: uid + "-plot" }, defs);
-    el("rect", { x: String(LABEL), y: "0", width: String(width - LABEL - RPAD + 1), height: String(H) }, plotClip);
-    el("rect", { x: "0", y: "0", width: String(width), height: String(H), fill: pal.background }, svg);
-    // group headers, rows and labels
-    for (const [g, gy] of rows.heads) {
-      const tx = el("text", { x: "6", y: String(gy + GROUP - 5), class: "hv-group-label" }, svg);
-      tx.textContent = trunc(d.groups.label[g], Math.floor((width - 12) / 6.5));
-    }
-    for (let w = 0; w < P.nW; w++) {
-      const y = L.rowY[w];
-      el("rect", { x: String(LABEL), y: String(y), width: String(width - LABEL - RPAD), height: String(ROW - 2),
-                   fill: w % 2 ? "#F4F4F4" : "#FAFAFA" }, svg);
-      const lab = el("text", { x: String(LABEL - 6), y: String(y + ROW / 2), "text-anchor": "end",
-                               "dominant-baseline": "middle", class: "hv-lane-label" }, svg);
-      lab.textContent = trunc(P.lanes.label[w], Math.floor((LABEL - 8) / 6.3));
-      el("title", {}, lab).textContent = d.worker_keys[w];
-      // a worker that left the pool (stopped, or lost with its process)
-      const down = P.lanes.down[w];
-      if (down !== null && down !== undefined && down <= vb) {
-        const x = Math.max(LABEL, xOf(down));
-        el("rect", { x: String(x), y: String(y), width: String(Math.max(0, width - RPAD - x)), height: String(ROW - 2),
-                     fill: "#E4E4E4", class: "hv-gone" }, svg);
-      }
-    }
-    // the queue: how many tasks wait for a worker (a step area, clipped to the past)
-    const q = d.queue;
-    let maxN = 0;
-    for (let k = 0; k < q.t.length; k++) maxN = Math.max(maxN, q.n[k]);
-    const y0 = TOP + QROW - 6, hq = QROW - 12;
-    const yq = (k) => y0 - (maxN ? (k / maxN) * hq : 0);
-    let qpath = `M${xOf(0).toFixed(2)} ${y0}`;
-    for (let k = 0; k < q.t.length; k++) qpath += `H${xOf(q.t[k]).toFixed(2)}V${yq(q.n[k]).toFixed(1)}`;
-    qpath += `H${xOf(P.T).toFixed(2)}V${y0}Z`;
-    el("rect", { x: String(LABEL), y: String(TOP), width: String(width - LABEL - RPAD), height: String(QROW - 6), fill: "#FAFAFA" }, svg);
-    const ql = el("text", { x: String(LABEL - 6), y: String(TOP + 9), "text-anchor": "end", "dominant-baseline": "middle", class: "hv-lane-label hv-queue-label" }, svg);
-    ql.textContent = "queue";
-    const mx = el("text", { x: String(LABEL - 6), y: String(TOP + 21), "text-anchor": "end", "dominant-baseline": "middle", class: "hv-axis" }, svg);
-    mx.textContent = "max " + maxN;
-    // axis: ticks within the window
-    const step = niceStep(vb - va, Math.max(2, Math.floor((width - LABEL) / 90)));
-    const axis = el("g", { class: "hv-axis-band" }, svg);
-    el("rect", { x: String(LABEL), y: String(axisY - 2), width: String(width - LABEL - RPAD), height: String(AXIS), fill: "#ffffff", class: "hv-axis-hit" }, axis);
-    for (let v = Math.ceil(va / step) * step; v <= vb + 1e-12; v += step) {
-      const x = xOf(v);
-      if (x < LABEL - 0.5 || x > width - RPAD + 0.5) continue;
-      el("line", { x1: String(x), x2: String(x), y1: String(TOP), y2: String(axisY), stroke: pal.grid, "stroke-width": "0.6" }, svg);
-      const tx = el("text", { x: String(x), y: String(axisY + 13), "text-anchor": "middle", class: "hv-axis" }, axis);
-      tx.textContent = "+" + fmtT(v, step);
-    }
-    const plot = el("g", { "clip-path": `url(#${uid}-plot)` }, svg);
-    // ghost of the whole trace (the future, faint), then the past in colour
-    const ghost = [];
-    const byColour = new Map();
-    const visible = [];
-    for (let i = 0; i < sp.task.length; i++) {
-      const e = sp.end[i] === null ? P.T : sp.end[i];
-      if (e < va || sp.start[i] > vb) continue;
-      visible.push(i);
-      const p = rectPath(barRect(i));
-      ghost.push(p);
-      const col = spanColour(i);
-      if (!byColour.has(col)) byColour.set(col, []);
-      byColour.get(col).push(p);
-    }
-    el("path", { d: ghost.join(""), fill: "#BBBBBB", "fill-opacity": "0.3", class: "hv-ghost" }, plot);
-    const past = el("g", { "clip-path": `url(#${uid}-clip)`, class: "hv-past" }, plot);
-    el("path", { d: qpath, fill: pal.states.queued, stroke: "#8C7E00", "stroke-width": "0.8", class: "hv-queue" }, past);
-    const sparse = visible.length < (width - LABEL) / 6;   // separators only where they help
-    for (const [col, ps] of [...byColour.entries()].sort()) {
-      el("path", { d: ps.join(""), fill: col, stroke: sparse ? "#ffffff" : "none", "stroke-width": "0.8", class: "hv-spans" }, past);
-    }
-    // running overlays (one per track): a span still running at the cursor
-    // is drawn as running, whatever its outcome later; under the blocked
-    // hatch, so a blocked task never reads as running
-    L.overlays = [];
-    const ovg = el("g", { class: "hv-running" }, plot);
-    for (const tr of P.tracks) {
-      const dep = Math.min(tr.depth, 3);
-      const r = el("rect", { y: String(L.rowY[tr.worker] + 3 + dep * 3), height: String(Math.max(4, ROW - 8 - dep * 6)),
-                             fill: pal.states.running, stroke: "#ffffff", "stroke-width": "0.6", visibility: "hidden" }, ovg);
-      L.overlays.push(r);
-    }
-    // blocked stretches: hatched orange, clipped to the past
-    const bl = d.blocks;
-    const bparts = [];
-    const blabels = [];
-    L.culpritBlocks = [];
-    const culprits = P.findings.filter((f) => f.culprit);
-    for (let j = 0; j < bl.span.length; j++) {
-      const i = bl.span[j];
-      const be = bl.end[j] === null ? (sp.end[i] === null ? P.T : sp.end[i]) : bl.end[j];
-      if (be < va || bl.start[j] > vb) continue;
-      const r = barRect(i);
-      const x0 = xOf(bl.start[j]);
-      const x1 = xOf(be);
-      const rr = [x0, r[1], Math.max(0.8, x1 - x0), r[3]];
-      bparts.push(rectPath(rr));
-      for (const f of culprits) {
-        if (sp.task[i] === f.culprit.waiter && Math.abs(bl.start[j] - f.culprit.since) < 1e-6) L.culpritBlocks.push([f, rr, j]);
-      }
-      blabels.push([j, i, rr]);
-    }
-    const bg = el("g", { "clip-path": `url(#${uid}-clip)`, class: "hv-blocked" }, plot);
-    el("path", { d: bparts.join(""), fill: `url(#${uid}-hatch)`, stroke: pal.states.blocked, "stroke-width": "0.7" }, bg);
-    // labels: the task on each bar wide enough to carry one, the awaited
-    // task on each blocked stretch (clipped to the past, like the bars)
-    const lg = el("g", { "clip-path": `url(#${uid}-clip)`, class: "hv-bar-labels" }, plot);
-    let nLab = 0;
-    const blockOf = new Map();
-    for (const [j, i] of blabels) { if (!blockOf.has(i)) blockOf.set(i, []); blockOf.get(i).push(j); }
-    for (const i of visible) {
-      if (nLab >= MAX_LABELS) break;
-      const r = barRect(i);
-      const x0 = Math.max(r[0], LABEL), x1 = Math.min(r[0] + r[2], width - RPAD);
-      let end = x1;
-      for (const j of blockOf.get(i) || []) end = Math.min(end, Math.max(x0, xOf(bl.start[j])));
-      const room = end - x0 - 6;
-      if (room < 34 || r[3] < 12) continue;
-      const ti = sp.task[i];
-      const tx = el("text", { x: String(x0 + 3), y: String(r[1] + r[3] / 2), "dominant-baseline": "middle", class: "hv-bar-label",
-                              fill: host.colourBy() === "name" ? inkOn(spanColour(i)) : "#000000" }, lg);
-      tx.textContent = trunc(ti >= 0 ? taskWords(ti) : "?", Math.floor(room / 6.2));
-      nLab += 1;
-    }
-    for (const [j, i, rr] of blabels) {
-      if (nLab >= MAX_LABELS) break;
-      const x0 = Math.max(rr[0], LABEL), x1 = Math.min(rr[0] + rr[2], width - RPAD);
-      if (x1 - x0 < 60 || rr[3] < 12) continue;
-      const wj = waitOfBlock(j, i);
-      if (wj < 0) continue;
-      const tg = d.waits.target[wj];
-      const tx = el("text", { x: String(x0 + 3), y: String(rr[1] + rr[3] / 2), "dominant-baseline": "middle", class: "hv-bar-label hv-halo" }, lg);
-      tx.textContent = trunc("waits for " + P.S[d.tasks.name[tg]] + " [" + d.tasks.id[tg].slice(0, 4) + "]", Math.floor((x1 - x0 - 6) / 6.2));
-      nLab += 1;
-    }
-    // still waiting after the trace ends: a stuck run never moves again, so
-    // from the finding on the open bars continue to the right edge
-    L.stuck = null;
-    if (P.stuck && vb > P.T) {
-      const sg = el("g", { class: "hv-stuck", visibility: "hidden" }, plot);
-      // a stuck run never moves again: what waits goes on to the view's end
-      // (past P.Tx when a longer replay beside it stretches the axis)
-      const xe = Math.min(width - RPAD, xOf(Math.max(P.Tx, vb))) - 2;
-      L.stuckEnd = xe;
-      const xT = xOf(P.T);
-      for (let i = 0; i < sp.task.length; i++) {
-        if (sp.end[i] !== null) continue;
-        const r = barRect(i);
-        el("rect", { x: String(xT), y: String(r[1]), width: String(Math.max(0, xe - xT)), height: String(r[3]),
-                     fill: spanColour(i), "fill-opacity": "0.45" }, sg);
-      }
-      for (let j = 0; j < bl.span.length; j++) {
-        const i = bl.span[j];
-        if (bl.end[j] !== null || sp.end[i] !== null) continue;
-        const r = barRect(i);
-        // the part before the end is the past group's; this is what follows it
-        const x0 = Math.max(LABEL, xT);
-        el("rect", { x: String(x0), y: String(r[1]), width: String(Math.max(2, xe - x0)), height: String(r[3]),
-                     fill: `url(#${uid}-hatch)`, stroke: pal.states.blocked, "stroke-width": "0.7" }, sg);
-        const wj = waitOfBlock(j, i);
-        if (wj >= 0 && xe - x0 > 60) {
-          const tg = d.waits.target[wj];
-          const tx = el("text", { x: String(x0 + 3), y: String(r[1] + r[3] / 2), "dominant-baseline": "middle", class: "hv-bar-label hv-halo" }, sg);
-          tx.textContent = trunc("still waits for " + P.S[d.tasks.name[tg]] + " [" + d.tasks.id[tg].slice(0, 4) + "]", Math.floor((xe - x0 - 6) / 6.2));
-        }
-      }
-      el("line", { x1: String(xT), x2: String(xT), y1: String(TOP + QROW - 4), y2: String(axisY), stroke: pal.muted, "stroke-width": "0.8", "stroke-dasharray": "1 2" }, sg);
-      if (xe - xT > 80) {
-        const et = el("text", { x: String(xe), y: String(TOP + 10), "text-anchor": "end", class: "hv-axis" }, sg);
-        et.textContent = "after the end: stuck";
-      }
-      el("title", {}, sg).textContent = "The run is stuck: nothing moves after the end of the trace, so what still waits is drawn on past it.";
-      L.stuck = sg;
-    }
-    // the culprit's blocked stretch, outlined from its finding on
-    L.culpritMarks = [];
-    for (const [f, rr, j] of L.culpritBlocks) {
-      const open = d.blocks.end[j] === null && d.spans.end[d.blocks.span[j]] === null;
-      const x1 = open && L.stuck ? L.stuckEnd : rr[0] + rr[2];
-      L.culpritMarks.push([f, el("rect", { x: String(rr[0]), y: String(rr[1] - 1.5), width: String(Math.max(4, x1 - rr[0])), height: String(rr[3] + 3),
-                                   fill: "none", stroke: pal.culprit, "stroke-width": "2.5", "stroke-dasharray": "5 3",
-                                   class: "hv-lane-culprit", visibility: "hidden" }, plot)]);
-    }
-    // the selected task: outlined wherever it ran
-    const selected = host.selected();
-    if (selected && P.taskIndex.has(selected)) {
-      const ti = P.taskIndex.get(selected);
-      for (const i of visible) {
-        if (sp.task[i] !== ti) continue;
-        const r = barRect(i);
-        el("rect", { x: String(r[0] - 1.5), y: String(r[1] - 1.5), width: String(r[2] + 3), height: String(r[3] + 3), fill: "none",
-                     stroke: pal.selected || "#000000", "stroke-width": "2", class: "hv-lane-selected" }, plot);
-      }
-    }
-    // the findings and the cursor
-    for (const f of P.findings) {
-      if (f.at < va || f.at > vb) continue;
-      const fx = xOf(f.at);
-      el("line", { x1: String(fx), x2: String(fx), y1: String(TOP), y2: String(axisY), stroke: pal.verdicts[f.verdict] || pal.culprit,
-                   "stroke-width": "1.2", "stroke-dasharray": "3 2", class: "hv-finding-mark" }, svg);
-    }
-    L.brush = el("rect", { y: String(TOP), height: String(axisY - TOP), fill: "#0072B2", "fill-opacity": "0.12", stroke: "#0072B2",
-                           "stroke-width": "1", visibility: "hidden", class: "hv-brush" }, svg);
-    L.cursor = el("line", { y1: String(TOP), y2: String(axisY + 2), stroke: pal.text, "stroke-width": "1.4", class: "hv-cursor" }, svg);
-    L.svg = svg;
-    L.axisY = axisY;
-    hookLanes(svg);
-  }
-
-  function waitOfBlock(j, i) {
-    // the wait behind blocked stretch j (of span i): same waiter, same start
-    const d = P.d, w = d.waits, ti = d.spans.task[i];
-    for (let k = 0; k < w.since.length; k++) {
-      if (w.waiter[k] === ti && Math.abs(w.since[k] - d.blocks.start[j]) < 1e-9) return k;
-    }
-    return -1;
-  }
-
-  function drawLanes(time, held, finding) {
-    const x = Math.max(LABEL, Math.min(xOf(time), width - RPAD + 1));
-    L.clipRect.setAttribute("width", String(Math.max(0, x - LABEL)));
-    L.cursor.setAttribute("x1", String(xOf(time)));
-    L.cursor.setAttribute("x2", String(xOf(time)));
-    L.cursor.setAttribute("visibility", xOf(time) >= LABEL - 1 && xOf(time) <= width - RPAD + 1 ? "visible" : "hidden");
-    const sp = P.d.spans;
-    for (let k = 0; k < P.tracks.length; k++) {
-      const r = L.overlays[k];
-      const i = held[k];
-      if (i < 0 || host.colourBy() === "name") { if (r.getAttribute("visibility") !== "hidden") r.setAttribute("visibility", "hidden"); continue; }
-      const x0 = Math.max(LABEL - 1, xOf(sp.start[i]));
-      r.setAttribute("x", String(x0));
-      r.setAttribute("width", String(Math.max(0.8, x - x0)));
-      r.setAttribute("visibility", "visible");
-    }
-    if (L.stuck) L.stuck.setAttribute("visibility", finding && finding.stuck ? "visible" : "hidden");
-    for (const [f, m] of L.culpritMarks) m.setAttribute("visibility", finding === f ? "visible" : "hidden");
-  }
-
-  // the span (and blocked stretch) under a point of the lanes
-  function hitLane(px, py) {
-    const sp = P.d.spans;
-    let w = -1;
-    for (let k = 0; k < P.nW; k++) if (py >= L.rowY[k] && py < L.rowY[k] + ROW) { w = k; break; }
-    if (w < 0 || px < LABEL || px > width - RPAD) return null;
-    const time = tOf(px);
-    const slack = Math.abs(tOf(px + 3) - time);
-    let best = -1;
-    for (const tr of P.tracks) {
-      if (tr.worker !== w) continue;
-      const j = bisectRight(tr.starts, time + slack);
-      for (let q = j; q >= 0 && q >= j - 3; q--) {
-        const i = tr.idx[q];
-        const e = sp.end[i] === null ? (P.stuck ? P.Tx : P.T) : sp.end[i];
-        if (sp.start[i] - slack <= time && time <= e + slack && (best < 0 || sp.depth[i] > sp.depth[best])) best = i;
-      }
-    }
-    return { worker: w, time, span: best };
-  }
-
-  function laneTip(hit) {
-    const d = P.d, sp = d.spans, tk = d.tasks;
-    const i = hit.span;
-    const lines = [];
-    if (i < 0) {
-      lines.push(`${d.worker_keys[hit.worker]}: idle at +${fmtT(hit.time, P.T)}`);
-      return lines;
-    }
-    const ti = sp.task[i];
-    const oc = P.S[sp.outcome[i]];
-    lines.push(`${ti >= 0 ? taskWords(ti) : "?"}  [${ti >= 0 ? tk.id[ti] : "?"}]`);
-    lines.push(`on ${P.lanes.label[hit.worker]} \u00b7 started +${fmtT(sp.start[i], P.T)}` +
-               (sp.end[i] === null ? " \u00b7 never finished" : ` \u00b7 ${oc} after ${fmtT(sp.end[i] - sp.start[i])}`));
-    if (ti >= 0 && tk.enq[ti] !== null && tk.enq[ti] <= sp.start[i]) lines.push(`waited ${fmtT(sp.start[i] - tk.enq[ti])} in the queue`);
-    const w = d.waits;
-    for (let k = 0; k < w.since.length; k++) {
-      if (w.waiter[k] !== ti || w.since[k] > hit.time + 1e-12) continue;
-      if (w.until[k] !== null && w.until[k] < hit.time) continue;
-      const tg = w.target[k];
-      lines.push(`blocked on ${taskWords(tg)} [${tk.id[tg].slice(0, 8)}] since +${fmtT(w.since[k], P.T)}` +
-                 (w.until[k] === null ? ", never returned" : ` until +${fmtT(w.until[k], P.T)}`));
-      if (w.site[k] >= 0) lines.push(`at ${P.S[w.site[k]]}`);
-    }
-    lines.push("click: details \u00b7 drag: zoom");
-    return lines;
-  }
-
-  function svgPoint(svg, ev) {
-    const r = svg.getBoundingClientRect();
-    return [(ev.clientX - r.left) * (width / r.width), (ev.clientY - r.top) * (width / r.width)];
-  }
-
-  function hookLanes(svg) {
-    let drag = null;
-    svg.addEventListener("pointerdown", (ev) => {
-      if (ev.button !== 0) return;
-      const [px, py] = svgPoint(svg, ev);
-      if (px < LABEL) return;
-      drag = { x0: px, y0: py, onAxis: py >= L.axisY - 2, moved: false, view: view() };
-      svg.setPointerCapture(ev.pointerId);
-      ev.preventDefault();
-      host.focus();
-    });
-    svg.addEventListener("pointermove", (ev) => {
-      const [px, py] = svgPoint(svg, ev);
-      if (!drag) {
-        if (py >= L.axisY - 2) { host.showTip(["drag: pan \u00b7 wheel: zoom"], ev); return; }
-        if (py < TOP + QROW && px >= LABEL) { host.showTip([`queued at +${fmtT(tOf(px), P.T)}: ${stepAt(P.d.queue, "n", tOf(px), 0)} tasks`], ev); return; }
-        const hit = hitLane(px, py);
-        host.showTip(hit ? laneTip(hit) : null, ev);
-        return;
-      }
-      host.showTip(null);
-      if (Math.abs(px - drag.x0) > 4) drag.moved = true;
-      if (!drag.moved) return;
-      if (drag.onAxis) {
-        const [a, b] = drag.view;
-        const dt = ((drag.x0 - px) / (width - LABEL - RPAD)) * (b - a);
-        host.setWindow([a + dt, b + dt]);
-      } else {
-        const x0 = Math.max(LABEL, Math.min(drag.x0, px)), x1 = Math.min(width - RPAD, Math.max(drag.x0, px));
-        L.brush.setAttribute("x", String(x0));
-        L.brush.setAttribute("width", String(Math.max(0, x1 - x0)));
-        L.brush.setAttribute("visibility", "visible");
-      }
-    });
-    const end = (ev) => {
-      if (!drag) return;
-      const [px, py] = svgPoint(svg, ev);
-      const d0 = drag;
-      drag = null;
-      if (d0.moved && !d0.onAxis) {
-        const a = tOf(Math.max(LABEL, Math.min(d0.x0, px))), b = tOf(Math.min(width - RPAD, Math.max(d0.x0, px)));
-        host.setWindow([a, b]);
-        return;
-      }
-      if (d0.moved) return;
-      const hit = hitLane(px, py);
-      if (hit && hit.span >= 0 && P.d.spans.task[hit.span] >= 0) host.select(P.d.tasks.id[P.d.spans.task[hit.span]]);
-      else if (px >= LABEL) host.seek(tOf(px));
-    };
-    svg.addEventListener("pointerup", end);
-    svg.addEventListener("pointercancel", () => { drag = null; L.brush.setAttribute("visibility", "hidden"); });
-    svg.addEventListener("pointerleave", () => host.showTip(null));
-    svg.addEventListener("wheel", (ev) => {
-      const [px, py] = svgPoint(svg, ev);
-      const onAxis = py >= L.axisY - 2;
-      const horizontal = Math.abs(ev.deltaX) > Math.abs(ev.deltaY);
-      // the notebook keeps plain wheel scrolling; ctrl/cmd + wheel (and a
-      // trackpad pinch) or any wheel on the time axis zooms; shift + wheel
-      // or a sideways swipe pans
-      if (ev.ctrlKey || ev.metaKey || (onAxis && !horizontal && !ev.shiftKey)) {
-        ev.preventDefault();
-        host.zoomBy(Math.exp(Math.max(-300, Math.min(300, ev.deltaY)) * 0.002), px >= LABEL ? tOf(px) : undefined);
-      } else if (ev.shiftKey || horizontal) {
-        ev.preventDefault();
-        host.panBy(((horizontal ? ev.deltaX : ev.deltaY) / (width - LABEL)) * 0.8);
-      }
-    }, { passive: false });
-  }
-
-  return {
-    build(p) { P = p; buildLanes(); },
-    draw: drawLanes,
-    get width() { return width; },
-  };
-}
-
-// the lane label column: room for the longest label (pids included), within limits
-function laneLabelWidth(P, width) {
-  const longest = Math.max(8, ...P.lanes.label.map((x) => String(x).length));
-  return Math.round(Math.min(Math.max(150, width * 0.3), Math.max(84, longest * 6.4 + 14)));
-}
-
-// the finding that holds at `time`: formed by then, not yet dissolved
-function findingOf(P, time) {
-  let best = null;
-  for (const f of P.findings) {
-    if (f.at <= time + 1e-9 && (f.until === null || f.until === undefined || time < f.until - 1e-12)) best = f;
-  }
-  return best;
-}
-
-// the sorted union of two sorted arrays of instants
-function mergeTimes(a, b) {
-  const out = [];
-  let i = 0, j = 0;
-  while (i < a.length || j < b.length) {
-    const x = j >= b.length || (i < a.length && a[i] <= b[j]) ? a[i++] : b[j++];
-    if (!out.length || x > out[out.length - 1]) out.push(x);
-  }
-  return out;
-}
-
-// which span holds each track at time t (index into spans, or -1)
-function holdersAt(P, time) {
-  const sp = P.d.spans;
-  const out = new Array(P.tracks.length);
-  for (let k = 0; k < P.tracks.length; k++) {
-    const tr = P.tracks[k];
-    const j = bisectRight(tr.starts, time);
-    let s = -1;
-    if (j >= 0) {
-      const i = tr.idx[j];
-      const e = sp.end[i];
-      if (e === null || time < e) s = i;
-    }
-    out[k] = s;
-  }
-  return out;
-}
-
-
-function taskWordsOf(P, i) {
-  const tk = P.d.tasks;
-  return P.S[tk.name[i]] + (tk.args[i] || "");
-}
+// hueyviz TraceView front end, the view (controls, wait-for graph, side panel, playback).
+// One ES module with traceview-base.js, -wire.js, -model.js, -lanes.js and
+// traceview.js, joined in that order by hueyviz/widget/traceview.py
+// (anywidget takes one module); top-level names are shared.
 
 // ------------------------------------------------------------------ the view
 function render({ model, el: host }) {
+  const t0Render = performance.now();
+  const store = storeOf(model);
   const uid = "hv" + (++instances) + "x" + Math.floor(Math.random() * 1e9).toString(36);
   const root = quiet(h("div", "hv-root", host));
   root.tabIndex = 0;
   root.setAttribute("role", "group");
   root.setAttribute("aria-label", "hueyviz trace view: Space play/pause, arrows step, Home/End, F finding, + and - zoom, 0 whole trace");
   root.dataset.frame = "0";
+  root.dataset.tRender = String(Math.round(t0Render));
 
   // controls
   const bar = h("div", "hv-bar", root);
@@ -731,7 +92,9 @@ function render({ model, el: host }) {
   let frames = 0;
   let loads = 0;
   let colourBy = model.get("color_by") || "state";
-  let selected = model.get("selected") || "";
+  let selected = model.get("selected") || "";   // the selected task's id
+  let selIdx = -1;       // its index in the original (-1: not there, or not known yet)
+  let picking = null;    // [prepared, task]: clicked before its id was known
   const verdictsSeen = [];
 
   // ------------------------------------------------------------ time window
@@ -804,8 +167,23 @@ function render({ model, el: host }) {
   }
 
   const taskWords = (i) => taskWordsOf(P, i);
+  // task i of P (the original, or a fix's replay) was clicked: select it by
+  // id, once the id is known
+  function pick(Q, i) {
+    const det = Q.detail(i);
+    if (!det) { picking = [Q, i]; Q.need(i); return; }
+    picking = null;
+    let id = det.id;
+    // a pipeline's continuation ("id~1") is its parent task in the original
+    if (Q !== P && id.includes("~")) {
+      const base = id.slice(0, id.lastIndexOf("~"));
+      if (P.indexOf(id) === undefined && P.indexOf(base) !== undefined) id = base;
+    }
+    select(id);
+  }
+  const selectedIndex = (Q) => { const i = selected ? Q.indexOf(selected) : undefined; return i === undefined ? -1 : i; };
   const laneHost = {
-    view, colourBy: () => colourBy, selected: () => selected, select, showTip,
+    view, colourBy: () => colourBy, selectedIndex, pick, showTip,
     focus: () => root.focus({ preventScroll: true }),
     seek: (x) => { setPlaying(false); frame(Math.min(Math.max(x, tMin()), tMax())); sync(); },
     setWindow: (w) => setWindow(w), zoomBy, panBy,
@@ -821,24 +199,17 @@ function render({ model, el: host }) {
   let fixEntry = null;   // its entry of the "fixes" model
   let fixKind = model.get("fix") || "";
   let stepTimes = null;  // the instants of both, for the step keys
-  const fixLanes = createLanes(fixBox, uid + "f", {
-    ...laneHost,
-    ariaLabel: "worker lanes of the fix, replayed",
-    // a pipeline's continuation ("id~1") is its parent task in the original
-    select: (id) => {
-      const base = id.includes("~") ? id.slice(0, id.lastIndexOf("~")) : id;
-      select(P && !P.taskIndex.has(id) && P.taskIndex.has(base) ? base : id);
-    },
-  });
-  const span = (x) => (x === null || x === undefined ? "never finishes" : fmtT(x));
+  const fixLanes = createLanes(fixBox, uid + "f", { ...laneHost, ariaLabel: "worker lanes of the fix, replayed" });
+  const span = (x) => (none(x) ? "never finishes" : fmtT(x));
 
   function prepareFix(kind) {
     const fm = model.get("fixes") || {};
     const entry = kind && fm.state === "ready" ? (fm.fixes || []).find((f) => f.kind === kind && f.data) : null;
     fixKind = kind || "";
     fixEntry = entry || null;
-    F = entry ? prepare(entry.data) : null;
-    stepTimes = F ? mergeTimes(P.d.times, F.d.times) : null;
+    const got = entry ? store.fixes.get(kind) : null;
+    F = got ? prepare(got.d, store, kind) : null;
+    stepTimes = null;
     root.dataset.fix = F ? fixKind : "";
     fixPane.style.display = F ? "" : "none";
     origCap.style.display = F ? "" : "none";
@@ -869,8 +240,8 @@ function render({ model, el: host }) {
     const ff = findingOf(F, time);
     fixLanes.draw(time, holdersAt(F, time), ff);
     const d = F.d;
-    const size = stepAt(d.status, "size", time, 0), busy = stepAt(d.status, "busy", time, 0);
-    const blocked = stepAt(d.status, "blocked", time, 0), queued = stepAt(d.queue, "n", time, 0);
+    const st = statusAt(F, time) || { size: 0, busy: 0, blocked: 0 };
+    const size = st.size, busy = st.busy, blocked = st.blocked, queued = stepAt(d.queue, "n", time, 0);
     let words = `+${fmtT(time, P.T)} in the replay: ${busy} of ${size} worker${size === 1 ? "" : "s"} busy, ${blocked} blocked, ${queued} queued`;
     if (ff) words += ` \u00b7 ${ff.verdict.toUpperCase()}`;
     else if (time >= F.T - 1e-12 && fixEntry.verdict === "ok") words += " \u00b7 all done";
@@ -974,6 +345,7 @@ function render({ model, el: host }) {
     winLabel.textContent = win ? `+${fmtT(va, vb - va)} \u2013 +${fmtT(vb, vb - va)}` : "";
     root.dataset.from = String(va);
     root.dataset.to = String(vb);
+    root.dataset.lod = lanes.mode;
     scrub.min = String(tMin());
     scrub.max = String(tMax());
   }
@@ -982,12 +354,11 @@ function render({ model, el: host }) {
   // The state of task i at `time`: its last recorded change at or before
   // then (the replay's changes, sent with the data; nothing is inferred here).
   function taskState(i, time) {
-    const c = P.d.changes;
-    const a = c.start[i], b = c.start[i + 1];
-    let lo = a, hi = b - 1, found = -1;
+    const c = P.d.changes, ks = P.changes.of(i);
+    let lo = 0, hi = ks.length - 1, found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      if (c.t[mid] <= time + 1e-9) { found = mid; lo = mid + 1; } else hi = mid - 1;
+      if (c.t[ks[mid]] <= time + 1e-9) { found = ks[mid]; lo = mid + 1; } else hi = mid - 1;
     }
     return found < 0 ? "not yet enqueued" : P.S[c.state[found]];
   }
@@ -996,17 +367,13 @@ function render({ model, el: host }) {
 
   function workerLive(k, time) {
     const up = P.lanes.up[k], down = P.lanes.down[k];
-    const from = up !== null && up !== undefined ? up : P.firstSeen[k];
-    return from !== null && from <= time + 1e-9 && (down === null || down === undefined || time < down);
+    const from = !none(up) ? up : P.firstSeen[k];
+    return from !== null && from <= time + 1e-9 && (none(down) || time < down);
   }
 
   function drawGraph(time, held, finding) {
     const d = P.d, w = d.waits, pal = d.palette, lay = d.layout || { pos: {}, node_w: 150, node_h: 36, width: 300, height: 100 };
-    const active = [];
-    for (let i = 0; i < w.since.length; i++) {
-      if (w.since[i] > time) break;
-      if (w.until[i] === null || time < w.until[i]) active.push(i);
-    }
+    const active = P.activeAt(time);
     const blockedSet = new Set();
     for (const i of active) if (w.waiter[i] >= 0) blockedSet.add(w.waiter[i]);
     const holderTask = new Array(P.nW).fill(-1);
@@ -1016,9 +383,9 @@ function render({ model, el: host }) {
     const knot = finding ? finding.knotSet : new Set();
     const nodes = new Map();   // key -> {kind, i}
     const NW = lay.node_w, NH = lay.node_h;
-    const pos = (k) => lay.pos[k];
+    const pos = P.pos;
     for (let k = 0; k < P.nW; k++) if (pos("w" + k) && workerLive(k, time)) nodes.set("w" + k, { kind: "worker", i: k });
-    const CAP = 300;
+    const CAP = GRAPH_CAP;
     const shown = active.slice(0, CAP);
     for (const i of shown) {
       if (w.waiter[i] >= 0 && pos("t" + w.waiter[i])) nodes.set("t" + w.waiter[i], { kind: "task", i: w.waiter[i] });
@@ -1042,7 +409,7 @@ function render({ model, el: host }) {
     });
     // viewport: the whole layout when small, else fit what is shown
     let vb;
-    const nLayout = Object.keys(lay.pos).length;
+    const nLayout = P.nLayout;
     if (nLayout <= 60 || lay.engine !== "graphviz") vb = [0, 0, Math.max(lay.width, 200), Math.max(lay.height, 60)];
     else {
       let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
@@ -1137,15 +504,16 @@ function render({ model, el: host }) {
         const dark = inkOn(st === "blocked" ? pal.states.blocked : fill) === "#ffffff";
         const tk = d.tasks;
         const name = taskWords(i);
-        const sel = tk.id[i] === selected;
+        const sel = i === selIdx;
+        const id = shortId(P, i), id8 = shortId(P, i, 8);
         const stroke = sel ? (pal.selected || "#000000") : (inKnot ? pal.knot : "#555555");
         const sw = sel ? 3.5 : (inKnot ? 3 : 1);
-        parts.push(`<g class="hv-node hv-task${inKnot ? " hv-knot knot" : ""}${sel ? " hv-selected" : ""}" data-task="${esc(tk.id[i])}" data-state="${esc(st)}" data-tip="${esc(name + " [" + tk.id[i] + "]: " + st)}">` +
-          `<title>${esc(name)} [${esc(tk.id[i])}]: ${esc(st)}</title>` +
+        parts.push(`<g class="hv-node hv-task${inKnot ? " hv-knot knot" : ""}${sel ? " hv-selected" : ""}" data-ti="${i}" data-state="${esc(st)}" data-tip="${esc(name + " [" + id + "]: " + st)}">` +
+          `<title>${esc(name)} [${esc(id)}]: ${esc(st)}</title>` +
           (inKnot && sel ? `<rect x="${x - 5}" y="${y - 5}" width="${NW + 10}" height="${NH + 10}" rx="7" fill="none" stroke="${pal.knot}" stroke-width="2.5"/>` : "") +
           `<rect x="${x}" y="${y}" width="${NW}" height="${NH}" rx="${st === "blocked" || st === "running" ? 12 : 3}" fill="${fill}" stroke="${stroke}" stroke-width="${sw}"/>` +
           `<text x="${p[0]}" y="${p[1] - 3}" text-anchor="middle" class="hv-n1${dark ? " hv-light" : ""}">${esc(trunc(name, 21))}</text>` +
-          `<text x="${p[0]}" y="${p[1] + 12}" text-anchor="middle" class="hv-n2${dark ? " hv-light" : ""}">${esc(st)} \u00b7 ${esc(tk.id[i].slice(0, 8))}</text></g>`);
+          `<text x="${p[0]}" y="${p[1] + 12}" text-anchor="middle" class="hv-n2${dark ? " hv-light" : ""}">${esc(st)} \u00b7 ${esc(id8)}</text></g>`);
       }
     }
     if (active.length > CAP) parts.push(`<text x="${vb[0] + 6}" y="${vb[1] + 14}" class="hv-n2">+${active.length - CAP} more waits not drawn</text>`);
@@ -1172,7 +540,7 @@ function render({ model, el: host }) {
     } else if (past && !next) {
       shown = past;
       words = "OK now";
-      const how = past.until !== null && past.until !== undefined ? ` ended at +${fmtT(past.until, P.T)}` : "";
+      const how = !none(past.until) ? ` ended at +${fmtT(past.until, P.T)}` : "";
       text = `The ${past.verdict} found at +${fmtT(past.at, P.T)}${how}: its closing wait is over (answered, timed out, or its worker was lost). ` + past.message;
       dim = true;
     } else if (next) {
@@ -1188,10 +556,9 @@ function render({ model, el: host }) {
     badge.style.background = vcol;
     badge.style.color = inkOn(vcol);
     badge.classList.toggle("hv-badge-dim", dim && !!next && !finding);
-    const size = stepAt(d.status, "size", time, null);
-    const busy = stepAt(d.status, "busy", time, g.holders);
-    const blocked = stepAt(d.status, "blocked", time, g.blocked);
-    const pool = size === null ? Math.max(d.pool_size, P.nW) : size;
+    const st = statusAt(P, time);
+    const busy = st ? st.busy : g.holders, blocked = st ? st.blocked : g.blocked;
+    const pool = st ? st.size : Math.max(d.pool_size, P.nW);
     status.textContent = `+${fmtT(time, P.T)}: ${busy} of ${pool} worker${pool === 1 ? "" : "s"} busy, ` +
       `${blocked} blocked, ${stepAt(d.queue, "n", time, 0)} queued` + (d.dropped ? ` \u00b7 ${d.dropped} events dropped` : "");
     status.dataset.busy = String(busy);
@@ -1208,7 +575,7 @@ function render({ model, el: host }) {
     const a = quiet(h("button", "hv-link", parent, words));
     a.type = "button";
     a.title = "show this task";
-    a.addEventListener("click", () => select(P.d.tasks.id[i]));
+    a.addEventListener("click", () => pick(P, i));
     return a;
   }
 
@@ -1216,8 +583,14 @@ function render({ model, el: host }) {
     details.textContent = "";
     if (!selected || !P) { h("div", "hv-hint", details, "Click a task (lane or graph node) for its details; hover for a summary."); return; }
     const d = P.d, tk = d.tasks;
-    const i = P.taskIndex.get(selected);
-    if (i === undefined) return;
+    const i = selIdx;
+    if (i < 0) {
+      // (a big trace's ids are asked for: this one may still be on its way)
+      if (P.d.details !== "inline") h("div", "hv-hint", details, `Task ${selected}\u2026`);
+      return;
+    }
+    const det = P.detail(i) || { id: selected, args: null, error: null };
+    for (const j of [tk.parent[i], ...[...P.byWaiter.of(i)].map((k) => d.waits.target[k])]) if (j >= 0) P.need(j);
     const head = h("div", "hv-dtitle", details, taskWords(i));
     const clear = quiet(h("button", "hv-link hv-clear", head, "\u00d7"));
     clear.type = "button"; clear.title = "clear the selection"; clear.setAttribute("aria-label", "clear the selection");
@@ -1230,27 +603,27 @@ function render({ model, el: host }) {
       if (typeof v === "function") v(td); else td.textContent = v;
       return td;
     };
-    row("id", tk.id[i]).classList.add("hv-id");
+    row("id", det.id).classList.add("hv-id");
     row("worker", tk.worker[i] >= 0 ? d.worker_keys[tk.worker[i]] : "\u2014").classList.add("hv-id");
-    row("enqueued", tk.enq[i] === null ? "\u2014" : "+" + fmtT(tk.enq[i], P.T));
-    row("started", tk.start[i] === null ? "\u2014" : "+" + fmtT(tk.start[i], P.T));
-    row("finished", tk.end[i] === null ? "\u2014" : "+" + fmtT(tk.end[i], P.T));
+    const at = (x) => (none(x) ? "\u2014" : "+" + fmtT(x, P.T));
+    row("enqueued", at(tk.enq[i]));
+    row("started", at(P.taskStart(i)));
+    row("finished", at(tk.end[i]));
     row("outcome", P.S[tk.outcome[i]]);
-    if (tk.args[i]) row("args", tk.args[i]);
+    if (det.args) row("args", det.args);
     if (tk.parent[i] >= 0) {
       const pi = tk.parent[i];
-      row("parent", (td) => taskLink(td, pi, `${P.S[tk.name[pi]]} [${tk.id[pi].slice(0, 8)}]`));
+      row("parent", (td) => taskLink(td, pi, `${P.S[tk.name[pi]]} [${shortId(P, pi, 8)}]`));
     }
-    if (tk.error[i]) row("error", tk.error[i]);
+    if (det.error) row("error", det.error);
     const w = d.waits;
-    for (let j = 0; j < w.since.length; j++) {
-      if (w.waiter[j] !== i) continue;
+    for (const j of P.byWaiter.of(i)) {
       const tgt = w.target[j];
       const culprit = P.findings.some((f) => f.wait === j);
       row("waits for", (td) => {
-        taskLink(td, tgt, `${taskWords(tgt)} [${tk.id[tgt].slice(0, 8)}]`);
+        taskLink(td, tgt, `${taskWords(tgt)} [${shortId(P, tgt, 8)}]`);
         td.appendChild(document.createTextNode(` from +${fmtT(w.since[j], P.T)}` +
-          (w.until[j] === null ? " (never returned)" : ` to +${fmtT(w.until[j], P.T)}`) + (culprit ? " \u2014 the culprit" : "")));
+          (Number.isNaN(w.until[j]) ? " (never returned)" : ` to +${fmtT(w.until[j], P.T)}`) + (culprit ? " \u2014 the culprit" : "")));
       });
       if (w.site[j] >= 0) row("call site", P.S[w.site[j]]).classList.add("hv-code");
     }
@@ -1283,6 +656,7 @@ function render({ model, el: host }) {
 
   function select(id) {
     selected = id;
+    selIdx = selectedIndex(P);
     model.set("selected", id);
     model.save_changes();
     drawDetails();
@@ -1292,7 +666,7 @@ function render({ model, el: host }) {
 
   graphBox.addEventListener("click", (ev) => {
     const g = ev.target.closest && ev.target.closest(".hv-task");
-    if (g && g.dataset.task) select(g.dataset.task);
+    if (g && g.dataset.ti) pick(P, +g.dataset.ti);
   });
   graphBox.addEventListener("pointermove", (ev) => {
     const g = ev.target.closest && ev.target.closest("[data-tip]");
@@ -1326,12 +700,14 @@ function render({ model, el: host }) {
   }
 
   function load() {
-    const d = model.get("data");
+    const d = store.d;
     if (!d || !d.spans) { root.classList.add("hv-empty"); return false; }
     root.classList.remove("hv-empty");
     const first = P === null;
     const wasAtEnd = P ? t >= P.T - 1e-9 : false;
-    P = prepare(d);
+    P = prepare(d, store, "");
+    selIdx = selectedIndex(P);
+    stepTimes = null;
     loads += 1;
     root.dataset.loads = String(loads);
     verdictsSeen.push(P.findings.length ? P.findings[P.findings.length - 1].verdict : "ok");
@@ -1353,7 +729,32 @@ function render({ model, el: host }) {
     if (first) frame(follow ? P.T : model.get("t"));
     else frame(follow || wasAtEnd ? P.T : t);
     drawDetails();
+    if (first) {
+      // for the benchmarks: when the first frame was drawn (ms since the page
+      // loaded, and since the epoch, to compare with the kernel's clock)
+      root.dataset.tFirstFrame = String(Math.round(performance.now()));
+      root.dataset.firstFrameEpoch = String(Date.now());
+      root.dataset.ready = "1";
+    }
     return true;
+  }
+
+  // task details (ids, args, errors) arrived: redraw what shows them, once
+  // per animation frame however many answers come
+  let detailsRaf = 0;
+  function onDetails() {
+    if (detailsRaf || !P) return;
+    detailsRaf = requestAnimationFrame(() => {
+      detailsRaf = 0;
+      if (!P) return;
+      if (picking && picking[0].detail(picking[1])) pick(picking[0], picking[1]);
+      const si = selectedIndex(P);
+      if (si !== selIdx || lanes.mode === "bars" || (F && fixLanes.mode === "bars")) { selIdx = si; buildLanes(); }
+      frame(t);
+      drawDetails();
+      lanes.retip();
+      fixLanes.retip();
+    });
   }
 
   // ---------------------------------------------------------------- playback
@@ -1385,7 +786,7 @@ function render({ model, el: host }) {
     if (model.get("playing") !== on) { model.set("playing", on); model.save_changes(); }
   }
   function step(dir) {
-    const ts = stepTimes || P.d.times;
+    const ts = stepTimes || (stepTimes = F ? mergeTimes([P.steps(), F.steps()]) : P.steps());
     if (!ts.length) return;
     const j = bisectRight(ts, t + (dir > 0 ? 1e-9 : -1e-9));
     let nt = dir > 0 ? ts[Math.min(ts.length - 1, j + 1)] : ts[Math.max(0, j)];
@@ -1445,11 +846,17 @@ function render({ model, el: host }) {
     if (k !== "Tab" && k !== "Escape") ev.stopPropagation();
   });
 
-  const onData = () => load();
   const onT = () => { const nt = model.get("t"); if (P && Math.abs(nt - t) > 1e-12 && !playing) frame(nt); };
   const onPlaying = () => { const p = model.get("playing"); if (p !== playing) setPlaying(p); };
   const onLive = () => { liveTag.style.display = model.get("live") ? "" : "none"; };
-  const onSelected = () => { const id = model.get("selected") || ""; if (id !== selected) { selected = id; drawDetails(); buildLanes(); frame(t); } };
+  const onSelected = () => {
+    const id = model.get("selected") || "";
+    if (id === selected) return;
+    selected = id;
+    if (!P) return;
+    selIdx = selectedIndex(P);
+    drawDetails(); buildLanes(); frame(t);
+  };
   const onWindow = () => {
     const w = model.get("window");
     const nw = w && w.length === 2 ? w : null;
@@ -1458,8 +865,14 @@ function render({ model, el: host }) {
   const onFixes = () => { if (!P) return; prepareFix(fixKind); setFix(fixKind, { fromModel: true }); };
   const onFix = () => { const k = model.get("fix") || ""; if (k !== fixKind || (k && !F)) setFix(k, { fromModel: true }); };
   const onColour = () => { const c = model.get("color_by") || "state"; if (c !== colourBy) { colourBy = c; colourSel.value = c; buildLanes(); drawLegend(); frame(t); } };
-  const handlers = { selected: onSelected, data: onData, t: onT, playing: onPlaying, live: onLive,
-                     window: onWindow, color_by: onColour, fixes: onFixes, fix: onFix };
+  const handlers = { selected: onSelected, t: onT, playing: onPlaying, live: onLive,
+                     window: onWindow, color_by: onColour, fix: onFix };
+  const unsubscribe = store.subscribe((what) => {
+    if (what === "data") load();
+    else if (what === "fixes") onFixes();
+    else if (what === "details") onDetails();
+    else if (what === "error") root.dataset.error = store.error;
+  });
   for (const [name, fn] of Object.entries(handlers)) model.on("change:" + name, fn);
 
   // size from the widget's own box, not the window: redraw the lanes at the
@@ -1478,12 +891,17 @@ function render({ model, el: host }) {
   // hooks for tests and benchmarks (no effect on the view)
   root.__hueyviz = { frame: (x) => frame(x), get t() { return t; }, get T() { return P ? P.T : 0; }, setPlaying,
                      setWindow: (w) => setWindow(w), get window() { return view(); },
-                     setFix: (k) => setFix(k), get fix() { return F ? fixKind : ""; } };
+                     setFix: (k) => setFix(k), get fix() { return F ? fixKind : ""; }, get lod() { return lanes.mode; } };
 
-  load();
+  store.ready.then(() => {
+    root.dataset.tDecoded = String(Math.round(performance.now()));
+    if (!P) load();
+  });
 
   return () => {
     playing = false;
+    unsubscribe();
+    cancelAnimationFrame(detailsRaf);
     cancelAnimationFrame(raf);
     cancelAnimationFrame(resizeRaf);
     clearTimeout(winTimer);
@@ -1492,4 +910,7 @@ function render({ model, el: host }) {
   };
 }
 
-export default { render };
+// one store per widget model, made before its first view
+function initialize({ model }) { storeOf(model); }
+
+export default { initialize, render };
