@@ -394,13 +394,9 @@ def _one_trace_file(sources) -> Optional[str]:
 def _diagnose_file(path: str, args):
     """Diagnose one trace file as a stream; (Diagnosis, events read)."""
     from .analysis.detector import diagnose_blocks
-    from .core.errors import TraceFormatError
-    from .core.jsonl import Lines, open_trace, sorted_blocks
+    from .core.jsonl import sorted_blocks
+    from .core.pipe import open_lines
     from .core.trace import clock_note, header_unlogged
-    try:
-        f = open_trace(path, "rb")
-    except OSError as exc:
-        raise TraceFormatError(f"cannot open trace: {exc.strerror}", source=path) from None
     later = [0]
     ends: list = []
 
@@ -413,9 +409,8 @@ def _diagnose_file(path: str, args):
             yield block
         if last is not None:
             ends.append(last)
-    with f:
-        # Not kept: no need to share one copy of each task id among its events.
-        lines = Lines(f, path, strict=not getattr(args, "lenient", False), intern_ids=False)
+    # Not kept: no need to share one copy of each id and name among its events.
+    with open_lines(path, strict=not getattr(args, "lenient", False), intern=False) as lines:
         d = diagnose_blocks(ends_seen(sorted_blocks(lines.blocks(), counter=later)),
                             unlogged=lambda: header_unlogged(lines.header or {}, lines.losses))
     notes = list(lines.notes)

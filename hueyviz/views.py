@@ -38,7 +38,7 @@ def trace_state_at(trace, t: Optional[float] = None):
         events = trace.events
         if events and (t is None or t >= events[-1].t):
             # The analysis' replay has seen every event: the end needs no second pass.
-            state = snapshot(analyse(trace).replay, t)
+            state = snapshot(analyse(trace).replay, t, share=True)
         else:
             state = state_at(events, t)
         if len(states) >= _STATES_KEPT:

@@ -312,8 +312,15 @@ def test_two_instances_installed_on_one_shared_sink_read_as_one_trace(consumer, 
     a = SqliteHuey("a", filename=str(tmp_path / "a.db"))
     b = SqliteHuey("b", filename=str(tmp_path / "b.db"))
 
+    import threading
+
+    from hueyviz.record.hook import find_hook
+    waiting = threading.Event()
+
     @b.task()
     def report(n):
+        # Done only once main waits for it: a result already there is no wait.
+        waiting.wait(10)
         return n + 1
 
     @a.task()
@@ -321,6 +328,8 @@ def test_two_instances_installed_on_one_shared_sink_read_as_one_trace(consumer, 
         return report(1).get(blocking=True, timeout=10)
 
     ta, tb = hueyviz.install(a, url), hueyviz.install(b, url)
+    # Called just before a wait that will block begins (the guard's hook).
+    find_hook(a).before_block += (lambda task, *_: task is not None and waiting.set(),)
     try:
         consumer(a, workers=1)
         consumer(b, workers=1)

@@ -26,6 +26,8 @@ import operator
 from dataclasses import dataclass, field, fields
 from typing import Dict, Iterable, List, Optional, Tuple
 
+import msgspec
+
 from ..core.event import OUTCOMES, Event, Worker
 
 __all__ = [
@@ -56,8 +58,12 @@ RESULT_OUTCOMES = frozenset({"complete", "error", "timeout", "locked", "rate-lim
 NO_RESULT_OUTCOMES = frozenset({"revoked", "expired", "lost", "interrupted"})
 
 
-@dataclass(slots=True)
-class Wait:
+# The records made per execution and per wait are msgspec structs: built in
+# C with their defaults, fields read at slot speed, never scanned by the
+# cyclic garbage collector (they are in no cycle).  A TaskRecord, written
+# to at every event of its task, stays a slotted dataclass: assigning a
+# struct's field takes three times as long.
+class Wait(msgspec.Struct, gc=False):
     """One blocking wait: ``waiter`` (a task id, or None for non-task code)
     waits on ``waits_on`` from ``since`` until ``until``.  ``queue`` is the
     waiter's queue (whose worker it holds), ``target_queue`` the awaited
@@ -167,8 +173,7 @@ class Pool:
         return self.busy - self.blocked
 
 
-@dataclass(slots=True)
-class Span:
+class Span(msgspec.Struct, gc=False):
     """One execution of a task on a worker (a bar in a lane)."""
 
     task: str
@@ -177,7 +182,7 @@ class Span:
     end: Optional[float]          # None: still running when the trace ends
     outcome: Optional[str]        # complete, error, retrying, lost, ... or None
     depth: int = 0                # >0: nested execution (immediate mode)
-    blocked: List[Wait] = field(default_factory=list)
+    blocked: List[Wait] = msgspec.field(default_factory=list)
     queue: Optional[str] = None
     worker: Optional[Worker] = None
 
@@ -332,16 +337,20 @@ class Replay:
         t = self.t
         rows = self.history.pools
         for p in self._touched:
-            row = (t, p.size, p.busy, p.blocked)
+            n = len(p.members)
+            size = p.declared if p.declared > n else n      # Pool.size, written out
+            busy, blocked = p.busy, p.blocked
             pts = rows.get(p.queue)
             if pts is None:
                 pts = rows[p.queue] = []
-            if pts and pts[-1][1:] == row[1:]:
-                continue
-            if pts and pts[-1][0] == t:
-                pts[-1] = row
-            else:
-                pts.append(row)
+            elif pts:
+                last = pts[-1]
+                if last[1] == size and last[2] == busy and last[3] == blocked:
+                    continue
+                if last[0] == t:
+                    pts[-1] = (t, size, busy, blocked)
+                    continue
+            pts.append((t, size, busy, blocked))
         self._touched.clear()
 
     def evict(self, keep: frozenset = frozenset()) -> int:
@@ -438,11 +447,11 @@ class Replay:
             d = h.depth.get(p.queue)
             if d is None:
                 d = h.depth[p.queue] = []
-            n = len(p.backlog)
-            if d and d[-1][0] == self.t:
-                d[-1] = (self.t, n)
+            t = self.t
+            if d and d[-1][0] == t:
+                d[-1] = (t, len(p.backlog))
             else:
-                d.append((self.t, n))
+                d.append((t, len(p.backlog)))
 
     # The three handlers below run for nearly every event of a large trace:
     # the lookups of task() and the busy/blocked bookkeeping of _leave/_enter
@@ -551,7 +560,7 @@ class Replay:
         if h is not None:
             if p not in self._touched:
                 self._touched.append(p)
-            sp = Span(tid, rec.name, e.t, None, None, len(stack) - 1, queue=queue, worker=worker)
+            sp = Span(tid, rec.name, e.t, None, None, len(stack) - 1, [], queue, worker)
             h.spans.append(sp)
             self._open[tid] = self._last[tid] = sp
 
@@ -815,21 +824,28 @@ class State:
 _record_fields = operator.attrgetter(*(f.name for f in fields(TaskRecord)))
 
 
-def snapshot(rp: Replay, t: Optional[float] = None) -> State:
-    """A frozen copy of the replay's state (its tasks are copies)."""
-    tasks = {k: TaskRecord(*_record_fields(v)) for k, v in rp.tasks.items()}
+def snapshot(rp: Replay, t: Optional[float] = None, share: bool = False) -> State:
+    """A frozen copy of the replay's state (its tasks are copies; with
+    ``share``, the replay's own records, for a replay that is fed no more:
+    copying a million of them costs seconds)."""
+    tasks = dict(rp.tasks) if share else {k: TaskRecord(*_record_fields(v))
+                                          for k, v in rp.tasks.items()}
     pools = {}
-    positions = {}
+    positions: Dict[str, int] = {}
     for q, p in rp.pools.items():
         holders = {}
         for w in p.members:
             stack = rp.stacks.get((q, w))
             holders[w] = stack[-1] if stack else None
         pools[q] = PoolState(q, p.size, p.exact, holders, tuple(p.backlog))
-        for tid in p.backlog:
-            pos = rp.queue_position(tid)
-            if pos is not None:
-                positions[tid] = pos
+        # queue_position() of each, in one pass (it scans the backlog per task)
+        recs = rp.tasks
+        ahead = list(p.backlog)
+        if p.prioritised:
+            ahead.sort(key=lambda tid: (-recs[tid].priority, recs[tid].order))
+        for i, tid in enumerate(ahead):
+            if recs[tid].state == "queued":
+                positions[tid] = i
     return State(rp.t if t is None else t, tasks, pools, tuple(rp.thread_waits.values()),
                  positions)
 

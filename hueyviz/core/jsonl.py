@@ -17,10 +17,10 @@ import zlib
 from collections import deque
 from itertools import accumulate, chain, compress, count, islice
 from operator import attrgetter, le, lt
-from typing import Any, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, Iterator, List, Optional, Tuple
 
 from .codec import loads
-from .decoder import Columns, columns_of, decode_block, events_of
+from .decoder import decode_block
 from .errors import TraceFormatError
 from .event import KINDS, Event, from_json_dict
 
@@ -59,7 +59,10 @@ def _blocks(f: Any, size: int = BLOCK) -> Iterator[bytes]:
     """The content of ``f`` (a binary file, or an iterable of lines) as
     blocks of whole lines; the last may lack its newline.  A cut gzip
     stream raises ``EOFError`` after the complete lines before the cut."""
-    read = getattr(f, "read1", None) or getattr(f, "read", None)
+    # A gzip stream is read with read1: one that ends in a cut raises
+    # EOFError, and read() would drop what it had gathered in that call.  A
+    # plain file with read(): read1 returns at most its 8 KB buffer a call.
+    read = getattr(f, "read1" if isinstance(f, gzip.GzipFile) else "read", None)
     if read is None:
         yield from _grouped(f, size)
         return
@@ -121,11 +124,11 @@ class Lines:
     """
 
     def __init__(self, f: Iterable[bytes], source: str, strict: bool = True,
-                 intern_ids: bool = True):
+                 intern: bool = True):
         self.f = f
         self.source = source
         self.strict = strict
-        self.intern_ids = intern_ids
+        self.intern = intern            # share one copy of each id and name (a kept trace)
         self.header: Optional[dict] = None
         self.notes: List[str] = []
         self.count = 0
@@ -144,10 +147,6 @@ class Lines:
 
     def blocks(self) -> Iterator[List[Event]]:
         """The events, a block of lines at a time (in file order)."""
-        return map(events_of, self.column_blocks())
-
-    def column_blocks(self) -> Iterator[Columns]:
-        """:meth:`blocks` as columns (:mod:`hueyviz.core.decoder`)."""
         lineno = 0
         try:
             for block in _blocks(self.f):
@@ -159,19 +158,18 @@ class Lines:
                     break
                 if not block:
                     continue
-                got = decode_block(block, self.workers, self.strings, self.intern_ids)
+                got = decode_block(block, self.workers, self.strings, self.intern)
                 if got is None:
                     self.careful_blocks += 1
-                    columns = columns_of(self._careful(block, lineno))
+                    events = self._careful(block, lineno)
                 else:
-                    columns = got.columns
+                    events = got.events
                     self.losses += got.losses
-                    self._check_order(columns[0], block, lineno)
+                    self._check_order(events, block, lineno)
                 lineno += n_lines
-                n = len(columns[0])
-                self.count += n
-                if n:
-                    yield columns
+                self.count += len(events)
+                if events:
+                    yield events
                 if self._done:
                     break
         except EOFError:
@@ -257,10 +255,14 @@ class Lines:
             out.append(e)
         return out
 
-    def _check_order(self, ts: Sequence[float], block: bytes, lineno: int) -> None:
-        """Count the events of a decoded block (their times ``ts``) that
-        are earlier than one before them."""
-        if not ts:
+    def _check_order(self, events: List[Event], block: bytes, lineno: int) -> None:
+        """Count the events of a decoded block that are earlier than one
+        before them."""
+        if not events:
+            return
+        ts = list(map(_time, events))
+        if ts[0] >= self._latest and all(map(le, ts, islice(ts, 1, None))):
+            self._latest = ts[-1]
             return
         before = list(accumulate(ts, max, initial=self._latest))
         late = sum(map(lt, ts, before))

@@ -18,8 +18,9 @@ from .._version import __version__
 from .codec import dumps_line
 from .collector import collector_paused
 from .errors import OutputError
-from .event import Event, TraceFormatError, to_json_dict
-from .jsonl import FORMAT, VERSION, Lines, open_trace
+from .event import Event, to_json_dict
+from .jsonl import FORMAT, VERSION, open_trace
+from .pipe import open_lines
 
 __all__ = ["FORMAT", "VERSION", "Trace", "TraceWarning", "clock_note", "time_ordered"]
 
@@ -152,7 +153,7 @@ class Trace(Sequence[Event]):
     def dropped(self) -> int:
         """Events lost while recording or reading: the ``dropped`` events in
         the log plus losses known only outside it."""
-        return self.unlogged + _logged_losses(self._events)
+        return self.unlogged + self.derived("logged", lambda: _logged_losses(self._events))
 
     # -- sequence -----------------------------------------------------------
     def __len__(self) -> int:
@@ -179,11 +180,11 @@ class Trace(Sequence[Event]):
 
     @property
     def start(self) -> Optional[float]:
-        return min((e.t for e in self._events), default=None)
+        return self._events[0].t if self._events else None      # in time order
 
     @property
     def end(self) -> Optional[float]:
-        return max((e.t for e in self._events), default=None)
+        return self._events[-1].t if self._events else None
 
     def window(self, start: Optional[float] = None, end: Optional[float] = None) -> Trace:
         """The events with ``start <= t <= end`` (times on the trace clock)."""
@@ -294,12 +295,8 @@ class Trace(Sequence[Event]):
         Events of kinds this version does not know are kept and warned about.
         """
         source = os.fspath(path)
-        try:
-            f = open_trace(source, "rb")
-        except OSError as exc:
-            raise TraceFormatError(f"cannot open trace: {exc.strerror}", source=source) from None
-        with f:
-            return cls._parse(f, source, strict)
+        with open_lines(source, strict) as lines:
+            return cls._parse(lines, source)
 
     @classmethod
     def read(cls, source, *, strict: bool = True) -> Trace:
@@ -314,8 +311,7 @@ class Trace(Sequence[Event]):
         return read_sources(source, strict=strict)
 
     @classmethod
-    def _parse(cls, f: Iterable[bytes], source: str, strict: bool) -> Trace:
-        lines = Lines(f, source, strict)
+    def _parse(cls, lines, source: str) -> Trace:
         events: List[Event] = []
         with collector_paused():
             for block in lines.blocks():
