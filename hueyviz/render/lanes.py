@@ -15,9 +15,12 @@ True
 """
 from __future__ import annotations
 
+import heapq
 import math
 import re
 from dataclasses import dataclass, field, replace
+from itertools import groupby, repeat
+from operator import add, itemgetter, mul, sub
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import palette as P
@@ -232,7 +235,7 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
     bar_h = lane_h - (6 if lane_h >= 20 else 3)
     y = d.plot_top
     # Queue depth strip.
-    qmax = max((n for _, n in tl.queue), default=0)
+    qmax = max(map(itemgetter(1), tl.queue), default=0)
     queue_y = None
     if show_queue and qmax > 0:
         queue_y = y
@@ -273,10 +276,11 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
         d.chrome.append(f'<text x="12" y="{num(queue_y + 20)}">queued tasks</text>')
         d.plot.extend(_queue_strip(tl, d, queue_y + 4, 24.0, qmax))
     # Bars: draw the widest up to MAX_BARS, aggregate the rest per lane.
-    widths = sorted(((b.end - b.start) * d.scale for b in tl.bars), reverse=True)
+    all_bars = tl.bars
+    widths = [(b.end - b.start) * d.scale for b in all_bars]
     thr = MIN_BAR_PX
     if len(widths) > MAX_BARS:
-        thr = max(thr, widths[MAX_BARS - 1] + 1e-9)
+        thr = max(thr, heapq.nlargest(MAX_BARS, widths)[-1] + 1e-9)
     if sum(1 for w in widths if w < thr) * 2 > len(widths):
         # Mostly too narrow: strips for everything, except runs long enough to
         # carry a label, which stay bars on top.
@@ -289,9 +293,11 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
     drawn = []
     for r in rows:
         ry = row_y[r.key]
-        wide = [b for b in r.bars if (b.end - b.start) * d.scale >= thr]
-        keep = set(map(id, wide))
-        narrow = [b for b in r.bars if id(b) not in keep]
+        wide: list = []
+        narrow: list = []
+        scale = d.scale
+        for b in r.bars:
+            (wide if (b.end - b.start) * scale >= thr else narrow).append(b)
         for b in wide:
             by = ry + (lane_h - bar_h) / 2 + min(b.depth, 3) * 3
             bh = max(3.0, bar_h - min(b.depth, 3) * 3)
@@ -344,23 +350,23 @@ def _draw_lanes(tl: Timeline, *, width: float, show_queue: bool, show_spawn: boo
     d.plot.extend(links)
     d.bar_ids = {t: uid("hv-b", t, v[0]) for t, v in pos.items()}
     _marks(tl, d)
-    used = sorted({b.outcome for b in tl.bars}, key=lambda k: list(OUTCOME_WORDS).index(k)
+    used = sorted({b.outcome for b in all_bars}, key=lambda k: list(OUTCOME_WORDS).index(k)
                   if k in OUTCOME_WORDS else 99)
-    d.height = _legend(d, used if not d.name_colours else [], any(bl for b in tl.bars for bl in b.blocks),
-                       any(bl.culprit for b in tl.bars for bl in b.blocks), strips > 0,
-                       show_queue and qmax > 0)
+    blocks = [bl for b in all_bars if b.blocks for bl in b.blocks]
+    d.height = _legend(d, used if not d.name_colours else [], bool(blocks),
+                       any(bl.culprit for bl in blocks), strips > 0, show_queue and qmax > 0)
     return d
 
 
 def _queue_strip(tl: Timeline, d: LaneDrawing, y: float, h: float, qmax: int) -> List[str]:
-    pts: list = []
     end = min(d.x(tl.t1), d.x1)
-    for t, n in tl.queue:
-        px = int(round(min(max(d.x(t), d.x0), end)))
-        if pts and pts[-1][0] == px:
-            pts[-1] = (px, max(pts[-1][1], n))
-        else:
-            pts.append((px, n))
+    # The pixel of each change (d.x, clamped, rounded), and per pixel the
+    # most tasks queued: map() over a million changes, a loop over pixels.
+    ts = list(map(itemgetter(0), tl.queue))
+    xs = map(add, repeat(d.x0), map(mul, map(sub, ts, repeat(d.t0)), repeat(d.scale)))
+    pxs = map(int, map(round, map(min, map(max, xs, repeat(d.x0)), repeat(end))))
+    pts = [(px, max(map(itemgetter(1), grp)))
+           for px, grp in groupby(zip(pxs, map(itemgetter(1), tl.queue)), key=itemgetter(0))]
     base = y + h
     path = [f"M{num(d.x0, 1)} {num(base, 1)}"]
     for px, n in pts:

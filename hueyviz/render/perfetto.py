@@ -40,7 +40,7 @@ from ..analysis.finding import Diagnosis
 from ..analysis.replay import Span
 from ..core.codec import dumps_sorted as _enc
 from ..core.codec import loads
-from ..core.event import Worker
+from ..core.event import Event, Worker
 from ..core.text import natural_key
 
 __all__ = ["MAX_QUEUED_SLICES", "iter_perfetto", "render_perfetto", "to_perfetto"]
@@ -151,9 +151,24 @@ def _encoded(trace, diagnosis: Optional[Diagnosis]) -> Tuple[List[str], dict]:
     # thread that enqueued or waited (queue None).
     slots = {(sp.queue, sp.worker) for sp in history.spans if sp.worker is not None}
     workers_seen = {w for _, w in slots}
-    others = {(None, e.worker) for e in events
-              if e.worker is not None and e.worker not in workers_seen
-              and e.kind in ("enqueued", "block", "unblock")}
+    # One pass over the events for what only they hold: the threads that
+    # enqueued or waited without being workers, their enqueues, and the
+    # messages of errors.
+    errors: Dict[Tuple[str, float], dict] = {}
+    others = set()
+    app_enqueues: List[Event] = []
+    for e in events:
+        kind = e.kind
+        if kind == "enqueued" or kind == "block" or kind == "unblock":
+            w = e.worker
+            if w is not None and w not in workers_seen:
+                others.add((None, w))
+                if kind == "enqueued" and e.task is not None and not (
+                        e.data and e.data.get("parent")):
+                    app_enqueues.append(e)
+        elif kind == "error" and e.task is not None:
+            errors[(e.task, e.t)] = {"error": _s(e.get("error", "")),
+                                     "message": _s(e.get("message", ""))}
     tracks = _Tracks(slots | others, named)
 
     def track_of_thread(w: Optional[Worker], queue: Optional[str] = None) -> Track:
@@ -167,12 +182,6 @@ def _encoded(trace, diagnosis: Optional[Diagnosis]) -> Tuple[List[str], dict]:
                 return tracks.of(q, x)
         return 0, 0
 
-    errors: Dict[Tuple[str, float], dict] = {}
-    for e in events:
-        if e.kind == "error" and e.task is not None:
-            errors[(e.task, e.t)] = {"error": _s(e.get("error", "")),
-                                     "message": _s(e.get("message", ""))}
-
     # A slice is kept encoded, beside the key it is sorted by.
     slices: List[Tuple[int, int, float, float, str, str]] = []
 
@@ -181,16 +190,23 @@ def _encoded(trace, diagnosis: Optional[Diagnosis]) -> Tuple[List[str], dict]:
 
     first_span: Dict[str, Tuple[float, float, int, int]] = {}
     spans_of: Dict[str, List[Tuple[float, float, int, int]]] = {}
+    # Where an arrow may point: a spawned child, a task waited for, a task
+    # the app enqueued.  Only their executions are kept for the arrows.
+    pointed = {child for _, _, child in history.spawns}
+    pointed.update(w.waits_on for w in rp.waits)
+    pointed.update(e.task for e in app_enqueues[:MAX_ENQUEUE_MARKS] if e.task is not None)
     names: Dict[Optional[str], str] = {}
+    track_of = tracks.of
     for sp in history.spans:
         if sp.worker is None:
             continue
-        pid, tid = tracks.of(sp.queue, sp.worker)
+        pid, tid = track_of(sp.queue, sp.worker)
         _span_slices(slices.append, sp, pid, tid, t_end, t0, tasks, errors, names)
-        end = sp.end if sp.end is not None else t_end
-        rec = (sp.start, end, pid, tid)
-        first_span.setdefault(sp.task, rec)
-        spans_of.setdefault(sp.task, []).append(rec)
+        if sp.task in pointed:
+            end = sp.end if sp.end is not None else t_end
+            rec = (sp.start, end, pid, tid)
+            first_span.setdefault(sp.task, rec)
+            spans_of.setdefault(sp.task, []).append(rec)
     for w in rp.waits:
         if w.waiter is not None or w.worker is None:
             continue
@@ -235,16 +251,13 @@ def _encoded(trace, diagnosis: Optional[Diagnosis]) -> Tuple[List[str], dict]:
         first_span.setdefault(nr.id, (enq, t_end, pid, tid))
     # Enqueues by threads that are no worker (the app's): zero-length slices.
     marks: List[Tuple[float, Track, str]] = []
-    for e in events:
-        if (e.kind != "enqueued" or e.worker is None or e.worker in workers_seen
-                or e.task is None or len(marks) >= MAX_ENQUEUE_MARKS):
-            continue
-        if e.data and e.data.get("parent"):
-            continue                # a task's enqueue: the spawn arrow shows it
+    for e in app_enqueues:          # a task's enqueue has its spawn arrow instead
+        if len(marks) >= MAX_ENQUEUE_MARKS:
+            break
         src = track_of_thread(e.worker)
         if src == (0, 0):
             continue
-        marks.append((e.t, src, e.task))
+        marks.append((e.t, src, e.task or "?"))
         add_slice({"ph": "X", "name": _s(f"enqueue {_label(e.name, e.task)}"),
                    "cat": "enqueue", "pid": src[0], "tid": src[1], "ts": us(e.t), "dur": 0,
                    "args": {"task": _s(e.task)}})
@@ -276,7 +289,7 @@ def _encoded(trace, diagnosis: Optional[Diagnosis]) -> Tuple[List[str], dict]:
                      (pid, tid))
                 break
 
-    counters = _queue_tracks(history.depth, tasks, us, t_end, named)
+    counters = _queue_tracks(history.depth, tasks, us, t0, t_end, named)
     instants = []
     for f in d.findings:
         c = f.culprit
@@ -327,9 +340,10 @@ def _span_slices(add: Callable[[tuple], None], sp: Span, pid: int, tid: int, t_e
              "ts": ts, "dur": dur, "args": {"task": _s(sp.task), "outcome": sp.outcome, **err}}
         add((pid, tid, ts, -dur, x["name"], _enc(x)))
     else:
+        task = sp.task
         add((pid, tid, ts, -dur, _s(sp.name or "?"),
-             _TASK % (_str(sp.outcome or "running at end of trace"), _str(sp.task), dur, name,
-                      pid, tid, ts)))
+             _TASK % (_OUTCOMES.get(sp.outcome or "") or _str(sp.outcome or "running at end of trace"),
+                      _esc(task) if task.isascii() else _str(task), dur, name, pid, tid, ts)))
     for w in sp.blocked:
         until = min(w.until if w.until is not None else end, end)
         wts = round((w.since - t0) * 1e6, 3)
@@ -343,6 +357,11 @@ def _span_slices(add: Callable[[tuple], None], sp: Span, pid: int, tid: int, t_e
         add((pid, tid, wts, -wdur, wname, _enc(x)))
 
 
+# The outcomes a run can have, as JSON strings.
+_OUTCOMES = {k: _esc(k) for k in ("complete", "error", "retrying", "lost", "revoked", "expired",
+                                  "locked", "canceled", "interrupted", "timeout", "rate-limited")}
+
+
 def _str(text) -> str:
     """A JSON string of ``text`` in ASCII, as :func:`_enc` writes it."""
     return _esc(_s(text))
@@ -351,7 +370,7 @@ def _str(text) -> str:
 _COUNTER = '{"args":{"queued":%d},"name":"queued tasks","ph":"C","pid":%d,"tid":0,"ts":%r}'
 
 
-def _queue_tracks(depth, tasks, us, t_end: float, named: bool) -> List[str]:
+def _queue_tracks(depth, tasks, us, t0: float, t_end: float, named: bool) -> List[str]:
     """Per queue: a counter of queued tasks, and each task's time in the queue."""
     res: List[str] = []
 
@@ -366,7 +385,7 @@ def _queue_tracks(depth, tasks, us, t_end: float, named: bool) -> List[str]:
              "args": {"name": _s(name)}})
         add({"ph": "M", "name": "process_sort_index", "pid": pid, "tid": 0,
              "args": {"sort_index": pid}})
-        res.extend(_COUNTER % (n, pid, us(t)) for t, n in depth[q])
+        res.extend(_COUNTER % (n, pid, round((t - t0) * 1e6, 3)) for t, n in depth[q])
     queued = [r for r in tasks.values() if r.enqueued is not None]
     if len(queued) > MAX_QUEUED_SLICES:
         return res

@@ -10,10 +10,12 @@ so renderers that walk it are deterministic.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Dict, List, Optional, Tuple
 
 from ..analysis.detector import analyse, diagnose
 from ..analysis.replay import TaskRecord, Wait
+from ..core.collector import collector_paused
 from ..core.text import natural_key
 from ..core.trace import Trace
 from .memo import remember_last
@@ -115,6 +117,9 @@ class Timeline:
         return self.t1 - self.t0
 
 
+_BAR_ORDER = attrgetter("start", "depth", "task")
+
+
 def outcome_key(outcome: Optional[str], open_: bool) -> str:
     if open_ or outcome is None:
         return "running"
@@ -134,7 +139,8 @@ def build_timeline(trace, diagnosis=None, at: Optional[float] = None) -> Timelin
     the diagnosis), so rendering lanes, animation and report of one trace
     builds the model once.  Callers must not mutate the result.
     """
-    return _build(trace, diagnosis, at)
+    with collector_paused():     # a bar per run: 10^6 objects, in no cycle
+        return _build(trace, diagnosis, at)
 
 
 def _build(trace, diagnosis, at: Optional[float]) -> Timeline:
@@ -192,19 +198,27 @@ def _build(trace, diagnosis, at: Optional[float]) -> Timeline:
     groups: Dict[Tuple, List[Row]] = {}
     rows: Dict[Tuple, Row] = {}
     n_exec = 0
+    keys: Dict = {}                     # Worker -> its key, made once
     for sp in history.spans:
         w = sp.worker
         if w is None:
             continue
         rec = tasks.get(sp.task)
         open_ = sp.end is None
-        end = t1 if sp.end is None else sp.end
-        bar = Bar(sp.task, sp.name or (rec.name if rec else None) or "?",
-                  rec.args if rec else None, sp.start, end, open_,
-                  outcome_key(sp.outcome, open_), sp.depth, w.key,
-                  rec.enqueued if rec else None, rec.parent if rec else None,
-                  error=rec.error if rec and sp.outcome == "error" else None)
-        bar.blocks = [block(x, sp.task) for x in sp.blocked]
+        end: float = t1 if sp.end is None else sp.end
+        wkey = keys.get(w)
+        if wkey is None:
+            wkey = keys[w] = w.key
+        outcome = "running" if open_ or sp.outcome is None else sp.outcome   # outcome_key()
+        if rec is not None:
+            bar = Bar(sp.task, sp.name or rec.name or "?", rec.args, sp.start, end, open_,
+                      outcome, sp.depth, wkey, rec.enqueued, rec.parent,
+                      [block(x, sp.task) for x in sp.blocked] if sp.blocked else [],
+                      rec.error if sp.outcome == "error" else None)
+        else:
+            bar = Bar(sp.task, sp.name or "?", None, sp.start, end, open_, outcome, sp.depth,
+                      wkey, None, None,
+                      [block(x, sp.task) for x in sp.blocked] if sp.blocked else [])
         slot = (sp.queue, w)
         row = rows.get(slot)
         if row is None:
@@ -220,7 +234,7 @@ def _build(trace, diagnosis, at: Optional[float]) -> Timeline:
                     bar.blocks.append(block(x, bar.task))
                     bar.blocks.sort(key=lambda b: b.since)
                     break
-        row.bars.sort(key=lambda b: (b.start, b.depth, b.task))
+        row.bars.sort(key=_BAR_ORDER)
     out = []
     for (q, host, pid) in sorted(groups, key=lambda k: (k[0], natural_key(k[1]), k[2])):
         grow = sorted(groups[(q, host, pid)], key=lambda r: (natural_key(r.name), r.key))
