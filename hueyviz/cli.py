@@ -293,9 +293,10 @@ def _source_words(source) -> str:
     return os.fspath(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
 
 
-def read_source(source, args=None):
+def read_source(source, args=None, analysed: bool = False):
     """Read a trace named on the command line (one source or a list of them,
-    merged), printing what loading warned about.
+    merged), printing what loading warned about.  ``analysed``: a single
+    trace file is analysed while it is read (what is drawn needs it).
 
     A source that holds no events is unusable input: :class:`SourceError`
     naming it.
@@ -304,9 +305,14 @@ def read_source(source, args=None):
     from .core.trace import clock_note
     from .read.follower import read_trace
     strict = not getattr(args, "lenient", False)
+    one_file = _one_trace_file(source) if analysed else None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        tr = read_trace(source, strict=strict)
+        if one_file is not None:
+            from .analysis.detector import load_analysed
+            tr = load_analysed(one_file, strict)
+        else:
+            tr = read_trace(source, strict=strict)
     notes = [str(w.message) for w in caught]
     clock = clock_note(tr.events, tr.header, _source_words(source))
     if clock is not None and not any(clock.split(": ", 1)[-1] in n for n in notes):
@@ -529,7 +535,7 @@ def _cmd_render(args) -> int:
     except ValueError as exc:
         _say(f"hueyviz render: error: {exc}", err=True)
         return EXIT_BAD_INPUT
-    full = read_source(args.source, args)
+    full = read_source(args.source, args, analysed=True)
     t0 = full.start
     window(full, args, args.source)          # a window that selects nothing is unusable
     # --from/--to zoom the drawings into the whole run (as the widget does):
@@ -682,10 +688,29 @@ def main(argv: Optional[List[str]] = None, *, prog: str = "hueyviz",
         return EXIT_BUG
 
 
+# Commands that only read, analyse and write files: nothing runs in the
+# background when they return.
+_ENDS_AT_ONCE = frozenset({"diagnose", "render", "advise", "whatif"})
+
+
+def run() -> None:
+    """The ``hueyviz`` command: :func:`main`, then the exit.  After a
+    command that only reads and writes files the process leaves without
+    tearing the interpreter down: freeing a million-task replay object by
+    object takes seconds, and the process ends anyway."""
+    argv = sys.argv[1:]
+    code = main(argv)
+    if argv and argv[0] in _ENDS_AT_ONCE:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 def _trace_if(debug: bool) -> None:
     if debug:
         traceback.print_exc()
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

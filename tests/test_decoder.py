@@ -174,3 +174,36 @@ def test_trace_load_of_a_large_file_equals_the_inline_load(tmp_path, monkeypatch
     piped = Trace.load(path)
     monkeypatch.setenv("HUEYVIZ_READER", "inline")
     assert Trace.load(path) == piped and len(piped) == len(BASE) + 2000
+
+
+# -- analysed while it loads ---------------------------------------------------------
+def _analysis_view(a):
+    h = a.history
+    return ([f.to_dict() for f in a.findings], a.replay.tasks, list(h.change_t),
+            list(h.change_state), h.spans, h.pools, h.depth)
+
+
+@pytest.mark.parametrize("piped", [False, True])
+def test_a_file_analysed_while_it_loads_has_its_traces_analysis(tmp_path, monkeypatch, piped):
+    from test_analysis import classic
+
+    from hueyviz.analysis.detector import _analyse, analyse, load_analysed
+    s = classic(3)
+    for i in range(2000):                  # enough lines for several blocks
+        s.enqueue(f"later{i}")
+    path = tmp_path / "t.jsonl"
+    Trace(s.events).save(path)
+    if piped:
+        monkeypatch.setattr("hueyviz.core.pipe.MIN_BYTES", 0)
+    tr = load_analysed(str(path))
+    assert "analysis" in tr._views                     # analysed as it was read
+    assert _analysis_view(analyse(tr)) == _analysis_view(_analyse(Trace.load(path).events))
+    assert analyse(tr).findings[0].verdict == "deadlock"
+    # Out of time order: the file is sorted, and the analysis made anew.
+    lines = path.read_text().splitlines()
+    lines.insert(3, lines.pop(-1))
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.warns(Warning, match="out of time order"):
+        tr = load_analysed(str(path))
+    assert "analysis" not in tr._views
+    assert _analysis_view(analyse(tr)) == _analysis_view(_analyse(tr.events))

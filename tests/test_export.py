@@ -111,3 +111,47 @@ def test_demo_writes_the_drawings(tmp_path):
     names = sorted(os.path.basename(f) for f in res.files)
     assert names == sorted(("trace.jsonl",) + FILES)
     assert (tmp_path / MANIFEST).is_file()
+
+
+def test_a_forked_trace_json_is_the_file_written_here(demo_file, tmp_path, monkeypatch):
+    """Large traces have trace.json written by a forked copy of the process
+    while it draws the rest: the same files, the same manifest."""
+    import hueyviz.render.export as export
+    from hueyviz import Trace
+    tr = Trace.load(demo_file[0])
+    here = export_all(tr, tmp_path / "here")
+    forks = []
+    real = export._forked
+    monkeypatch.setattr(export, "FORK_EVENTS", 0)
+    # Threads other tests left (daemons) would make it write here instead.
+    monkeypatch.setattr(export.threading, "active_count", lambda: 1)
+
+    def forked(*a):
+        wait = real(*a)
+        forks.append((a[2], wait is not None))
+        return wait
+    monkeypatch.setattr(export, "_forked", forked)
+    there = export_all(tr, tmp_path / "there")
+    assert forks == [("trace.json", True)]
+    for a, b in zip(here, there):
+        assert open(a, "rb").read() == open(b, "rb").read()
+    assert json.loads((tmp_path / "here" / MANIFEST).read_text()) == \
+        json.loads((tmp_path / "there" / MANIFEST).read_text())
+
+
+def test_a_forked_writer_that_fails_says_so_and_leaves_the_folder_alone(demo_file, tmp_path,
+                                                                        monkeypatch):
+    import hueyviz.render.export as export
+    import hueyviz.render.perfetto as perfetto
+    from hueyviz import Trace
+    tr = Trace.load(demo_file[0])
+    monkeypatch.setattr(export, "FORK_EVENTS", 0)
+    monkeypatch.setattr(export.threading, "active_count", lambda: 1)
+
+    def broken(*a, **kw):
+        raise ZeroDivisionError("boom")
+    monkeypatch.setattr(perfetto, "iter_perfetto", broken)
+    with pytest.raises(RuntimeError, match="writing trace.json in a forked process failed: "
+                                           "ZeroDivisionError: boom"):
+        export_all(tr, tmp_path / "out")
+    assert os.listdir(tmp_path / "out") == []      # no file, no staging folder left

@@ -17,6 +17,7 @@ the awaited task's queue is free or running.
 from __future__ import annotations
 
 import copy
+import operator
 import os
 from collections import ChainMap
 from dataclasses import dataclass, field
@@ -45,6 +46,7 @@ __all__ = [
     "find_findings",
     "find_knot",
     "irreducible",
+    "load_analysed",
     "would_deadlock",
 ]
 
@@ -499,6 +501,34 @@ def _analyse(events) -> Analysis:
         det.feed_all(events)
         findings = det.finish()
     return Analysis(det.rp, tuple(findings), tuple(sorted(det.unseen, key=str)))
+
+
+def load_analysed(path: str, strict: bool = True):
+    """``Trace.load(path)``, analysed while it is read: each block is fed to
+    the replay as it arrives (from the process reading the file, see
+    :mod:`hueyviz.core.pipe`), and the :class:`Analysis` is the trace's own
+    (:func:`analyse` returns it).  A file that turns out to be out of time
+    order is analysed again once sorted, as :func:`analyse` would."""
+    from ..core.trace import Trace
+    det = _Detector(history=True)
+    fed = [float("-inf"), 0]            # the last time fed, events fed (-1: out of order)
+
+    def feed(block: List[Event]) -> None:
+        if fed[1] < 0:
+            return
+        ts = [e.t for e in block]
+        if ts[0] < fed[0] or not all(map(operator.le, ts, islice(ts, 1, None))):
+            fed[1] = -1
+            return
+        det.feed_all(block)
+        fed[0], fed[1] = ts[-1], fed[1] + len(block)
+    tr = Trace.load(path, strict=strict, on_block=feed)
+    if fed[1] == len(tr):
+        with collector_paused():
+            findings = det.finish()
+        analysis = Analysis(det.rp, tuple(findings), tuple(sorted(det.unseen, key=str)))
+        tr.derived("analysis", lambda: analysis)
+    return tr
 
 
 def find_findings(events: Iterable[Event]) -> List[Finding]:

@@ -14,6 +14,8 @@ import socket
 import warnings
 from typing import IO, Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
+import msgspec
+
 from .._version import __version__
 from .codec import dumps_line
 from .collector import collector_paused
@@ -38,6 +40,8 @@ def make_header(**fields) -> dict:
 
 
 _time = operator.attrgetter("t")     # at C speed
+_DIGEST_ENCODER = msgspec.json.Encoder(order="deterministic")
+_DIGEST_SLICE = 65_536
 
 
 def _in_order(events: Sequence[Event]) -> bool:
@@ -213,13 +217,22 @@ class Trace(Sequence[Event]):
                             warnings=[w for tr in traces for w in tr.warnings])
 
     def digest(self) -> str:
-        """SHA-256 of the events as :meth:`save` writes them (the header left
-        out): equal for equal events, wherever they were read from."""
+        """SHA-256 of the events (their JSON as msgspec writes them, the keys
+        of each event's fields sorted; the header left out): equal for equal
+        events, wherever they were read from."""
         def make() -> str:
             h = hashlib.sha256()
-            for e in self._events:
-                h.update(dumps_line(to_json_dict(e)).encode())
-                h.update(b"\n")
+            events = self._events
+            try:
+                # In C, a slice at a time: a million events in half a second.
+                for i in range(0, len(events), _DIGEST_SLICE):
+                    h.update(_DIGEST_ENCODER.encode(events[i:i + _DIGEST_SLICE]))
+            except (TypeError, ValueError, OverflowError):
+                # Fields JSON cannot hold (events built by hand): their repr.
+                h = hashlib.sha256()
+                for e in events:
+                    h.update(dumps_line(to_json_dict(e)).encode())
+                    h.update(b"\n")
             return h.hexdigest()
         return self.derived("digest", make)
 
@@ -285,7 +298,8 @@ class Trace(Sequence[Event]):
             f.write(dumps_line(to_json_dict(e)) + "\n")
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike], *, strict: bool = True) -> Trace:
+    def load(cls, path: Union[str, os.PathLike], *, strict: bool = True,
+             on_block: Optional[Callable[[List[Event]], Any]] = None) -> Trace:
         """Read a trace saved by :meth:`save` (or streamed by a file sink).
 
         A truncated last line (a recorder killed mid-write) is dropped with a
@@ -293,10 +307,13 @@ class Trace(Sequence[Event]):
         :class:`~hueyviz.event.TraceFormatError` naming the line, unless
         ``strict=False``, which skips it with a warning and keeps the rest.
         Events of kinds this version does not know are kept and warned about.
+        ``on_block`` is called with each block of events as it is read, in
+        file order (to analyse a large file while it loads).  A large file is
+        read by a second process (:mod:`hueyviz.core.pipe`).
         """
         source = os.fspath(path)
         with open_lines(source, strict) as lines:
-            return cls._parse(lines, source)
+            return cls._parse(lines, source, on_block)
 
     @classmethod
     def read(cls, source, *, strict: bool = True) -> Trace:
@@ -311,11 +328,14 @@ class Trace(Sequence[Event]):
         return read_sources(source, strict=strict)
 
     @classmethod
-    def _parse(cls, lines, source: str) -> Trace:
+    def _parse(cls, lines, source: str,
+               on_block: Optional[Callable[[List[Event]], Any]] = None) -> Trace:
         events: List[Event] = []
         with collector_paused():
             for block in lines.blocks():
                 events.extend(block)
+                if on_block is not None:
+                    on_block(block)
         notes = lines.notes
         assert lines.header is not None       # Lines raises on a file without one
         late = lines.late_note()
