@@ -7,7 +7,7 @@ this thread) untraced and traced, interleaved, and reports
     / events recorded
 
 with tracemalloc, after a full collection.  This is everything recording
-keeps alive: the Event tuples, their timestamps, the ring buffer's slots and
+keeps alive: the Event structs, their timestamps, the ring buffer's slots and
 the task-id strings the events hold.  Tasks return a value half of the time
 (so results are stored and read back untraced and traced alike).
 
@@ -76,7 +76,7 @@ def main(quick: bool = False) -> dict:
             "untraced_held_bytes": statistics.median(untraced),
             "traced_held_bytes": statistics.median(traced),
             "event_tuple_bytes": sys.getsizeof(sample),
-            "target_bytes": 250}
+            "target_bytes": 150}
 
 
 def describe(r):

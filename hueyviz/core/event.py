@@ -11,6 +11,7 @@ queues are several pools.
 from __future__ import annotations
 
 import math
+from json.encoder import encode_basestring_ascii as _esc
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import msgspec
@@ -26,6 +27,7 @@ __all__ = [
     "check_data",
     "from_json_dict",
     "to_json_dict",
+    "to_json_line",
 ]
 
 # Outcomes Huey signals for one execution attempt.  ``retrying`` follows an
@@ -116,6 +118,34 @@ def to_json_dict(event: Event) -> dict:
             if k not in out:
                 out[k] = v
     return out
+
+
+_KIND_JSON = {k: f'"{k}"' for k in KINDS}
+_tails: Dict[Tuple[Optional[str], Optional[Worker]], str] = {}
+
+
+def to_json_line(event: Event) -> Optional[str]:
+    """:func:`to_json_dict` as JSON text (ASCII), written at once for the
+    events a tracer records most: a task's, of a known kind, with no
+    kind-specific fields.  None for any other event (encode its dict).
+
+    >>> to_json_line(Event(1.5, "executing", "a1", "job", Worker("h", 7, "W-1"), None, "q"))
+    '{"t":1.5,"kind":"executing","task":"a1","name":"job","queue":"q","host":"h","pid":7,"worker":"W-1"}'
+    """
+    kind = _KIND_JSON.get(event.kind)
+    if kind is None or event.data or event.task is None or event.name is None:
+        return None
+    key = (event.queue, event.worker)
+    tail = _tails.get(key)
+    if tail is None:
+        # What follows the name is the same for every event of one worker.
+        q, w = key
+        tail = ("" if q is None else f',"queue":{_esc(q)}') + (
+            "" if w is None else f',"host":{_esc(w.host)},"pid":{int(w.pid)},"worker":{_esc(w.name)}')
+        if len(_tails) > 10_000:
+            _tails.clear()
+        _tails[key] = tail
+    return f'{{"t":{event.t!r},"kind":{kind},"task":{_esc(event.task)},"name":{_esc(event.name)}{tail}}}'
 
 
 # -- validation ------------------------------------------------------------------

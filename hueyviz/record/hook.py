@@ -114,6 +114,8 @@ class HueyHook:
         self.huey = huey
         self.queue: Optional[str] = getattr(huey, "name", None)
         self.tracers: tuple = ()
+        self._records: tuple = ()       # each tracer's record function
+        self._capture = False           # some tracer records task arguments
         self.local = _local
         self._hook_name = f"hueyviz-{id(self):x}"
         self._orig_execute: Any = None
@@ -134,13 +136,22 @@ class HueyHook:
         if not self.tracers:
             self._install()
         self.tracers = self.tracers + (tracer,)
+        self.refresh()
 
     def remove(self, tracer) -> None:
         if tracer not in self.tracers:
             return
         self.tracers = tuple(t for t in self.tracers if t is not tracer)
+        self.refresh()
         if not self.tracers:
             self._uninstall()
+
+    def refresh(self) -> None:
+        """Take in what the tracers record with now (a tracer whose sink,
+        clock or ``capture_args`` changed calls this): the signal receiver
+        reads these two, not each tracer, for every signal."""
+        self._records = tuple(t._record for t in self.tracers)
+        self._capture = any(t.capture_args for t in self.tracers)
 
     def _install(self) -> None:
         h = self.huey
@@ -184,8 +195,8 @@ class HueyHook:
     def emit(self, kind: str, task_id, name, data, queue=None) -> None:
         worker = self.local.worker
         queue = self.queue if queue is None else queue
-        for tracer in self.tracers:
-            tracer._record(kind, task_id, name, worker, data, queue)
+        for record in self._records:
+            record(kind, task_id, name, worker, data, queue)
 
     def _execute(self, task, timestamp=None):
         stack = self.local.stack
@@ -231,18 +242,16 @@ class HueyHook:
                 data = (self._enqueue_data(task, local.stack)
                         if local.stack or task.on_complete is not None
                         or task.eta is not None or task.priority else None)
-                for tracer in self.tracers:
-                    if tracer.capture_args:
-                        data = {**(data or {}), "args": _args_repr(task.args, task.kwargs)}
-                        break
+                if self._capture:
+                    data = {**(data or {}), "args": _args_repr(task.args, task.kwargs)}
             elif signal == "error":
                 exc = args[0] if args else None
                 data = {"error": type(exc).__name__, "message": _bounded(str(exc))}
             else:
                 data = None
             task_id, name, worker, queue = task.id, task.name, local.worker, self.queue
-            for tracer in self.tracers:
-                tracer._record(signal, task_id, name, worker, data, queue)
+            for record in self._records:
+                record(signal, task_id, name, worker, data, queue)
         except Exception:
             for tracer in self.tracers:
                 tracer._failed("signal receiver")

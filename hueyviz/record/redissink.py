@@ -47,15 +47,19 @@ def make_pool(url: Optional[str] = None, pool=None):
 
 # One round trip per batch: a pipeline of N XADDs costs the client ~30 us
 # per command to pack and parse (pure-Python redis-py), the script ~1 us.
-# Sequence numbers of a batch are consecutive from ARGV[3].  Atomic, so a
-# failed batch is either all written or not at all.
+# The batch's events travel as one argument, a line each (JSON holds no raw
+# newline), as redis-py packs each argument in Python.  Sequence numbers of
+# a batch are consecutive from ARGV[3].  Atomic, so a failed batch is either
+# all written or not at all.
 _XADD_BATCH = """
 local seq = tonumber(ARGV[3])
-for i = 4, #ARGV do
-  redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 's', ARGV[2], 'q', seq + i - 4)
+local n = 0
+for text in string.gmatch(ARGV[4], '[^\\n]+') do
+  redis.call('XADD', KEYS[1], '*', 'e', text, 's', ARGV[2], 'q', seq + n)
+  n = n + 1
 end
 redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', ARGV[1])
-return #ARGV - 3
+return n
 """
 
 
@@ -92,8 +96,9 @@ class RedisSink(BufferedSink):
         if self.use_script:
             import redis
             try:
-                self._script(keys=[self.stream], args=[self.maxlen, self.sender, batch[0][0]]
-                             + [text for _seq, text in batch])
+                self._script(keys=[self.stream], args=[
+                    self.maxlen, self.sender, batch[0][0],
+                    "\n".join([text for _seq, text in batch])])
                 return
             except redis.ResponseError as exc:
                 if not scripting_unavailable(exc):

@@ -7,7 +7,8 @@ to drop (DESIGN.md rule 2).
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterable, Optional, Tuple
+from sys import intern
+from typing import Callable, Iterable, Optional, Tuple
 
 from ..core.event import Event
 
@@ -50,6 +51,26 @@ class MemorySink:
         if len(buf) == self.max_events:
             self.dropped += 1
         buf.append(Event(t, kind, task, name, worker, data, queue))
+
+    def recorder(self, clock: Callable[[], float], failed: Callable[[str], None]) -> Callable:
+        """The tracer's hot path into this ring: ``record(kind, task, name,
+        worker, data, queue)`` stamps ``clock()`` and appends, in one call
+        per event (``append_fields`` takes two); ``failed`` counts what
+        could not be kept."""
+        buf, most, sink = self._buf, self.max_events, self
+
+        def record(kind, task, name, worker, data, queue=None):
+            try:
+                if len(buf) == most:
+                    sink.dropped += 1
+                # A worker's events carry the id of the task it unpickled, a
+                # copy of the one the enqueue carried: one string per task
+                # kept instead of two (an interned string dies with its events).
+                buf.append(Event(clock(), kind, None if task is None else intern(task), name,
+                                 worker, data, queue))
+            except Exception:
+                failed("sink")
+        return record
 
     def extend(self, events: Iterable[Event]) -> None:
         for e in events:

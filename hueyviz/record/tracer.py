@@ -138,14 +138,8 @@ class Tracer:
             return
         failed = self._failed
         if getattr(type(sink), "append", None) is MemorySink.append:
-            # A MemorySink whose append is not overridden: one call per record.
-            store = sink.append_fields
-
-            def record(kind, task_id, name, worker, data, queue=None):
-                try:
-                    store(clock(), kind, task_id, name, worker, data, queue)
-                except Exception:
-                    failed("sink")
+            # A MemorySink whose append is not overridden records in one call.
+            record = sink.recorder(clock, failed)
         else:
             # A sink without ``append`` fails (and is counted) at record time.
             append: Any = getattr(sink, "append", None)
@@ -156,6 +150,18 @@ class Tracer:
                 except Exception:
                     failed("sink")
         self._record = record
+        for hook in getattr(self, "_hooks", ()):
+            hook.refresh()
+
+    @property
+    def capture_args(self) -> bool:
+        return self._capture_args
+
+    @capture_args.setter
+    def capture_args(self, value: bool) -> None:
+        self._capture_args = bool(value)
+        for hook in getattr(self, "_hooks", ()):
+            hook.refresh()
 
     def _failed(self, where: str) -> None:
         self.errors += 1

@@ -44,7 +44,7 @@ from collections import deque
 from typing import List, Optional, Tuple
 
 from ..core.codec import dumps
-from ..core.event import Event, to_json_dict
+from ..core.event import Event, to_json_dict, to_json_line
 
 __all__ = ["BufferedSink", "flush_all"]
 
@@ -268,7 +268,7 @@ class BufferedSink:
 
     def _add(self, batch: list, e: Event) -> None:
         try:
-            text = dumps(to_json_dict(e))
+            text = to_json_line(e) or dumps(to_json_dict(e))
         except Exception:
             self.unencodable += 1
             return
