@@ -113,9 +113,9 @@ def test_demo_writes_the_drawings(tmp_path):
     assert (tmp_path / MANIFEST).is_file()
 
 
-def test_a_forked_trace_json_is_the_file_written_here(demo_file, tmp_path, monkeypatch):
-    """Large traces have trace.json written by a forked copy of the process
-    while it draws the rest: the same files, the same manifest."""
+def test_forked_drawings_are_the_files_drawn_here(demo_file, tmp_path, monkeypatch):
+    """Large traces have their drawings made by a forked copy of the process
+    while it writes trace.json: the same files, the same manifest."""
     import hueyviz.render.export as export
     from hueyviz import Trace
     tr = Trace.load(demo_file[0])
@@ -128,11 +128,11 @@ def test_a_forked_trace_json_is_the_file_written_here(demo_file, tmp_path, monke
 
     def forked(*a):
         wait = real(*a)
-        forks.append((a[2], wait is not None))
+        forks.append((list(a[2]), wait is not None))
         return wait
     monkeypatch.setattr(export, "_forked", forked)
     there = export_all(tr, tmp_path / "there")
-    assert forks == [("trace.json", True)]
+    assert forks == [(["lanes.svg", "waitfor.svg", "animated.svg", "report.html"], True)]
     for a, b in zip(here, there):
         assert open(a, "rb").read() == open(b, "rb").read()
     assert json.loads((tmp_path / "here" / MANIFEST).read_text()) == \
@@ -141,8 +141,8 @@ def test_a_forked_trace_json_is_the_file_written_here(demo_file, tmp_path, monke
 
 def test_a_forked_writer_that_fails_says_so_and_leaves_the_folder_alone(demo_file, tmp_path,
                                                                         monkeypatch):
+    import hueyviz.render.animated as animated
     import hueyviz.render.export as export
-    import hueyviz.render.perfetto as perfetto
     from hueyviz import Trace
     tr = Trace.load(demo_file[0])
     monkeypatch.setattr(export, "FORK_EVENTS", 0)
@@ -150,8 +150,9 @@ def test_a_forked_writer_that_fails_says_so_and_leaves_the_folder_alone(demo_fil
 
     def broken(*a, **kw):
         raise ZeroDivisionError("boom")
-    monkeypatch.setattr(perfetto, "iter_perfetto", broken)
-    with pytest.raises(RuntimeError, match="writing trace.json in a forked process failed: "
+    monkeypatch.setattr(animated, "render_animated", broken)
+    with pytest.raises(RuntimeError, match="drawing lanes.svg, waitfor.svg, animated.svg, "
+                                           "report.html in a forked process failed: "
                                            "ZeroDivisionError: boom"):
         export_all(tr, tmp_path / "out")
     assert os.listdir(tmp_path / "out") == []      # no file, no staging folder left

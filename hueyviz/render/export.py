@@ -155,17 +155,21 @@ def _manifest(trace, files: Dict[str, dict], at: Optional[float],
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
-# Traces of this many events have trace.json written by a forked copy of the
-# process while it draws the rest (2 cores: a million tasks, 16 s of each).
+# Traces of this many events have their drawings made by a forked copy of
+# the process while it writes trace.json (2 cores: a million tasks, about 12
+# s of each).  The copy gets the drawings: they read fewer of the objects
+# (never the events), and each object a process reads is a page the kernel
+# copies for it.
 FORK_EVENTS = 300_000
 
 
-def _forked(stage: str, out: str, name: str,
-            make: Callable[[], Union[str, Iterable[bytes]]]) -> Optional[Callable[[], dict]]:
-    """Stage ``name`` in a forked child; returns what waits for it and gives
-    the file's manifest entry, or None where forking is not safe (no fork,
-    or other threads, which a child would not have)."""
-    if not hasattr(os, "fork") or threading.active_count() > 1:
+def _forked(stage: str, out: str, names: List[str],
+            makers: Dict[str, Callable[[], Union[str, Iterable[bytes]]]]
+            ) -> Optional[Callable[[], Dict[str, dict]]]:
+    """Stage ``names`` in a forked child; returns what waits for it and gives
+    their manifest entries, or None where forking is not safe (no fork, or
+    other threads, which a child would not have)."""
+    if not names or not hasattr(os, "fork") or threading.active_count() > 1:
         return None
     r, w = os.pipe()
     try:
@@ -174,11 +178,11 @@ def _forked(stage: str, out: str, name: str,
         os.close(r)
         os.close(w)
         return None
-    if pid == 0:                          # the child: stage it, report, leave at once
+    if pid == 0:                          # the child: stage them, report, leave at once
         os.close(r)
         code = 0
         try:
-            body = json.dumps(_stage(stage, out, name, make()))
+            body = json.dumps({name: _stage(stage, out, name, makers[name]()) for name in names})
         except BaseException as exc:      # all of it goes to the parent
             body, code = json.dumps({"error": str(exc), "kind": type(exc).__name__,
                                      "output": isinstance(exc, OutputError)}), 1
@@ -187,16 +191,16 @@ def _forked(stage: str, out: str, name: str,
         os._exit(code)
     os.close(w)
 
-    def wait() -> dict:
+    def wait() -> Dict[str, dict]:
         with os.fdopen(r) as f:
             body = f.read()
         _, status = os.waitpid(pid, 0)
-        info = json.loads(body) if body else {"error": f"exit status {status}", "kind": "?"}
+        info: dict = json.loads(body) if body else {"error": f"exit status {status}", "kind": "?"}
         if "error" not in info:
             return info
         if info.get("output"):             # the disk, not hueyviz: as if written here
             raise HueyvizError(info["error"])
-        raise RuntimeError(f"writing {name} in a forked process failed: "
+        raise RuntimeError(f"drawing {', '.join(names)} in a forked process failed: "
                            f"{info['kind']}: {info['error']}")
     return wait
 
@@ -294,14 +298,15 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
         # cycle; without the collector pausing, each of its passes over a
         # million-task replay costs more than the drawing.
         with collector_paused():
-            # The largest file is written by a copy of this process meanwhile.
-            pending = (_forked(stage, out, "trace.json", makers["trace.json"])
+            # A large trace: the drawings are made by a copy of this process
+            # while this one writes trace.json.
+            drawings = [n for n in files if n != "trace.json"]
+            pending = (_forked(stage, out, drawings, makers)
                        if "trace.json" in files and len(trace) >= FORK_EVENTS else None)
-            for name in files:
-                if pending is None or name != "trace.json":
-                    written[name] = _stage(stage, out, name, makers[name]())
+            for name in (["trace.json"] if pending is not None else files):
+                written[name] = _stage(stage, out, name, makers[name]())
             if pending is not None:
-                written["trace.json"] = pending()
+                written.update(pending())
             written = {name: written[name] for name in files}
         _stage(stage, out, MANIFEST, _manifest(trace, written, at, source))
         paths = [os.path.join(out, name) for name in files]
