@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import glob
 import json
 import os
 import platform
@@ -27,7 +26,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-FIGURES = ("overhead", "memory", "scale", "rendering", "guard", "million", "stream")
+FIGURES = ("overhead", "memory", "scale", "rendering", "guard", "million", "stream", "widget")
 
 
 def machine() -> dict:
@@ -81,27 +80,24 @@ def run_figure(name: str, quick: bool) -> dict:
     return out
 
 
+# Figures other suites measure, from the JSON files they leave behind: the
+# browser test (tests/test_browser.py) and bench_live.py.
+_EXTERNAL = {"widget_frame": "test-artifacts/scrub-timing.json",
+             "widget_100k": "test-artifacts/widget-100k.json",
+             "widget_1m": "test-artifacts/widget-1m.json",
+             "live_latency": "bench/live.json"}
+
+
 def external() -> dict:
-    """Figures other suites measure (widget frame update, live latency):
-    picked up from JSON files they leave behind, if any."""
     found = {}
-    pats = [os.path.join(ROOT, "test-artifacts", "*.json"), os.path.join(HERE, "*.json")]
-    for path in sorted(p for pat in pats for p in glob.glob(pat)):
-        if os.path.basename(path) == "results.json":
-            continue
+    for key, rel in _EXTERNAL.items():
         try:
-            with open(path) as f:
+            with open(os.path.join(ROOT, rel)) as f:
                 data = json.load(f)
         except (OSError, ValueError):
             continue
-        if not isinstance(data, dict):
-            continue
-        rel = os.path.relpath(path, ROOT)
-        text = json.dumps(data).lower()
-        if "frame" in text or "scrub" in text:
-            found.setdefault("widget_frame", {"file": rel, "data": data})
-        if "latency" in text or "follow" in text:
-            found.setdefault("live_latency", {"file": rel, "data": data})
+        if isinstance(data, dict):
+            found[key] = {"file": rel, "data": data}
     return found
 
 
@@ -220,6 +216,7 @@ def rows(res: dict) -> list:
         out.append(("e. widget frame update, 10k tasks",
                     "see " + (wf["file"] if wf else "tests/test_browser.py (browser test)"),
                     "" if not wf else json.dumps(wd)[:160], "<= 50 ms", "-"))
+    out += _widget_rows(res.get("widget", {}), ext)
     ll = ext.get("live_latency")
     fl = (ll or {}).get("data", {}).get("follow_latency", {}).get("0.2")
     if fl:
@@ -236,13 +233,46 @@ def rows(res: dict) -> list:
                             f"dropped {live[key]['dropped']}", "-", "-"))
         pc = live.get("process_workers_cpu")
         if pc:
+            ratio = pc["traced_us"] / pc["untraced_us"]
             out.append(("f. CPU/task, process workers on Redis", f"traced {pc['traced_us']:.0f} us",
-                        f"untraced {pc['untraced_us']:.0f} us -> "
-                        f"{pc['traced_us'] / pc['untraced_us']:.2f}x (incl. writer thread)",
-                        "-", "-"))
+                        f"untraced {pc['untraced_us']:.0f} us -> **{ratio:.2f}x** (steady "
+                        f"state, writer threads included; rounds {pc['all_untraced_us']} vs "
+                        f"{pc['all_traced_us']} us)", "<= 1.10x", _ok(ratio <= 1.10)))
     else:
         out.append(("e. live latency block -> finding (follow)", "see bench/bench_live.py",
                     "", "<= 1 s", "-"))
+    return out
+
+
+def _widget_rows(wg: dict, ext: dict) -> list:
+    out = []
+    sizes = {x["tasks"]: x for x in wg.get("results", ())}
+    for n, x in sorted(sizes.items()):
+        big = n == 100_000
+        out.append((f"e. TraceView model, {n // 1000:,}k tasks",
+                    f"{x['bytes'] / 1e6:.2f} MB sent",
+                    f"built and packed in {x['build_view_data_s']:.2f} s (the analysis before "
+                    f"it {x['analyse_s']:.2f} s); {x['unpacked_bytes'] / 1e6:.1f} MB of columns "
+                    f"deflated; task ids, args, errors {x['details']}",
+                    "<= 5 MB (100k)" if big else "-", _ok(x["bytes"] <= 5e6) if big else "-"))
+    for key, label in (("widget_100k", "100k"), ("widget_1m", "1M")):
+        w = ext.get(key)
+        if not w:
+            continue
+        o, sc = w["data"].get("open", {}), w["data"].get("scrub_whole_trace", {})
+        big = key == "widget_100k"
+        out.append((f"e. TraceView in JupyterLab, {label} tasks",
+                    f"interactive {o.get('interactive_after_display_s', float('nan')):.1f} s "
+                    "after display",
+                    f"{o.get('interactive_after_view_call_s', float('nan')):.1f} s after "
+                    f"TraceView(...) (Python {o.get('python_view_s', float('nan')):.1f} s, the "
+                    f"analysis included); {o.get('bytes_sent', 0) / 1e6:.2f} MB sent; lanes "
+                    f"{o.get('lod', '?')}; scrub median {sc.get('median', float('nan')):.0f} ms, "
+                    f"p95 {sc.get('p95', float('nan')):.0f} ms, max {sc.get('max', float('nan')):.0f} "
+                    f"ms (from {w['file']})",
+                    "<= 5 s, <= 50 ms a frame" if big else "opens",
+                    _ok(o.get("interactive_after_display_s", 1e9) <= 5
+                        and sc.get("max", 1e9) <= 50) if big else _ok(bool(o))))
     return out
 
 
@@ -349,7 +379,7 @@ def markdown(res: dict) -> str:
             f"untraced, divided by the {me['events']} events recorded: "
             f"**{me['bytes_per_event']:.0f} bytes/event** (runs: "
             f"{', '.join(f'{x:.0f}' for x in me['bytes_per_event_all'])}). That is the "
-            f"`Event` tuple ({me['event_tuple_bytes']} B), its float timestamp, the ring "
+            f"`Event` struct ({me['event_tuple_bytes']} B), its float timestamp, the ring "
             f"slot, and the task-id strings the events keep alive.",
             "",
         ]
@@ -435,11 +465,32 @@ def markdown(res: dict) -> str:
             "| events | RSS MB | seconds |",
             "|---|---|---|",
         ] + [f"| {x['events']:,} | {x['rss_mb']} | {x['s']} |" for x in st["samples"]] + [""]
+    wg = res.get("widget", {})
+    if wg.get("results"):
+        lines += [
+            "**e. TraceView** (`bench/widget.py`). The model the widget sends, for the "
+            "synthetic traces of i. (1M: ten 100k chunks on one pool): the analysis, then "
+            "`build_view_model` and its packing (`ViewModel.data`: typed columns, times as "
+            "ticks, sorted columns as differences, deflated), best of three below a million.",
+            "",
+            "| tasks | events | analysis s | build s | pack s | bytes sent | columns unpacked |",
+            "|---|---|---|---|---|---|---|",
+        ] + [f"| {x['tasks']:,} | {x['events']:,} | {x['analyse_s']} | {x['build_s']} | "
+             f"{x['pack_s']} | {x['bytes']:,} | {x['unpacked_bytes']:,} |" for x in wg["results"]] + [
+            "",
+            "In the browser (`tests/test_browser.py`, JupyterLab in headless Chromium): the "
+            "time from the cell's output being displayed to the first frame drawn, and the "
+            "time of a frame while scrubbing (input event to lanes, graph and text laid out, "
+            "`performance.now`); the 100k and 1M rows of the table above.  Live views: "
+            "`tests/test_viewdata_binary.py` checks that after the first batch each message "
+            "carries only appended and changed rows, and that base plus deltas equal a fresh "
+            "build.",
+            "",
+        ]
     lines += [
-        "**e. Widget frame update and live latency** are measured by the browser test "
-        "(`tests/test_browser.py`) and by `bench/bench_live.py` (needs redis-server); this "
-        "table shows their numbers when they leave a JSON file in `test-artifacts/` or "
-        "`bench/`.",
+        "**Live latency and sink throughput** are measured by `bench/bench_live.py` "
+        "(needs redis-server; process workers in the steady state: a warm-up batch, then "
+        "the CPU of the consumer's process tree over the timed batch, read off /proc).",
         "",
     ]
     return "\n".join(lines)
