@@ -454,18 +454,11 @@ class Replay:
                 d.append((t, len(p.backlog)))
 
     # The three handlers below run for nearly every event of a large trace:
-    # the lookups of task() and the busy/blocked bookkeeping of _leave/_enter
-    # are written out in them (same effect, a third of the time).
+    # the busy/blocked bookkeeping of _leave/_enter is written out in them
+    # (same effect, a third of the time).
     def _enqueued(self, e: Event) -> None:
-        tid = e.task if e.task is not None else "?"
-        rec = self.tasks.get(tid)
-        if rec is None:
-            rec = self.tasks[tid] = TaskRecord(tid, e.name, queue=e.queue)
-        else:
-            if rec.name is None:
-                rec.name = e.name
-            if rec.queue is None:
-                rec.queue = e.queue
+        rec = self.task(e.task, e.name, e.queue)
+        tid = rec.id
         data = e.data
         t = e.t
         late = rec.started is not None and t <= rec.started
@@ -511,15 +504,8 @@ class Replay:
         self._set(rec, "scheduled")
 
     def _executing(self, e: Event) -> None:
-        tid = e.task if e.task is not None else "?"
-        rec = self.tasks.get(tid)
-        if rec is None:
-            rec = self.tasks[tid] = TaskRecord(tid, e.name, queue=e.queue)
-        else:
-            if rec.name is None:
-                rec.name = e.name
-            if rec.queue is None:
-                rec.queue = e.queue
+        rec = self.task(e.task, e.name, e.queue)
+        tid = rec.id
         worker = e.worker
         holds = rec.state == "running" or rec.state == "blocked"
         if holds and rec.worker != worker:
@@ -604,15 +590,8 @@ class Replay:
                 del self.waiting[w.waits_on]
 
     def _outcome(self, e: Event) -> None:
-        tid = e.task if e.task is not None else "?"
-        rec = self.tasks.get(tid)
-        if rec is None:
-            rec = self.tasks[tid] = TaskRecord(tid, e.name, queue=e.queue)
-        else:
-            if rec.name is None:
-                rec.name = e.name
-            if rec.queue is None:
-                rec.queue = e.queue
+        rec = self.task(e.task, e.name, e.queue)
+        tid = rec.id
         kind = e.kind
         state = rec.state
         if (state == "queued" or state == "unknown" or state == "pending") and kind not in (

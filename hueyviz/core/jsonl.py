@@ -151,14 +151,9 @@ class Lines:
         try:
             for block in _blocks(self.f):
                 n_lines = block.count(b"\n") + (not block.endswith(b"\n"))
-                if self.header is None:
-                    block, lineno = self._read_header(block, lineno)
-                    n_lines = block.count(b"\n") + (not block.endswith(b"\n"))
-                if self._done:
-                    break
-                if not block:
-                    continue
-                got = decode_block(block, self.workers, self.strings, self.intern)
+                # The block with the header is read the careful way: it is one.
+                got = None if self.header is None else decode_block(
+                    block, self.workers, self.strings, self.intern)
                 if got is None:
                     self.careful_blocks += 1
                     events = self._careful(block, lineno)
@@ -186,30 +181,6 @@ class Lines:
             self.notes.append(f"{self.source}: kept {n} event(s) of unknown kind {kind!r} "
                               "(written by a newer hueyviz?); the analysis ignores them")
 
-    def _read_header(self, block: bytes, lineno: int) -> Tuple[bytes, int]:
-        """Take the header off the first lines of ``block``; the rest of the
-        block and the number of the last line taken."""
-        pos = 0
-        while self.header is None and pos < len(block):
-            end = block.find(b"\n", pos)
-            end = len(block) if end < 0 else end + 1
-            raw = block[pos:end]
-            pos = end
-            lineno += 1
-            if not raw.strip():
-                continue
-            try:
-                obj = loads(raw)
-            except ValueError as exc:
-                if not raw.endswith(b"\n"):
-                    self.notes.append(f"{self.source}:{lineno}: last line is truncated; "
-                                      "loaded the 0 complete events before it")
-                    self._done = True
-                    break
-                raise TraceFormatError(f"invalid JSON ({exc})", lineno, self.source) from None
-            self.header = check_header(obj, lineno, self.source)
-        return block[pos:], lineno
-
     def _careful(self, block: bytes, lineno: int) -> List[Event]:
         """The events of ``block`` read one line at a time."""
         source, strict, notes = self.source, self.strict, self.notes
@@ -232,6 +203,9 @@ class Lines:
                 if strict:
                     raise err from None
                 notes.append(f"skipped {err}")
+                continue
+            if self.header is None:
+                self.header = check_header(obj, lineno, source)
                 continue
             try:
                 e = from_json_dict(obj, workers, strings)
