@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -68,11 +69,12 @@ def warm(path: str) -> None:
             pass
 
 
-def run(*argv: str) -> dict:
+def run(*argv: str, env: Optional[dict] = None) -> dict:
     if len(argv) > 1 and os.path.isfile(argv[1]):
         warm(argv[1])
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _RUN, *argv], cwd=ROOT, capture_output=True,
+                          env=None if env is None else dict(os.environ, **env),
                           text=True)
     line = [x for x in proc.stderr.splitlines() if x.startswith("BENCH ")]
     if not line:
@@ -137,6 +139,8 @@ def main(quick: bool = False) -> dict:
         out["file_mb"] = round(os.path.getsize(plain) / 1e6, 1)
         out["gz_mb"] = round(os.path.getsize(packed) / 1e6, 1)
         out["diagnose"] = run("diagnose", plain)
+        # The same in one process: what reading in a second one buys.
+        out["diagnose_inline"] = run("diagnose", plain, env={"HUEYVIZ_READER": "inline"})
         out["diagnose_gz"] = run("diagnose", packed)
         render_dir = os.path.join(tmp, "out")
         out["render"] = run("render", plain, "-o", render_dir)

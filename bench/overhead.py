@@ -134,12 +134,12 @@ def main(quick: bool = False) -> dict:
     from peewee import SqliteDatabase
     tmp = tempfile.mkdtemp(prefix="hueyviz-bench-")
     stats_db = SqliteDatabase(os.path.join(tmp, "stats.db"))
-    rounds = 5 if quick else 9
+    rounds = 5 if quick else 11
     res = {
-        "noop": measure(1000 if quick else 3000, 0.0, rounds, stats_db),
+        "noop": measure(1000 if quick else 10_000, 0.0, rounds, stats_db),
         # One worker thread: no GIL hand-offs between workers, whose cost
         # varies ten-fold from run to run with two and drowns the tracer's.
-        "noop_1worker": measure(1000 if quick else 3000, 0.0, rounds, stats_db, workers=1),
+        "noop_1worker": measure(1000 if quick else 10_000, 0.0, rounds, stats_db, workers=1),
         "sleep_1ms": measure(300 if quick else 1000, 0.001, rounds, stats_db),
     }
     stats_db.close()
