@@ -68,8 +68,8 @@ def apt_install(packages, why):
         sys.exit(f"[dev.py] apt-get install {' '.join(packages)} failed; run `{command}`")
 
 
-def ensure_system_packages():
-    missing = [pkg for binary, pkg in APT_PACKAGES.items() if shutil.which(binary) is None]
+def ensure_system_packages(packages=APT_PACKAGES):
+    missing = [pkg for binary, pkg in packages.items() if shutil.which(binary) is None]
     if missing:
         apt_install(missing, "missing " + ", ".join(missing))
 
@@ -225,7 +225,8 @@ def test(args):
 
 
 def bench(args):
-    ensure_system_packages()          # redis-server for the live figures
+    # redis-server for the live figures, valgrind to count instructions
+    ensure_system_packages({**APT_PACKAGES, "valgrind": "valgrind"})
     ensure_venv(["bench"])
     exec_in_venv([VENV_PY, os.path.join("bench", "run.py"), *args])
 

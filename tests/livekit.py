@@ -240,9 +240,16 @@ class ConsumerProcess:
             killpg(self.proc)
 
     def output(self) -> str:
+        """The end of the log, for an assertion's message."""
+        return self.log_text()[-6000:]
+
+    def log_text(self) -> str:
+        """The whole log, to look for a line in: other receivers' tracebacks
+        (django-huey-monitor's "database is locked" on SQLite under load) can
+        push it out of the last few thousand characters."""
         try:
             with open(self.log, errors="replace") as f:
-                return f.read()[-6000:]
+                return f.read()
         except OSError:
             return ""
 

@@ -407,9 +407,15 @@ def test_a_100k_task_view_opens_aggregated_and_zooms_to_bars(lab, browser):
         page.wait_for_function("() => document.querySelector('.hv-root').dataset.lod === 'bars'")
         page.wait_for_selector(".hv-root .hv-lanes svg .hv-bar-label")
         zoomed = _scrub(page, 50)
-        row = root.locator(".hv-lanes svg .hv-lane-label:not(.hv-queue-label)").nth(0)
-        row.scroll_into_view_if_needed()
-        ry, box = row.bounding_box(), root.locator(".hv-lanes svg").bounding_box()
+        # Found, scrolled to and measured in one script: the lanes' SVG is
+        # redrawn when what the zoom asked the kernel for arrives, and an
+        # element handle taken before that is detached by then.
+        ry, box = page.evaluate(
+            "() => { const svg = document.querySelector('.hv-root .hv-lanes svg');"
+            " const row = svg.querySelector('.hv-lane-label:not(.hv-queue-label)');"
+            " row.scrollIntoView({block: 'center'});"
+            " const r = row.getBoundingClientRect(), b = svg.getBoundingClientRect();"
+            " return [{y: r.y, height: r.height}, {x: b.x, width: b.width}]; }")
         for k in range(40):                     # along the first lane, to a bar
             page.mouse.move(box["x"] + box["width"] * (0.3 + k * 0.015), ry["y"] + ry["height"] / 2)
             if "started" in root.locator(".hv-tip").inner_text():

@@ -239,7 +239,7 @@ def test_guard_in_the_consumer_refuses_the_closing_wait(make_project):
     refused = next(r for r in res[:2] if r != 3)            # ...the other was refused
     assert "DeadlockError" in refused and "hueyviz.guard refused this wait" in refused
     assert res[2] == []                      # the shell never loaded the guard
-    assert "hueyviz.guard refused this wait" in consumer.output()
+    assert "hueyviz.guard refused this wait" in consumer.log_text()
     assert consumer.stop(), consumer.output()
     assert diagnosis(p).verdict == "ok"
 
@@ -255,9 +255,9 @@ def test_watchdog_in_each_consumer_reports_its_stuck_wait(make_project):
     # Each consumer's watchdog follows every queue of the project's database:
     # it sees the knot across both queues, each wait and where.
     for c in consumers:
-        assert wait_until(lambda c=c: "hueyviz watchdog: no progress" in c.output(), 30, 0.1), \
+        assert wait_until(lambda c=c: "hueyviz watchdog: no progress" in c.log_text(), 30, 0.1), \
             c.output()
-        report = c.output().split("hueyviz watchdog: no progress", 1)[1]
+        report = c.log_text().split("hueyviz watchdog: no progress", 1)[1]
         assert "Deadlock:" in report and "queue `alpha`" in report and "queue `beta`" in report
         for task in ("top", "mid"):
             assert f": {task} [" in report and "mqtasks/tasks.py:" in report

@@ -90,12 +90,12 @@ def _int_dtype(values) -> str:
     raise ValueError(f"a column holds {lo}..{hi}: more than 32 bits")
 
 
-def _nones(values: list) -> List[int]:
-    """Where ``values`` holds ``NONE_TIME`` (list.index runs in C)."""
+def positions(xs: list, x) -> List[int]:
+    """Where ``xs`` holds ``x`` (list.index runs in C)."""
     out: List[int] = []
     i = -1
-    for _ in range(values.count(NONE_TIME)):
-        i = values.index(NONE_TIME, i + 1)
+    for _ in range(xs.count(x)):
+        i = xs.index(x, i + 1)
         out.append(i)
     return out
 
@@ -104,7 +104,7 @@ def _time_encode(values: list, ref: Optional[Tuple[str, list]], plain: bool):
     """(encoding, dtype, values to pack) of one time column: the plain
     ticks, their differences (a sorted column without None), or their
     distances from a reference column (an end from its start)."""
-    nones = _nones(values)
+    nones = positions(values, NONE_TIME)
     if not plain and not nones and len(values) > 1:
         d = [values[0]]
         d.extend(map(sub, islice(values, 1, None), values))

@@ -39,7 +39,7 @@ from ..analysis.lane import lane_key
 from ..core.collector import collector_paused
 from ..core.text import natural_key
 from . import palette
-from .viewcodec import NONE_TIME, pack, unpack
+from .viewcodec import NONE_TIME, pack, positions, unpack
 from .viewlayout import build_layout
 
 __all__ = ["DETAILS_INLINE", "VERSION", "ViewModel", "build_layout", "build_view_data",
@@ -82,16 +82,6 @@ class _Interner:
         values = list(strings)
         known = {s: self(none if s is None else s) for s in dict.fromkeys(values)}
         return list(map(known.__getitem__, values))
-
-
-def _positions(xs: list, x) -> List[int]:
-    """Where ``xs`` holds ``x`` (list.index runs in C)."""
-    out: List[int] = []
-    i = -1
-    for _ in range(xs.count(x)):
-        i = xs.index(x, i + 1)
-        out.append(i)
-    return out
 
 
 def _ticks_per_s(span: float) -> int:
@@ -197,7 +187,7 @@ def _build(trace, diagnosis, layout, t0, strings) -> ViewModel:
 
     def ticks(xs: list, nullable: bool = True) -> list:
         # a few million instants for 100k tasks: map() keeps the loop in C
-        holes = _positions(xs, None) if nullable else ()
+        holes = positions(xs, None) if nullable else ()
         for i in holes:
             xs[i] = t0
         out = list(map(round, map(mul, map(sub, xs, repeat(t0)), repeat(tps))))
