@@ -40,7 +40,7 @@ def main(quick: bool = False) -> dict:
             tr.save(path)
             files[n] = (path, len(tr), os.path.getsize(path), workers)
             del tr
-        samples = {n: {"load_s": [], "diagnose_s": [], "total_s": [], "diagnose_nogc_s": []}
+        samples = {n: {"load_s": [], "diagnose_s": [], "total_s": []}
                    for n in SIZES}
         verdicts = {}
         for _ in range(rounds):
@@ -55,16 +55,6 @@ def main(quick: bool = False) -> dict:
                 samples[n]["load_s"].append(t1 - t0)
                 samples[n]["diagnose_s"].append(t2 - t1)
                 samples[n]["total_s"].append(t2 - t0)
-                # The same diagnosis with the cyclic GC paused: shows how much
-                # of any non-linearity is the collector rescanning the model.
-                gc.collect()
-                gc.disable()
-                try:
-                    t3 = time.perf_counter()
-                    diagnose(tr)
-                    samples[n]["diagnose_nogc_s"].append(time.perf_counter() - t3)
-                finally:
-                    gc.enable()
                 del tr, d
         out = {"rounds": rounds, "sizes": {}}
         for n in SIZES:
@@ -76,8 +66,7 @@ def main(quick: bool = False) -> dict:
                 **{k: v for k, v in samples[n].items()})
         small, big = out["sizes"]["10000"], out["sizes"]["100000"]
         out["ratio_100k_over_10k"] = {k: big[f"{k}_median"] / small[f"{k}_median"]
-                                      for k in ("load_s", "diagnose_s", "total_s",
-                                                "diagnose_nogc_s")}
+                                      for k in ("load_s", "diagnose_s", "total_s")}
         out["target_s_100k"] = 3.0
         return out
     finally:
