@@ -29,6 +29,8 @@ STAMP = os.path.join(VENV, "hueyviz-dev.json")
 # binary -> Debian package.  Graphviz is optional for users (an in-process
 # engine is the fallback); the tests install it to compare the two engines.
 APT_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium", "dot": "graphviz"}
+# bench also counts instructions (bench/instructions.py)
+BENCH_PACKAGES = {**APT_PACKAGES, "valgrind": "valgrind"}
 PYTEST_ARGS = ["tests", "hueyviz", "README.md", "--nbval-lax", "notebooks"]
 
 
@@ -225,8 +227,7 @@ def test(args):
 
 
 def bench(args):
-    # redis-server for the live figures, valgrind to count instructions
-    ensure_system_packages({**APT_PACKAGES, "valgrind": "valgrind"})
+    ensure_system_packages(BENCH_PACKAGES)   # redis-server for the live figures
     ensure_venv(["bench"])
     exec_in_venv([VENV_PY, os.path.join("bench", "run.py"), *args])
 
