@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 VENV = os.path.join(ROOT, ".venv")
@@ -31,6 +32,10 @@ STAMP = os.path.join(VENV, "hueyviz-dev.json")
 APT_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium", "dot": "graphviz"}
 # bench also counts instructions (bench/instructions.py)
 BENCH_PACKAGES = {**APT_PACKAGES, "valgrind": "valgrind"}
+# C sources pip builds into hueyviz where a compiler and the Python headers
+# are there (the tracer's hot path; without them the Python version runs).
+# The tests check the C build, so ``test`` and ``bench`` install both.
+EXTENSION_SOURCES = [os.path.join("hueyviz", "record", "_hotpath.c")]
 PYTEST_ARGS = ["tests", "hueyviz", "README.md", "--nbval-lax", "notebooks"]
 
 
@@ -76,11 +81,38 @@ def ensure_system_packages(packages=APT_PACKAGES):
         apt_install(missing, "missing " + ", ".join(missing))
 
 
+def has_headers():
+    return os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h"))
+
+
+def can_compile():
+    return shutil.which("gcc") is not None and has_headers()
+
+
+def ensure_compiler():
+    """A C compiler and this Python's headers, for the C hot path."""
+    missing = [] if shutil.which("gcc") else ["gcc", "libc6-dev"]
+    if not has_headers():
+        if not is_debian_python():
+            say(f"warning: {sys.executable} has no Python.h: the tracer's C hot path "
+                "cannot be built (tests/test_hotpath.py will say so)")
+        else:
+            missing.append(f"python3.{sys.version_info.minor}-dev")
+    if missing:
+        apt_install(missing, "building the tracer's C hot path")
+
+
 # -- the project's virtual environment ---------------------------------------
 
 def pyproject_hash():
-    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    """pyproject.toml and the C sources: what pip builds from."""
+    digest = hashlib.sha256()
+    for name in ["pyproject.toml", *EXTENSION_SOURCES]:
+        path = os.path.join(ROOT, name)
+        if os.path.exists(path) or name == "pyproject.toml":
+            with open(path, "rb") as f:
+                digest.update(f.read())
+    return digest.hexdigest()
 
 
 def wanted_stamp(extras):
@@ -88,7 +120,7 @@ def wanted_stamp(extras):
     ``python`` is the interpreter the venv's ``python`` resolves to: when it
     changes (Python upgraded, pyenv version removed) the venv is stale."""
     return {"venv": VENV, "python": os.path.realpath(VENV_PY),
-            "pyproject": pyproject_hash(), "extras": sorted(extras)}
+            "pyproject": pyproject_hash(), "cc": can_compile(), "extras": sorted(extras)}
 
 
 def read_stamp():
@@ -104,7 +136,7 @@ def is_up_to_date(stamp, want):
     installed include the ones wanted (``test`` after ``demo`` adds its
     extras; ``demo`` after ``test`` needs nothing)."""
     return (stamp is not None and os.path.exists(want["python"])
-            and all(stamp.get(k) == want[k] for k in ("venv", "python", "pyproject"))
+            and all(stamp.get(k) == want[k] for k in ("venv", "python", "pyproject", "cc"))
             and set(want["extras"]) <= set(stamp.get("extras", ())))
 
 
@@ -200,7 +232,7 @@ def ensure_venv(extras=()):
     if run(cmd, env=venv_env()).returncode != 0:
         sys.exit(f"[dev.py] pip install -e {spec} into .venv/ failed (see above)")
     # Extras installed earlier for the same pyproject.toml are still there.
-    if stamp and all(stamp.get(k) == want[k] for k in ("venv", "python", "pyproject")):
+    if stamp and all(stamp.get(k) == want[k] for k in ("venv", "python", "pyproject", "cc")):
         want["extras"] = sorted(set(want["extras"]) | set(stamp.get("extras", ())))
     write_stamp(want)
 
@@ -222,12 +254,14 @@ def demo(args):
 
 def test(args):
     ensure_system_packages()
+    ensure_compiler()
     ensure_venv(["test"])
     exec_in_venv([VENV_PY, "-m", "pytest", *PYTEST_ARGS, *args])
 
 
 def bench(args):
     ensure_system_packages(BENCH_PACKAGES)   # redis-server for the live figures
+    ensure_compiler()
     ensure_venv(["bench"])
     exec_in_venv([VENV_PY, os.path.join("bench", "run.py"), *args])
 

@@ -30,7 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-VARIANTS = ("untraced", "hueyviz", "hueyviz, nothing stored")
+VARIANTS = ("untraced", "hueyviz", "hueyviz, Python hot path",
+            "untraced, app receiver", "hueyviz, app receiver")
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
@@ -44,19 +45,22 @@ def _child(variant: str, n: int) -> None:
     def job():
         pass
 
-    if variant != "untraced":
+    if variant.endswith("app receiver"):
+        @huey.signal()
+        def app_receiver(signal, task, *args):
+            pass
+
+    if variant.startswith("hueyviz"):
         import hueyviz
-        from hueyviz.record.hook import find_hook
+        from hueyviz.record import hotpath
+        hotpath.enabled = variant != "hueyviz, Python hot path"
+        assert variant.endswith("Python hot path") or hotpath.compiled is not None
         tracer = hueyviz.trace(huey)
-        if variant == "hueyviz, nothing stored":
-            hook = find_hook(huey)
-            assert hook is not None
-            hook._records = (lambda *a: None,)
     for _ in range(n):
         job()
     for _ in range(n):
         huey.execute(huey.dequeue())
-    if variant == "hueyviz":
+    if variant.startswith("hueyviz"):
         assert len(tracer.sink) == 3 * n, len(tracer.sink)
 
 
@@ -85,7 +89,9 @@ def main(quick: bool = False) -> dict:
     return {"n_tasks": [n, 3 * n], "per_task": per_task,
             "ratio": {v: per_task[v] / base for v in VARIANTS},
             "added_per_task": per_task["hueyviz"] - base,
-            "added_without_storing": per_task["hueyviz, nothing stored"] - base}
+            "added_python": per_task["hueyviz, Python hot path"] - base,
+            "ratio_app_receiver": (per_task["hueyviz, app receiver"]
+                                   / per_task["untraced, app receiver"])}
 
 
 def describe(r):
@@ -93,7 +99,8 @@ def describe(r):
         yield f"skipped: {r.get('reason')}"
         return
     for v, k in r["per_task"].items():
-        yield f"{v:24} {k:10,.0f} instructions/task  x{r['ratio'][v]:.3f}"
+        yield f"{v:26} {k:10,.0f} instructions/task  x{r['ratio'][v]:.3f}"
+    yield f"beside an app receiver: x{r['ratio_app_receiver']:.3f}"
 
 
 if __name__ == "__main__":

@@ -222,9 +222,10 @@ def rows(res: dict) -> list:
         k = ins["per_task"]
         out.append(("l. tracer, instructions per no-op task (one thread, valgrind)",
                     f"hueyviz {k['hueyviz']:,.0f}",
-                    f"untraced {k['untraced']:,.0f} -> **{_x(ins['ratio']['hueyviz'])}**; "
-                    f"signal dispatch and bookkeeping alone (nothing stored) "
-                    f"{_x(ins['ratio']['hueyviz, nothing stored'])}",
+                    f"untraced {k['untraced']:,.0f} -> **{_x(ins['ratio']['hueyviz'])}** "
+                    f"(hot path in C); in Python "
+                    f"{_x(ins['ratio']['hueyviz, Python hot path'])}; beside an app's "
+                    f"receiver {_x(ins['ratio_app_receiver'])}",
                     "<= 1.10x (as a.)", _ok(ins["ratio"]["hueyviz"] <= 1.10)))
     elif ins:
         out.append(("l. tracer, instructions per task", ins.get("status", "failed"),
@@ -557,17 +558,21 @@ def markdown(res: dict) -> str:
             f"{ins['n_tasks'][0]:,} and {ins['n_tasks'][1]:,} no-op tasks on a MemoryHuey and "
             "executes them (the difference of the two runs, per task, so start-up cancels); "
             f"untraced {k['untraced']:,.0f} instructions a task, traced {k['hueyviz']:,.0f} "
-            f"(+{ins['added_per_task']:,.0f}, {_x(ins['ratio']['hueyviz'])}); with the tracer's "
-            "ring replaced by a function that does nothing, "
-            f"+{ins['added_without_storing']:,.0f}: most of the cost is Huey calling the "
-            "receiver three times a task and the hook's bookkeeping, not storing the events. "
-            "Three rewrites of the hot path, each counted here, bought 2-7% of the added "
-            "instructions apiece (one thread-local read per signal instead of up to three; "
-            "the ring appended to by the receiver itself, a Python call fewer per event; "
-            "wrapping `Huey._emit` instead of connecting a receiver) and were not kept: "
-            "at some 1,200 instructions for each Python call CPython 3.11 makes, the "
-            "three events and one wrapper a task are close to the floor of a tracer "
-            "written in Python on Huey's signals.",
+            f"(+{ins['added_per_task']:,.0f}, {_x(ins['ratio']['hueyviz'])}) with the hot "
+            "path in C (`hueyviz/record/_hotpath.c`: the receiver in place of Huey's "
+            "`_emit`, and the ring's recorder); the same tracer in Python, as an install "
+            f"without a compiler runs it, {k['hueyviz, Python hot path']:,.0f} "
+            f"(+{ins['added_python']:,.0f}, {_x(ins['ratio']['hueyviz, Python hot path'])}). "
+            "In Python, most of the cost was Huey calling a receiver three times a task "
+            "(its dispatch, two frames and a chain of lists per signal, as much again as "
+            "the recording), at some 1,200 instructions for each Python call CPython 3.11 "
+            "makes. The C receiver records, then calls Huey's `_emit` only when the "
+            "application has receivers of its own for the signal: with none that dispatch "
+            "is skipped, which pays for most of the recording. Beside an application's "
+            "receiver (both runs have it, so Huey's dispatch runs in both) the C tracer "
+            f"costs {_x(ins['ratio_app_receiver'])}. Wrapping `Huey.execute` and "
+            "`put_result` in C as well bought nothing (a call from C back into Python "
+            "costs what the Python wrapper's frame does) and was not kept.",
             "",
         ]
     lines += [

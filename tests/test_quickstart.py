@@ -215,6 +215,15 @@ def test_stamp_follows_pyproject_extras_and_interpreter(dev, tmp_path):
     assert not dev.is_up_to_date(dev.read_stamp(), dev.wanted_stamp([]))
 
     dev.write_stamp(dev.wanted_stamp([]))
+    source = tmp_path / dev.EXTENSION_SOURCES[0]     # the C hot path is rebuilt when edited
+    source.parent.mkdir(parents=True)
+    source.write_text("/* C */\n")
+    assert not dev.is_up_to_date(dev.read_stamp(), dev.wanted_stamp([]))
+    # installed where nothing could compile it: rebuilt once something can
+    dev.write_stamp(dict(dev.wanted_stamp([]), cc=not dev.can_compile()))
+    assert not dev.is_up_to_date(dev.read_stamp(), dev.wanted_stamp([]))
+
+    dev.write_stamp(dev.wanted_stamp([]))
     os.unlink(dev.VENV_PY)                      # its Python was upgraded or removed
     os.symlink("/nonexistent/python3", dev.VENV_PY)
     assert not dev.is_up_to_date(dev.read_stamp(), dev.wanted_stamp([]))

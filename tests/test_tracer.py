@@ -11,7 +11,17 @@ from huey.exceptions import ResultTimeout
 
 import hueyviz
 from hueyviz import diagnose
+from hueyviz.record import hotpath
 from hueyviz.record.sink import MemorySink
+
+
+@pytest.fixture(autouse=True, params=["C", "Python"])
+def hot_path(request, monkeypatch):
+    """Every test here runs on both builds of the tracer's hot path."""
+    if request.param == "C":
+        assert hotpath.compiled is not None, "the C hot path was not built"
+    monkeypatch.setattr(hotpath, "enabled", request.param == "C")
+    return request.param
 
 
 def make_huey(name="t", **kw):

@@ -30,6 +30,7 @@ from huey.constants import EmptyData
 from huey.exceptions import ResultTimeout
 
 from ..core.event import MAX_POOL, MAX_SECONDS, Worker
+from . import hotpath
 
 __all__ = ["HueyHook", "call_site", "find_hook", "hook_for"]
 
@@ -118,6 +119,12 @@ class HueyHook:
         self._capture = False           # some tracer records task arguments
         self.local = _local
         self._hook_name = f"hueyviz-{id(self):x}"
+        # What Huey calls for every signal: _on_signal (a receiver of its
+        # Signal), or, where built, the C receiver in place of Huey._emit
+        # (which hands _on_signal every signal but the common three).
+        self._c_receiver: Any = None
+        self._had_emit = False
+        self._orig_emit: Any = None
         self._orig_execute: Any = None
         self._orig_put_result: Any = None
         self._orig_create_consumer: Any = None
@@ -152,6 +159,13 @@ class HueyHook:
         reads these two, not each tracer, for every signal."""
         self._records = tuple(t._record for t in self.tracers)
         self._capture = any(t.capture_args for t in self.tracers)
+        self._sync_receiver()
+
+    def _sync_receiver(self) -> None:
+        """The C receiver keeps its own copy of what it reads."""
+        if self._c_receiver is not None:
+            self._c_receiver.set(self.local, self._records, self._capture, self.queue,
+                                 _NOT_STORED)
 
     def _install(self) -> None:
         h = self.huey
@@ -164,7 +178,22 @@ class HueyHook:
         h.execute = self._execute
         h.put_result = self._put_result
         h.create_consumer = self._create_consumer
-        h._signal.connect(self._on_signal)
+        c = hotpath.active()
+        self._had_emit = _has_own(h, "_emit")
+        self._orig_emit = h._emit
+        if c is None:
+            self._c_receiver = None
+            h._signal.connect(self._on_signal)
+        else:
+            # In C, in place of Huey's _emit (a receiver Huey's dispatch
+            # calls costs as much again as the recording).  Huey's own
+            # _emit only calls the receivers: with none connected for a
+            # signal, the C version skips it.
+            own = not self._had_emit and getattr(type(h), "_emit", None) is huey_api.Huey._emit
+            self._c_receiver = c.Receiver(self._on_signal, self._receiver_failed,
+                                          self._orig_emit, h._signal if own else None)
+            h._emit = self._c_receiver
+        self._sync_receiver()
         h.on_startup(self._hook_name)(self._worker_up)
         h.on_shutdown(self._hook_name)(self._worker_down)
         _activate(h, self)
@@ -174,11 +203,14 @@ class HueyHook:
         _deactivate(h)
         h.unregister_on_startup(self._hook_name)
         h.unregister_on_shutdown(self._hook_name)
-        h._signal.disconnect(self._on_signal)
-        for attr, had, orig in (
-                ("execute", self._had_execute, self._orig_execute),
-                ("put_result", self._had_put_result, self._orig_put_result),
-                ("create_consumer", self._had_create_consumer, self._orig_create_consumer)):
+        replaced = [("execute", self._had_execute, self._orig_execute),
+                    ("put_result", self._had_put_result, self._orig_put_result),
+                    ("create_consumer", self._had_create_consumer, self._orig_create_consumer)]
+        if self._c_receiver is None:
+            h._signal.disconnect(self._on_signal)
+        else:
+            replaced.append(("_emit", self._had_emit, self._orig_emit))
+        for attr, had, orig in replaced:
             if had:
                 setattr(h, attr, orig)
             else:
@@ -190,6 +222,7 @@ class HueyHook:
     def reset_after_fork(self, local: _Local) -> None:
         # The child must not report the parent's pid or its running tasks.
         self.local = local
+        self._sync_receiver()
 
     # -- recording ------------------------------------------------------------
     def emit(self, kind: str, task_id, name, data, queue=None) -> None:
@@ -253,8 +286,11 @@ class HueyHook:
             for record in self._records:
                 record(signal, task_id, name, worker, data, queue)
         except Exception:
-            for tracer in self.tracers:
-                tracer._failed("signal receiver")
+            self._receiver_failed()
+
+    def _receiver_failed(self) -> None:
+        for tracer in self.tracers:
+            tracer._failed("signal receiver")
 
     def _enqueue_data(self, task, stack: list) -> Optional[dict]:
         data: dict = {}

@@ -11,6 +11,7 @@ from sys import intern
 from typing import Callable, Iterable, Optional, Tuple
 
 from ..core.event import Event
+from . import hotpath
 
 __all__ = ["DEFAULT_MAX_EVENTS", "MemorySink"]
 
@@ -56,8 +57,11 @@ class MemorySink:
         """The tracer's hot path into this ring: ``record(kind, task, name,
         worker, data, queue)`` stamps ``clock()`` and appends, in one call
         per event (``append_fields`` takes two); ``failed`` counts what
-        could not be kept."""
+        could not be kept.  The C ``Recorder``, where built, does the same."""
         buf, most, sink = self._buf, self.max_events, self
+        c = hotpath.active()
+        if c is not None:
+            return c.Recorder(buf, most, sink, clock, failed, Event)
 
         def record(kind, task, name, worker, data, queue=None):
             try:
