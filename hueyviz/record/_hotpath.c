@@ -15,7 +15,7 @@
 
 static PyObject *s_executing, *s_complete, *s_enqueued;
 static PyObject *s_id, *s_name, *s_stored, *s_stack, *s_worker;
-static PyObject *s_on_complete, *s_eta, *s_priority, *s_dropped, *s_any;
+static PyObject *s_on_complete, *s_eta, *s_priority, *s_dropped, *s_any, *s_receivers;
 
 /* -- Recorder -------------------------------------------------------------
  * Recorder(buf, most, sink, clock, failed, event):
@@ -298,7 +298,7 @@ receiver_record(Receiver *self, PyObject *const *args, Py_ssize_t n)
 static int
 has_receivers(PyObject *sig, PyObject *signal)
 {
-    PyObject *receivers = PyObject_GetAttrString(sig, "receivers");
+    PyObject *receivers = PyObject_GetAttr(sig, s_receivers);
     if (receivers == NULL)
         return -1;
     int found = 0;
@@ -442,6 +442,7 @@ PyInit__hotpath(void)
     INTERN(s_priority, "priority");
     INTERN(s_dropped, "dropped");
     INTERN(s_any, "any");
+    INTERN(s_receivers, "receivers");
     if (PyType_Ready(&RecorderType) < 0 || PyType_Ready(&ReceiverType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&hotpath_module);

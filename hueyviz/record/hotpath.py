@@ -1,8 +1,9 @@
 """The tracer's hot path in C (``_hotpath.c``), where it was built.
 
 The signal receiver and the ring recorder run three times per task on
-Huey's worker threads; in C they skip two interpreter frames per signal
-(figure l of BENCHMARKS.md counts it).  The extension is optional: an
+Huey's worker threads; in C they skip two interpreter frames per signal,
+and Huey's signal dispatch when the application has no receivers of its
+own (figure l of BENCHMARKS.md counts it).  The extension is optional: an
 install without a compiler or the Python headers runs the Python versions,
 which do the same (tests/test_hotpath.py compares the two on one workload).
 ``HUEYVIZ_PURE_PYTHON=1`` in the environment, or ``enabled = False``
