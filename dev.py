@@ -35,7 +35,8 @@ BENCH_PACKAGES = {**APT_PACKAGES, "valgrind": "valgrind"}
 # C sources pip builds into hueyviz where a compiler and the Python headers
 # are there (the tracer's hot path; without them the Python version runs).
 # The tests check the C build, so ``test`` and ``bench`` install both.
-EXTENSION_SOURCES = [os.path.join("hueyviz", "record", "_hotpath.c")]
+EXTENSION_SOURCES = [os.path.join("hueyviz", "record", "_hotpath.c"),
+                     os.path.join("hueyviz", "analysis", "_replay.c")]
 PYTEST_ARGS = ["tests", "hueyviz", "README.md", "--nbval-lax", "notebooks"]
 
 

@@ -219,6 +219,22 @@ class _Detector:
     def feed_all(self, events: Iterable[Event]) -> None:
         """:meth:`feed` each event, with the common case written out: no
         knot open, and an event that cannot close one."""
+        fast = self.rp.fast
+        if fast is None:
+            self._feed_each(events)
+            return
+        evs = events if isinstance(events, list) else list(events)
+        i, n = 0, len(evs)
+        while i < n:
+            if self.active is None:
+                # C takes the plain events: none of them can close a knot
+                # (a finish that someone waits for is left here).
+                i = fast(self.rp, evs, i)
+            if i < n:
+                self._feed_each((evs[i],))
+                i += 1
+
+    def _feed_each(self, events: Iterable[Event]) -> None:
         rp = self.rp
         apply = rp.apply
         for e in events:

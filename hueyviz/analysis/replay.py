@@ -24,11 +24,19 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field, fields
-from typing import Dict, Iterable, List, Optional, Tuple
+from types import ModuleType
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import msgspec
 
 from ..core.event import OUTCOMES, Event, Worker
+from ..record import hotpath
+
+_compiled: Optional[ModuleType]
+try:
+    from . import _replay as _compiled
+except ImportError:             # pragma: no cover - the test command builds it
+    _compiled = None
 
 __all__ = [
     "NO_RESULT_OUTCOMES",
@@ -219,9 +227,16 @@ class Replay:
     ----------
     history : bool
         Also keep a :class:`History` of every change (``self.history``).
+
+    ``fast`` is the C version of the plain enqueue, start and finish
+    (``_replay.c``), for :meth:`apply_all` without a history; None where it
+    was not built or ``hotpath.enabled`` is off.
     """
 
+    fast: Optional[Callable[[Replay, List[Event], int], int]]
+
     def __init__(self, history: bool = False) -> None:
+        self.fast = _RUN if not history and hotpath.enabled else None
         self.t = float("-inf")
         self.tasks: Dict[str, TaskRecord] = {}
         self.pools: Dict[Optional[str], Pool] = {}
@@ -324,6 +339,20 @@ class Replay:
             handler(self, e)
             if self._touched:
                 self._record_pools()
+
+    def apply_all(self, events: List[Event]) -> None:
+        """:meth:`apply` each event of ``events``, in order."""
+        fast = self.fast
+        if fast is None:
+            for e in events:
+                self.apply(e)
+            return
+        i, n = 0, len(events)
+        while i < n:
+            i = fast(self, events, i)       # up to the first event C leaves
+            if i < n:
+                self.apply(events[i])
+                i += 1
 
     def _touch(self, p: Pool) -> None:
         """``p``'s size, busy or blocked count may have changed: the history
@@ -754,6 +783,15 @@ _HANDLERS = {
     "lost": Replay._lost,
 }
 _HANDLERS.update({k: Replay._outcome for k in OUTCOMES})
+# The C runner checks TaskRecord's fields against its own list: a build
+# older than this file is not used.
+_RUN: Optional[Callable[[Replay, List[Event], int], int]] = None
+if _compiled is not None:
+    try:
+        _RUN = _compiled.Runner(TaskRecord, TaskRecord(""), Pool, Event,
+                                tuple(f.name for f in fields(TaskRecord))).run
+    except TypeError:           # pragma: no cover - a stale build
+        _RUN = None
 # The recorded name of each finished state, built once.
 _FINISHED = {k: f"finished:{k}" for k in (*OUTCOMES, "lost", "retrying")}
 

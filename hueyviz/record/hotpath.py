@@ -7,7 +7,9 @@ own (figure l of BENCHMARKS.md counts it).  The extension is optional: an
 install without a compiler or the Python headers runs the Python versions,
 which do the same (tests/test_hotpath.py compares the two on one workload).
 ``HUEYVIZ_PURE_PYTHON=1`` in the environment, or ``enabled = False``
-before a tracer attaches, chooses the Python versions even so.
+before a tracer attaches, chooses the Python versions even so.  The same
+switch chooses for the replay's C part (``analysis/_replay.c``), when a
+:class:`~hueyviz.analysis.replay.Replay` is made.
 """
 from __future__ import annotations
 
