@@ -5,9 +5,9 @@
  * it when the extension was built, and Replay.apply otherwise.  It is not a
  * second state machine: it takes an event only in the plain case -- a new
  * task enqueued without pipeline or priority, a queued task starting on a
- * worker with nothing under it, a running task finishing alone on its
- * worker that nobody waits for, in a replay without a history -- and does
- * there exactly what replay.py's handlers do (tests/test_fastreplay.py
+ * worker, a running task finishing alone on its
+ * worker that nobody waits for -- and does there exactly what replay.py's
+ * handlers do, history included (tests/test_fastreplay.py
  * replays the same events both ways and compares every field).  Anything
  * else, it stops before touching anything and says where: Python applies
  * that event, then calls again.  What C saves is the interpreter: about 2 us
@@ -31,8 +31,14 @@ static const char *record_fields[R_N] = {
     "id", "name", "state", "outcome", "worker", "parent", "via", "then", "enqueued",
     "started", "finished", "attempts", "args", "stored", "error", "wait", "queue",
     "priority", "order"};
-enum { P_MEMBERS, P_BACKLOG, P_BUSY, P_BLOCKED, P_N };
-static const char *pool_fields[P_N] = {"members", "backlog", "busy", "blocked"};
+enum { P_QUEUE, P_MEMBERS, P_DECLARED, P_BACKLOG, P_BUSY, P_BLOCKED, P_N };
+static const char *pool_fields[P_N] = {"queue", "members", "declared", "backlog", "busy",
+                                       "blocked"};
+enum { H_CHANGE_T, H_CHANGE_TASK, H_CHANGE_STATE, H_SPANS, H_DEPTH, H_SPAWNS, H_POOLS, H_N };
+static const char *history_fields[H_N] = {"change_t", "change_task", "change_state", "spans",
+                                          "depth", "spawns", "pools"};
+enum { S_END, S_OUTCOME, S_N };
+static const char *span_fields[S_N] = {"end", "outcome"};
 enum { E_T, E_KIND, E_TASK, E_NAME, E_WORKER, E_DATA, E_QUEUE, E_N };
 static const char *event_fields[E_N] = {"t", "kind", "task", "name", "worker", "data", "queue"};
 
@@ -40,12 +46,13 @@ static PyObject *s_queued, *s_running, *s_blocked, *s_finished;
 static PyObject *s_enqueued, *s_executing, *s_complete, *s_error;
 static PyObject *s_then, *s_priority, *s_parent, *s_via, *s_args, *s_stored;
 static PyObject *s_t, *s_order, *s_tasks, *s_pools, *s_stacks, *s_waiting, *s_history, *s_open;
+static PyObject *s_last, *s_touched, *s_finished_complete, *s_finished_error;
 
 typedef struct {
     PyObject_HEAD
-    PyTypeObject *rtype, *ptype, *etype;
+    PyTypeObject *rtype, *ptype, *etype, *htype, *stype;
     PyObject *proto;
-    Py_ssize_t r[R_N], p[P_N], e[E_N];
+    Py_ssize_t r[R_N], p[P_N], e[E_N], h[H_N], s[S_N];
     vectorcallfunc vectorcall;
 } Runner;
 
@@ -132,16 +139,18 @@ pool_of(Runner *R, PyObject *pools, PyObject *queue)
         return NULL;
     PyObject *m = SLOT(p, R->p[P_MEMBERS]), *b = SLOT(p, R->p[P_BACKLOG]);
     if (m == NULL || b == NULL || !PyDict_CheckExact(m) || !PyDict_CheckExact(b) ||
-        SLOT(p, R->p[P_BUSY]) == NULL || SLOT(p, R->p[P_BLOCKED]) == NULL)
+        SLOT(p, R->p[P_BUSY]) == NULL || SLOT(p, R->p[P_BLOCKED]) == NULL ||
+        SLOT(p, R->p[P_QUEUE]) == NULL || SLOT(p, R->p[P_DECLARED]) == NULL)
         return NULL;
     return p;
 }
 
+/* del d[key] if it is there: 1 deleted, 0 was not there, -1 error. */
 static int
 discard(PyObject *d, PyObject *key)
 {
     int has = PyDict_Contains(d, key);
-    return has <= 0 ? has : PyDict_DelItem(d, key);
+    return has <= 0 ? has : PyDict_DelItem(d, key) < 0 ? -1 : 1;
 }
 
 /* Replay.task's filling in of what a later event knows. */
@@ -168,7 +177,116 @@ record_ok(Runner *R, PyObject *rec)
 typedef struct {
     PyObject *tasks, *pools, *stacks, *waiting;
     long long order;
+    PyObject *t;            /* Replay.t: the latest time, this event's included */
+    /* With a history (else NULL): the History, its lists and dicts, and
+     * Replay._open and _last (task id -> its running / latest span). */
+    PyObject *h, *open, *last;
+    PyObject *change_t, *change_task, *change_state, *spans, *depth, *spawns, *hpools;
 } Tables;
+
+/* Replay._set's record of a change. */
+static int
+changed(Tables *T, PyObject *tid, PyObject *state)
+{
+    if (T->h == NULL)
+        return 0;
+    if (PyList_Append(T->change_t, T->t) < 0 || PyList_Append(T->change_task, tid) < 0)
+        return -1;
+    return PyList_Append(T->change_state, state);
+}
+
+/* Append (t, *values) to the list ``rows[key]``, or replace its last row
+ * when that has time t (Replay._depth and _record_pools); with ``same``,
+ * nothing when the last row already holds these values. */
+static int
+row(Tables *T, PyObject *rows, PyObject *key, PyObject *values, int same)
+{
+    PyObject *pts = PyDict_GetItemWithError(rows, key);
+    if (pts == NULL) {
+        if (PyErr_Occurred() || (pts = PyList_New(0)) == NULL)
+            return -1;
+        int rc = PyDict_SetItem(rows, key, pts);
+        Py_DECREF(pts);
+        if (rc < 0)
+            return -1;
+    }
+    if (!PyList_CheckExact(pts)) {
+        PyErr_SetString(PyExc_TypeError, "a history row list is not a list");
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(pts), k = PyTuple_GET_SIZE(values);
+    int at_t = 0;
+    if (n) {
+        PyObject *last = PyList_GET_ITEM(pts, n - 1);
+        if (!PyTuple_CheckExact(last) || PyTuple_GET_SIZE(last) != k + 1) {
+            PyErr_SetString(PyExc_TypeError, "a history row is not a tuple of its size");
+            return -1;
+        }
+        if (same) {
+            int eq = 1;
+            for (Py_ssize_t i = 0; eq == 1 && i < k; i++)
+                eq = PyObject_RichCompareBool(PyTuple_GET_ITEM(last, i + 1),
+                                              PyTuple_GET_ITEM(values, i), Py_EQ);
+            if (eq != 0)
+                return eq < 0 ? -1 : 0;
+        }
+        at_t = PyObject_RichCompareBool(PyTuple_GET_ITEM(last, 0), T->t, Py_EQ);
+        if (at_t < 0)
+            return -1;
+    }
+    PyObject *r = PyTuple_New(k + 1);
+    if (r == NULL)
+        return -1;
+    PyTuple_SET_ITEM(r, 0, Py_NewRef(T->t));
+    for (Py_ssize_t i = 0; i < k; i++)
+        PyTuple_SET_ITEM(r, i + 1, Py_NewRef(PyTuple_GET_ITEM(values, i)));
+    if (at_t)
+        return PyList_SetItem(pts, n - 1, r);      /* steals r */
+    int rc = PyList_Append(pts, r);
+    Py_DECREF(r);
+    return rc;
+}
+
+/* Replay._depth: the queue's depth after this change. */
+static int
+depth(Runner *R, Tables *T, PyObject *p)
+{
+    if (T->h == NULL)
+        return 0;
+    PyObject *n = PyLong_FromSsize_t(PyDict_GET_SIZE(SLOT(p, R->p[P_BACKLOG])));
+    PyObject *v = n ? PyTuple_Pack(1, n) : NULL;
+    Py_XDECREF(n);
+    if (v == NULL)
+        return -1;
+    int rc = row(T, T->depth, SLOT(p, R->p[P_QUEUE]), v, 0);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* Replay._record_pools for the one pool an event touched. */
+static int
+pool_row(Runner *R, Tables *T, PyObject *p)
+{
+    if (T->h == NULL)
+        return 0;
+    PyObject *declared = SLOT(p, R->p[P_DECLARED]);
+    PyObject *n = PyLong_FromSsize_t(PyDict_GET_SIZE(SLOT(p, R->p[P_MEMBERS])));
+    if (n == NULL)
+        return -1;
+    int more = PyObject_RichCompareBool(declared, n, Py_GT);
+    if (more < 0) {
+        Py_DECREF(n);
+        return -1;
+    }
+    PyObject *v = PyTuple_Pack(3, more ? declared : n, SLOT(p, R->p[P_BUSY]),
+                               SLOT(p, R->p[P_BLOCKED]));
+    Py_DECREF(n);
+    if (v == NULL)
+        return -1;
+    int rc = row(T, T->hpools, SLOT(p, R->p[P_QUEUE]), v, 1);
+    Py_DECREF(v);
+    return rc;
+}
 
 /* Replay._enqueued for a task not seen before. */
 static int
@@ -237,7 +355,21 @@ enqueued(Runner *R, Tables *T, PyObject *e)
     Py_DECREF(order);
     int rc = PyDict_SetItem(T->tasks, task, rec);
     Py_DECREF(rec);
-    if (rc < 0 || PyDict_SetDefault(SLOT(p, R->p[P_BACKLOG]), task, Py_None) == NULL)
+    if (rc < 0)
+        return -1;
+    if (T->h != NULL && parent != Py_None) {
+        PyObject *spawn = PyTuple_Pack(3, SLOT(e, R->e[E_T]), parent, task);
+        if (spawn == NULL || PyList_Append(T->spawns, spawn) < 0) {
+            Py_XDECREF(spawn);
+            return -1;
+        }
+        Py_DECREF(spawn);
+    }
+    if (changed(T, task, s_queued) < 0)
+        return -1;
+    PyObject *backlog = SLOT(p, R->p[P_BACKLOG]);
+    int had = PyDict_Contains(backlog, task);
+    if (had < 0 || (!had && (PyDict_SetItem(backlog, task, Py_None) < 0 || depth(R, T, p) < 0)))
         return -1;
     return 1;
 }
@@ -251,6 +383,11 @@ executing(Runner *R, Tables *T, PyObject *e)
     if (rec == NULL || worker == Py_None || !record_ok(R, rec) ||
         !same(SLOT(rec, R->r[R_STATE]), s_queued) || SLOT(rec, R->r[R_WAIT]) != Py_None)
         return PyErr_Occurred() ? -1 : 0;
+    if (T->h != NULL) {
+        int open = PyDict_Contains(T->open, SLOT(rec, R->r[R_ID]));
+        if (open != 0)
+            return open < 0 ? -1 : 0;
+    }
     PyObject *queue = SLOT(rec, R->r[R_QUEUE]);
     if (queue == Py_None)
         queue = SLOT(e, R->e[E_QUEUE]);
@@ -276,8 +413,8 @@ executing(Runner *R, Tables *T, PyObject *e)
     PyObject *tid = SLOT(rec, R->r[R_ID]);
     Py_INCREF(tid);
     Py_INCREF(rec);
-    int rc = -1;
-    if (discard(SLOT(p, R->p[P_BACKLOG]), tid) < 0)
+    int rc = -1, gone = discard(SLOT(p, R->p[P_BACKLOG]), tid);
+    if (gone < 0 || (gone && depth(R, T, p) < 0))
         goto done;
     put(rec, R->r[R_WORKER], worker);
     put(rec, R->r[R_STARTED], SLOT(e, R->e[E_T]));
@@ -286,7 +423,8 @@ executing(Runner *R, Tables *T, PyObject *e)
     if (add(rec, R->r[R_ATTEMPTS], 1) < 0)
         goto done;
     put(rec, R->r[R_STATE], s_running);
-    if (PyDict_SetDefault(SLOT(p, R->p[P_MEMBERS]), worker, Py_None) == NULL)
+    if (changed(T, tid, s_running) < 0 ||
+        PyDict_SetDefault(SLOT(p, R->p[P_MEMBERS]), worker, Py_None) == NULL)
         goto done;
     if (stack == NULL) {
         stack = PyList_New(0);
@@ -303,7 +441,26 @@ executing(Runner *R, Tables *T, PyObject *e)
     }
     else if (blocked && add(p, R->p[P_BLOCKED], -1) < 0)
         goto done;
-    rc = PyList_Append(stack, tid) < 0 ? -1 : 1;
+    if (PyList_Append(stack, tid) < 0)
+        goto done;
+    if (T->h != NULL) {
+        PyObject *depth_ = PyLong_FromSsize_t(PyList_GET_SIZE(stack) - 1);
+        PyObject *blocked_ = PyList_New(0);
+        PyObject *a[9] = {tid, SLOT(rec, R->r[R_NAME]), SLOT(e, R->e[E_T]), Py_None, Py_None,
+                          depth_, blocked_, queue, worker};
+        PyObject *sp = depth_ && blocked_ ?
+            PyObject_Vectorcall((PyObject *)R->stype, a, 9, NULL) : NULL;
+        Py_XDECREF(depth_);
+        Py_XDECREF(blocked_);
+        if (sp == NULL)
+            goto done;
+        int bad = PyList_Append(T->spans, sp) < 0 || PyDict_SetItem(T->open, tid, sp) < 0 ||
+                  PyDict_SetItem(T->last, tid, sp) < 0;
+        Py_DECREF(sp);
+        if (bad || pool_row(R, T, p) < 0)
+            goto done;
+    }
+    rc = 1;
 done:
     Py_DECREF(tid);
     Py_DECREF(rec);
@@ -357,12 +514,29 @@ finished(Runner *R, Tables *T, PyObject *e, int complete)
     }
     fill(R, rec, SLOT(e, R->e[E_NAME]), SLOT(e, R->e[E_QUEUE]));
     Py_INCREF(rec);
+    Py_INCREF(tid);
     int rc = -1;
-    if (p != NULL && PyDict_GET_SIZE(SLOT(p, R->p[P_BACKLOG])) &&
-        discard(SLOT(p, R->p[P_BACKLOG]), tid) < 0)
-        goto done;
+    if (p != NULL && PyDict_GET_SIZE(SLOT(p, R->p[P_BACKLOG]))) {
+        int gone = discard(SLOT(p, R->p[P_BACKLOG]), tid);
+        if (gone < 0 || (gone && depth(R, T, p) < 0))
+            goto done;
+    }
     if (stack != NULL) {
         if (add(p, R->p[P_BUSY], -1) < 0 || PyList_SetSlice(stack, 0, 1, NULL) < 0)
+            goto done;
+    }
+    if (T->h != NULL && PyDict_GET_SIZE(T->open)) {
+        PyObject *sp = PyDict_GetItemWithError(T->open, tid);
+        if (sp != NULL) {
+            if (!Py_IS_TYPE(sp, R->stype)) {
+                PyErr_SetString(PyExc_TypeError, "Replay._open holds something not a Span");
+                goto done;
+            }
+            put(sp, R->s[S_END], T->t);
+            if (PyDict_DelItem(T->open, tid) < 0)
+                goto done;
+        }
+        else if (PyErr_Occurred())
             goto done;
     }
     put(rec, R->r[R_OUTCOME], SLOT(e, R->e[E_KIND]));
@@ -391,10 +565,27 @@ finished(Runner *R, Tables *T, PyObject *e, int complete)
         }
         put(rec, R->r[R_ERROR], error);
     }
+    if (T->h != NULL) {
+        PyObject *sp = PyDict_GetItemWithError(T->last, tid);
+        if (sp == NULL && PyErr_Occurred())
+            goto done;
+        if (sp != NULL && Py_IS_TYPE(sp, R->stype) && SLOT(sp, R->s[S_END]) != NULL) {
+            int at = PyObject_RichCompareBool(SLOT(sp, R->s[S_END]), SLOT(e, R->e[E_T]), Py_EQ);
+            if (at < 0)
+                goto done;
+            if (at)
+                put(sp, R->s[S_OUTCOME], SLOT(e, R->e[E_KIND]));
+        }
+    }
     put(rec, R->r[R_STATE], s_finished);
+    if (changed(T, tid, complete ? s_finished_complete : s_finished_error) < 0)
+        goto done;
+    if (stack != NULL && pool_row(R, T, p) < 0)
+        goto done;
     rc = 1;
 done:
     Py_DECREF(rec);
+    Py_DECREF(tid);
     return rc;
 }
 
@@ -424,6 +615,25 @@ step(Runner *R, Tables *T, PyObject *e)
     return 0;
 }
 
+/* The history's lists and dicts, checked, borrowed from ``h``. */
+static int
+history_tables(Runner *R, Tables *T, PyObject *h)
+{
+    PyObject **out[H_N] = {&T->change_t, &T->change_task, &T->change_state, &T->spans,
+                           &T->depth, &T->spawns, &T->hpools};
+    if (!Py_IS_TYPE(h, R->htype))
+        return 0;
+    for (int i = 0; i < H_N; i++) {
+        PyObject *v = SLOT(h, R->h[i]);
+        int is_dict = i == H_DEPTH || i == H_POOLS;
+        if (v == NULL || !(is_dict ? PyDict_CheckExact(v) : PyList_CheckExact(v)))
+            return 0;
+        *out[i] = v;
+    }
+    T->h = h;
+    return 1;
+}
+
 /* run(replay, events, start) -> the index of the first event of
  * events[start:] it did not apply (len(events) when it applied them all). */
 static PyObject *
@@ -440,25 +650,33 @@ runner_run(Runner *R, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t n = PyList_GET_SIZE(events), i = start < 0 ? 0 : start;
     if (i >= n)
         return PyLong_FromSsize_t(n);
-    Tables T = {NULL, NULL, NULL, NULL, 0};
-    PyObject *history = NULL, *open = NULL, *t = NULL, *order = NULL, *out = NULL;
+    Tables T;
+    memset(&T, 0, sizeof T);
+    PyObject *history = NULL, *open = NULL, *last = NULL, *touched = NULL, *t = NULL;
+    PyObject *order = NULL, *out = NULL;
     if ((history = PyObject_GetAttr(rp, s_history)) == NULL ||
         (open = PyObject_GetAttr(rp, s_open)) == NULL ||
+        (last = PyObject_GetAttr(rp, s_last)) == NULL ||
+        (touched = PyObject_GetAttr(rp, s_touched)) == NULL ||
         (T.tasks = PyObject_GetAttr(rp, s_tasks)) == NULL ||
         (T.pools = PyObject_GetAttr(rp, s_pools)) == NULL ||
         (T.stacks = PyObject_GetAttr(rp, s_stacks)) == NULL ||
         (T.waiting = PyObject_GetAttr(rp, s_waiting)) == NULL ||
         (t = PyObject_GetAttr(rp, s_t)) == NULL || (order = PyObject_GetAttr(rp, s_order)) == NULL)
         goto done;
-    /* A history, or tables that are not plain dicts (a what-if overlay's
-     * ChainMap): Python's. */
-    if (history != Py_None || !PyDict_CheckExact(open) || PyDict_GET_SIZE(open) ||
-        !PyDict_CheckExact(T.tasks) || !PyDict_CheckExact(T.pools) ||
+    /* Tables that are not plain dicts (a what-if overlay's ChainMap), a
+     * history of another shape, pools left to record: Python's. */
+    if (!PyDict_CheckExact(open) || !PyDict_CheckExact(last) || !PyList_CheckExact(touched) ||
+        PyList_GET_SIZE(touched) || !PyDict_CheckExact(T.tasks) || !PyDict_CheckExact(T.pools) ||
         !PyDict_CheckExact(T.stacks) || !PyDict_CheckExact(T.waiting) ||
-        !PyFloat_CheckExact(t) || !PyLong_CheckExact(order)) {
+        !PyFloat_CheckExact(t) || !PyLong_CheckExact(order) ||
+        (history != Py_None && !history_tables(R, &T, history)) ||
+        (history == Py_None && PyDict_GET_SIZE(open))) {
         out = PyLong_FromSsize_t(i);
         goto done;
     }
+    T.open = open;
+    T.last = last;
     T.order = PyLong_AsLongLong(order);
     if (T.order == -1 && PyErr_Occurred())
         goto done;
@@ -468,14 +686,19 @@ runner_run(Runner *R, PyObject *const *args, Py_ssize_t nargs)
     int rc = 0;
     for (; i < n; i++) {
         PyObject *e = PyList_GET_ITEM(events, i);
-        rc = step(R, &T, e);
-        if (rc <= 0)
+        PyObject *et = Py_IS_TYPE(e, R->etype) ? SLOT(e, R->e[E_T]) : NULL;
+        if (et == NULL || !PyFloat_CheckExact(et))
             break;
-        PyObject *et = SLOT(e, R->e[E_T]);
-        if (PyFloat_AS_DOUBLE(et) > latest) {    /* Replay.apply: self.t = max */
+        /* Replay.apply: self.t is the latest time before the handler runs.
+         * Harmless when C then leaves the event: apply() sets the same. */
+        if (PyFloat_AS_DOUBLE(et) > latest) {
             latest = PyFloat_AS_DOUBLE(et);
             Py_SETREF(t, Py_NewRef(et));
         }
+        T.t = t;
+        rc = step(R, &T, e);
+        if (rc <= 0)
+            break;
     }
     /* Written back even after an error: what was applied stays applied. */
     if (t != t0 && PyObject_SetAttr(rp, s_t, t) < 0)
@@ -491,6 +714,8 @@ runner_run(Runner *R, PyObject *const *args, Py_ssize_t nargs)
 done:
     Py_XDECREF(history);
     Py_XDECREF(open);
+    Py_XDECREF(last);
+    Py_XDECREF(touched);
     Py_XDECREF(T.tasks);
     Py_XDECREF(T.pools);
     Py_XDECREF(T.stacks);
@@ -500,14 +725,16 @@ done:
     return out;
 }
 
-/* Runner(TaskRecord, prototype, Pool, Event, fields): ``fields`` are
- * TaskRecord's field names in order, checked against what this file knows. */
+/* Runner(TaskRecord, prototype, Pool, Event, fields, History, Span):
+ * ``fields`` are TaskRecord's field names in order, checked against what
+ * this file knows. */
 static int
 runner_init(Runner *R, PyObject *args, PyObject *kwds)
 {
-    PyObject *rtype, *proto, *ptype, *etype, *fields;
-    if (!PyArg_ParseTuple(args, "O!OO!O!O!:Runner", &PyType_Type, &rtype, &proto, &PyType_Type,
-                          &ptype, &PyType_Type, &etype, &PyTuple_Type, &fields))
+    PyObject *rtype, *proto, *ptype, *etype, *fields, *htype, *stype;
+    if (!PyArg_ParseTuple(args, "O!OO!O!O!O!O!:Runner", &PyType_Type, &rtype, &proto,
+                          &PyType_Type, &ptype, &PyType_Type, &etype, &PyTuple_Type, &fields,
+                          &PyType_Type, &htype, &PyType_Type, &stype))
         return -1;
     int match = PyTuple_GET_SIZE(fields) == R_N;
     for (int i = 0; match && i < R_N; i++) {
@@ -524,7 +751,9 @@ runner_init(Runner *R, PyObject *args, PyObject *kwds)
     }
     if (offsets((PyTypeObject *)rtype, record_fields, R_N, R->r) < 0 ||
         offsets((PyTypeObject *)ptype, pool_fields, P_N, R->p) < 0 ||
-        offsets((PyTypeObject *)etype, event_fields, E_N, R->e) < 0)
+        offsets((PyTypeObject *)etype, event_fields, E_N, R->e) < 0 ||
+        offsets((PyTypeObject *)htype, history_fields, H_N, R->h) < 0 ||
+        offsets((PyTypeObject *)stype, span_fields, S_N, R->s) < 0)
         return -1;
     for (int i = 0; i < R_N; i++)
         if (SLOT(proto, R->r[i]) == NULL) {
@@ -534,6 +763,8 @@ runner_init(Runner *R, PyObject *args, PyObject *kwds)
     Py_XSETREF(R->rtype, (PyTypeObject *)Py_NewRef(rtype));
     Py_XSETREF(R->ptype, (PyTypeObject *)Py_NewRef(ptype));
     Py_XSETREF(R->etype, (PyTypeObject *)Py_NewRef(etype));
+    Py_XSETREF(R->htype, (PyTypeObject *)Py_NewRef(htype));
+    Py_XSETREF(R->stype, (PyTypeObject *)Py_NewRef(stype));
     Py_XSETREF(R->proto, Py_NewRef(proto));
     return 0;
 }
@@ -544,6 +775,8 @@ runner_traverse(Runner *R, visitproc visit, void *arg)
     Py_VISIT(R->rtype);
     Py_VISIT(R->ptype);
     Py_VISIT(R->etype);
+    Py_VISIT(R->htype);
+    Py_VISIT(R->stype);
     Py_VISIT(R->proto);
     return 0;
 }
@@ -554,6 +787,8 @@ runner_clear(Runner *R)
     Py_CLEAR(R->rtype);
     Py_CLEAR(R->ptype);
     Py_CLEAR(R->etype);
+    Py_CLEAR(R->htype);
+    Py_CLEAR(R->stype);
     Py_CLEAR(R->proto);
     return 0;
 }
@@ -576,7 +811,7 @@ static PyTypeObject RunnerType = {
     .tp_name = "hueyviz.analysis._replay.Runner",
     .tp_basicsize = sizeof(Runner),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Runner(TaskRecord, prototype, Pool, Event, fields): the replay's common events in C",
+    .tp_doc = "Runner(TaskRecord, prototype, Pool, Event, fields, History, Span): the replay's plain events in C",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)runner_init,
     .tp_traverse = (traverseproc)runner_traverse,
@@ -598,7 +833,9 @@ PyInit__replay(void)
         {&s_priority, "priority"}, {&s_parent, "parent"}, {&s_via, "via"}, {&s_args, "args"},
         {&s_stored, "stored"}, {&s_t, "t"}, {&s_order, "_order"}, {&s_tasks, "tasks"},
         {&s_pools, "pools"}, {&s_stacks, "stacks"}, {&s_waiting, "waiting"},
-        {&s_history, "history"}, {&s_open, "_open"}};
+        {&s_history, "history"}, {&s_open, "_open"}, {&s_last, "_last"},
+        {&s_touched, "_touched"}, {&s_finished_complete, "finished:complete"},
+        {&s_finished_error, "finished:error"}};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if ((*names[i].p = PyUnicode_InternFromString(names[i].s)) == NULL)
             return NULL;

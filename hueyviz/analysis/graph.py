@@ -24,8 +24,7 @@ def build_graph(events: Iterable[Event]) -> nx.MultiDiGraph:
     ('queued', 'q')
     """
     rp = Replay(history=True)
-    for e in events:
-        rp.apply(e)
+    rp.apply_all(events)
     g = nx.MultiDiGraph()
     for rec in rp.tasks.values():
         g.add_node(rec.id, kind="task", name=rec.name, state=rec.state,

@@ -55,7 +55,6 @@ def build_lanes(events: Iterable[Event]) -> Dict[str, Lane]:
     """Per worker (keyed ``host/pid/name``; ``queue:host/pid/name`` when the
     trace has several queues), the spans it ran, in order."""
     rp = Replay(history=True)
-    for e in events:
-        rp.apply(e)
+    rp.apply_all(events)
     assert rp.history is not None
     return lanes_of(rp.history)

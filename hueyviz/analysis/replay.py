@@ -229,14 +229,14 @@ class Replay:
         Also keep a :class:`History` of every change (``self.history``).
 
     ``fast`` is the C version of the plain enqueue, start and finish
-    (``_replay.c``), for :meth:`apply_all` without a history; None where it
-    was not built or ``hotpath.enabled`` is off.
+    (``_replay.c``), for :meth:`apply_all`; None where it was not built or
+    ``hotpath.enabled`` is off.
     """
 
     fast: Optional[Callable[[Replay, List[Event], int], int]]
 
     def __init__(self, history: bool = False) -> None:
-        self.fast = _RUN if not history and hotpath.enabled else None
+        self.fast = _RUN if hotpath.enabled else None
         self.t = float("-inf")
         self.tasks: Dict[str, TaskRecord] = {}
         self.pools: Dict[Optional[str], Pool] = {}
@@ -340,18 +340,19 @@ class Replay:
             if self._touched:
                 self._record_pools()
 
-    def apply_all(self, events: List[Event]) -> None:
+    def apply_all(self, events: Iterable[Event]) -> None:
         """:meth:`apply` each event of ``events``, in order."""
         fast = self.fast
         if fast is None:
             for e in events:
                 self.apply(e)
             return
-        i, n = 0, len(events)
+        evs = events if isinstance(events, list) else list(events)
+        i, n = 0, len(evs)
         while i < n:
-            i = fast(self, events, i)       # up to the first event C leaves
+            i = fast(self, evs, i)          # up to the first event C leaves
             if i < n:
-                self.apply(events[i])
+                self.apply(evs[i])
                 i += 1
 
     def _touch(self, p: Pool) -> None:
@@ -789,7 +790,7 @@ _RUN: Optional[Callable[[Replay, List[Event], int], int]] = None
 if _compiled is not None:
     try:
         _RUN = _compiled.Runner(TaskRecord, TaskRecord(""), Pool, Event,
-                                tuple(f.name for f in fields(TaskRecord))).run
+                                tuple(f.name for f in fields(TaskRecord)), History, Span).run
     except TypeError:           # pragma: no cover - a stale build
         _RUN = None
 # The recorded name of each finished state, built once.
