@@ -318,16 +318,19 @@ def _million_rows(mi: dict) -> list:
     files = mi.get("render_files", {})
     svg = max((v for f, v in files.items() if f.endswith(".svg")), default=0)
     inline = mi.get("diagnose_inline", {})
+    dpy, rpy = mi.get("diagnose_python", {}), mi.get("render_python", {})
     out = [(f"i. `hueyviz diagnose FILE`, {n} tasks", _cmd(d),
             f"{mi['events']:,} events, {mi['file_mb']:.0f} MB of JSON Lines; a fresh process, "
             f"the file read by a second one" + (f" (in one process: {_cmd(inline)})"
-                                                 if "wall" in inline else ""),
+                                                 if "wall" in inline else "")
+            + (f"; Python replay {dpy['wall']:.1f} s" if "wall" in dpy else ""),
             "<= 10 s, <= 1.5 GB",
             _ok(d.get("wall", 1e9) <= 10 and d.get("rss_mb", 1e9) <= 1500)),
            (f"i. `hueyviz diagnose FILE.jsonl.gz`, {n} tasks", _cmd(g),
             f"{mi['gz_mb']:.0f} MB compressed ({mi['file_mb'] / mi['gz_mb']:.1f}x smaller)", "-", "-"),
            (f"i. `hueyviz render FILE -o DIR`, {n} tasks", _cmd(r),
-            f"largest SVG {svg:.2f} MB; trace.json {files.get('trace.json', 0):.0f} MB",
+            f"largest SVG {svg:.2f} MB; trace.json {files.get('trace.json', 0):.0f} MB"
+            + (f"; Python replay {rpy['wall']:.1f} s" if "wall" in rpy else ""),
             "<= 25 s, SVG <= 5 MB",
             _ok(r.get("wall", 1e9) <= 25 and svg <= 5))]
     rec = mi.get("recorded", {})
@@ -473,25 +476,32 @@ def markdown(res: dict) -> str:
             "**i. A million tasks** (`bench/million.py`). A deterministic synthetic trace "
             f"of {mi['tasks']:,} tasks ({mi['events']:,} events, written 100k tasks at a time "
             "on one pool of 64 workers) saved as JSON Lines and as `.jsonl.gz`; each command "
-            "runs in a fresh Python process as a user runs it; wall time and the child's own "
-            "peak RSS (`VmHWM`). `diagnose` of one file streams it (bounded sort window, "
+            "runs in a fresh Python process as a user runs it; wall time (the median of "
+            "three interleaved rounds) and the child's own peak RSS (`VmHWM`, the largest). "
+            "`diagnose` of one file streams it (bounded sort window, "
             "settled tasks forgotten); `render` loads it whole (drawings need the history). "
+            "`diagnose_python` and `render_python` are the same commands with "
+            "`HUEYVIZ_PURE_PYTHON=1`, in the same run: what the replay's C part "
+            "(`analysis/_replay.c`) buys. "
             "Then the same for a trace recorded from a real threaded consumer (MemoryHuey, "
             "8 worker threads; one task in 20 waits on a child it enqueues at a higher priority).",
             "",
-            "| step | wall s | peak RSS MB |",
-            "|---|---|---|",
+            "| step | wall s | peak RSS MB | rounds s |",
+            "|---|---|---|---|",
         ]
-        for key in ("diagnose", "diagnose_inline", "diagnose_gz", "render"):
+        for key in ("diagnose", "diagnose_inline", "diagnose_gz", "diagnose_python", "render",
+                    "render_python"):
             if key not in mi:
                 continue
             v = mi[key]
-            lines.append(f"| {key} | {v.get('wall', 'failed')} | {v.get('rss_mb', '-')} |")
+            rounds = ", ".join(f"{w:.1f}" for w in v.get("walls", ()))
+            lines.append(f"| {key} | {v.get('wall', 'failed')} | {v.get('rss_mb', '-')} | "
+                         f"{rounds or '-'} |")
         rec = mi.get("recorded", {})
         for key in ("diagnose", "render"):
             if key in rec:
                 lines.append(f"| recorded {rec['tasks']:,}: {key} | {rec[key].get('wall', 'failed')} "
-                             f"| {rec[key].get('rss_mb', '-')} |")
+                             f"| {rec[key].get('rss_mb', '-')} | - |")
         lines += ["", "Files written by `render`: " + ", ".join(
             f"{f} {v:.2f} MB" for f, v in mi.get("render_files", {}).items()) + ".", ""]
     st = res.get("stream", {})
