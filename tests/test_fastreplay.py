@@ -189,3 +189,20 @@ def test_diagnose_finds_the_same_with_and_without_c(monkeypatch, seed, workers):
     slow = diagnose_blocks(blocks_of(events, 500)).to_json()
     assert fast == slow
     assert '"deadlock"' in fast
+
+
+def test_a_build_that_does_not_know_the_fields_is_refused():
+    # replay.py then runs in Python: a stale build never writes wrong slots.
+    from hueyviz.analysis.replay import Span
+    good = tuple(f.name for f in fields(TaskRecord))
+    with pytest.raises(TypeError, match="fields"):
+        R._compiled.Runner(TaskRecord, TaskRecord(""), Pool, Event, good + ("extra",),
+                           History, Span)
+    with pytest.raises(TypeError, match="prototype"):
+        R._compiled.Runner(TaskRecord, Pool(None), Pool, Event, good, History, Span)
+    plain = type("NotSlotted", (), dict.fromkeys(
+        ["queue", "members", "declared", "backlog", "busy", "blocked"]))
+    with pytest.raises(TypeError, match="not an object slot"):
+        R._compiled.Runner(TaskRecord, TaskRecord(""), plain, Event, good, History, Span)
+    with pytest.raises(AttributeError):
+        R._compiled.Runner(TaskRecord, TaskRecord(""), dict, Event, good, History, Span)

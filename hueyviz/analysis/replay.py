@@ -791,7 +791,7 @@ if _compiled is not None:
     try:
         _RUN = _compiled.Runner(TaskRecord, TaskRecord(""), Pool, Event,
                                 tuple(f.name for f in fields(TaskRecord)), History, Span).run
-    except TypeError:           # pragma: no cover - a stale build
+    except (TypeError, AttributeError):     # pragma: no cover - a stale build
         _RUN = None
 # The recorded name of each finished state, built once.
 _FINISHED = {k: f"finished:{k}" for k in (*OUTCOMES, "lost", "retrying")}
