@@ -33,7 +33,8 @@ APT_PACKAGES = {"redis-server": "redis-server", "chromium": "chromium", "dot": "
 # bench also counts instructions (bench/instructions.py)
 BENCH_PACKAGES = {**APT_PACKAGES, "valgrind": "valgrind"}
 # C sources pip builds into hueyviz where a compiler and the Python headers
-# are there (the tracer's hot path; without them the Python version runs).
+# are there (the tracer's hot path, the replay's plain events; without them
+# the Python versions run).
 # The tests check the C build, so ``test`` and ``bench`` install both.
 EXTENSION_SOURCES = [os.path.join("hueyviz", "record", "_hotpath.c"),
                      os.path.join("hueyviz", "analysis", "_replay.c")]
@@ -91,16 +92,17 @@ def can_compile():
 
 
 def ensure_compiler():
-    """A C compiler and this Python's headers, for the C hot path."""
+    """A C compiler and this Python's headers, for EXTENSION_SOURCES."""
     missing = [] if shutil.which("gcc") else ["gcc", "libc6-dev"]
     if not has_headers():
         if not is_debian_python():
-            say(f"warning: {sys.executable} has no Python.h: the tracer's C hot path "
-                "cannot be built (tests/test_hotpath.py will say so)")
+            say(f"warning: {sys.executable} has no Python.h: the C parts (the tracer's "
+                "hot path, the replay) cannot be built (tests/test_hotpath.py and "
+                "tests/test_fastreplay.py will say so)")
         else:
             missing.append(f"python3.{sys.version_info.minor}-dev")
     if missing:
-        apt_install(missing, "building the tracer's C hot path")
+        apt_install(missing, "building the C parts (the tracer's hot path, the replay)")
 
 
 # -- the project's virtual environment ---------------------------------------

@@ -7,6 +7,7 @@ import threading
 import pytest
 from huey import MemoryHuey
 from huey import signals as S
+from workload import run_all
 
 import hueyviz
 from hueyviz.record import hotpath
@@ -49,15 +50,6 @@ def make_huey(name="hot"):
 
     huey.t = dict(add=add, nothing=nothing, boom=boom, flaky=flaky, spawn=spawn, urgent=urgent)
     return huey
-
-
-def run_all(huey, limit=200):
-    for _ in range(limit):
-        task = huey.dequeue()
-        if task is None:
-            return
-        huey.execute(task)
-    raise AssertionError("queue did not drain")
 
 
 def workload(huey):

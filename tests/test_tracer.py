@@ -8,6 +8,7 @@ from huey import MemoryHuey
 from huey import api as huey_api
 from huey import exceptions as huey_exceptions
 from huey.exceptions import ResultTimeout
+from workload import run_all
 
 import hueyviz
 from hueyviz import diagnose
@@ -45,15 +46,6 @@ def make_huey(name="t", **kw):
 
     huey.t = {"add": add, "nothing": nothing, "boom": boom, "spawn": spawn}
     return huey
-
-
-def run_all(huey, limit=100):
-    for _ in range(limit):
-        task = huey.dequeue()
-        if task is None:
-            return
-        huey.execute(task)
-    raise AssertionError("queue did not drain")
 
 
 def kinds(tracer):

@@ -4,6 +4,16 @@ import time
 from huey import MemoryHuey
 
 
+def run_all(huey, limit=200):
+    """Execute what ``huey`` has queued, in this thread, until it is empty."""
+    for _ in range(limit):
+        task = huey.dequeue()
+        if task is None:
+            return
+        huey.execute(task)
+    raise AssertionError("queue did not drain")
+
+
 def chain_huey(name, leaf_work=0.0):
     """``top`` waits on ``middle``, which waits on ``leaf``: needs 3 workers.
 

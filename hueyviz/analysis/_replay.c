@@ -53,7 +53,6 @@ typedef struct {
     PyTypeObject *rtype, *ptype, *etype, *htype, *stype;
     PyObject *proto;
     Py_ssize_t r[R_N], p[P_N], e[E_N], h[H_N], s[S_N];
-    vectorcallfunc vectorcall;
 } Runner;
 
 /* The offset of each named field of ``type``: each must be an object slot. */

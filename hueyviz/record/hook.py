@@ -179,12 +179,12 @@ class HueyHook:
         h.put_result = self._put_result
         h.create_consumer = self._create_consumer
         c = hotpath.active()
-        self._had_emit = _has_own(h, "_emit")
-        self._orig_emit = h._emit
         if c is None:
             self._c_receiver = None
             h._signal.connect(self._on_signal)
         else:
+            self._had_emit = _has_own(h, "_emit")
+            self._orig_emit = h._emit
             # In C, in place of Huey's _emit (a receiver Huey's dispatch
             # calls costs as much again as the recording).  Huey's own
             # _emit only calls the receivers: with none connected for a
