@@ -110,8 +110,12 @@ def test_whatif_scripts_are_the_lanes_minus_the_waits(real_trace):
                          for w in sp.blocked)
             own += stop - sp.start - waited
         assert s.own == pytest.approx(own, abs=1e-9), tid
+        # Its waits, and its reads that found the result at once, in order.
         waits = [arg for _, k, arg, _ in s.steps if k == "wait"]
-        assert waits == [w.waits_on for sp in by_task[tid] for w in sp.blocked]
+        reads = [w for w in a.history.reads if w.waiter == tid]
+        got = sorted([w for sp in by_task[tid] for w in sp.blocked] + reads,
+                      key=lambda w: w.since)
+        assert waits == [w.waits_on for w in got]
 
 
 def test_the_state_at_the_end_is_the_analysis_replay(real_trace):

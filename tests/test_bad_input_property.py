@@ -194,8 +194,13 @@ _VALID = {
     "outcome": st.sampled_from(["result", "timeout", "error", "failed"]),
     "stored": st.booleans(), "error": st.just("E"), "message": st.just("m"),
     "size": st.integers(0, 4) | st.just(1_000_000), "workers": st.integers(0, 3),
-    "worker_type": st.just("thread"), "count": st.integers(0, 3), "proc": st.just("h/1"),
+    "count": st.integers(0, 3), "proc": st.just("h/1"),
     "reason": st.just("r"), "silent": st.sampled_from([0.0, 5.0]), "sent": st.integers(0, 3),
+    "then_names": st.lists(st.sampled_from(["job", "<b>"]), max_size=3),
+    "consumed": st.booleans(), "blocking": st.booleans(), "preserve": st.booleans(),
+    "backoff": st.sampled_from([1, 1.15, 2.0]), "max_delay": st.sampled_from([0.05, 1.0]),
+    "initial_delay": st.sampled_from([0.005, 0.1]), "task_timeout": st.sampled_from([0.5, 3.0]),
+    "worker_type": st.sampled_from(["thread", "greenlet", "process", "immediate"]),
 }
 
 

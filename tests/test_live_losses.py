@@ -52,10 +52,11 @@ def ample(srv):
 
 
 def results(rs, timeout=30):
-    """The values, polled without blocking: a blocking ``get`` here would
-    record waits, which this test does not count."""
-    assert wait_until(lambda: all(r.get() is not None for r in rs), timeout)
-    return [r.get() for r in rs]
+    """The values, polled without blocking and without removing them: a
+    blocking ``get``, or one that removes a result, is recorded, and this
+    test does not count those events."""
+    assert wait_until(lambda: all(r.get(preserve=True) is not None for r in rs), timeout)
+    return [r.get(preserve=True) for r in rs]
 
 
 def idle_since(cl, pid, t):

@@ -67,7 +67,13 @@ def test_every_worker_type_records_into_the_stream(make_app, redis_server, kind,
     assert set(counts.values()) == {1} and len(counts) == 99
     assert tr.dropped == 0 and not tr.warnings
     (consumer,) = kinds(tr, "consumer")
-    assert consumer.data == {"workers": 2, "worker_type": kind}
+    # Its size, worker type and how its workers poll (livekit's -d/-m/-b).
+    assert consumer.data["workers"] == 2 and consumer.data["worker_type"] == kind
+    assert {"initial_delay", "backoff", "max_delay"} <= set(consumer.data)
+    # Workers are named as Huey numbers them, whatever their type.
+    names = {e.worker.name for e in kinds(tr, "executing")}
+    assert names == {"thread": {"Worker-1", "Worker-2"}, "process": {"process 1", "process 2"},
+                     "greenlet": {"greenlet 1", "greenlet 2"}}[kind]
     pids = {e.worker.pid for e in kinds(tr, "executing")}
     if kind == "process":
         assert len(pids) == 2 and c.pid not in pids   # forked workers: own pids

@@ -93,4 +93,7 @@ def test_timed_wait_makes_a_stall_not_a_deadlock():
     # p1 runs 1 s, waits (timeout 5 s) for c1 (1 s), then runs 1 s more.
     w = whatif(s.events, workers=[1, 2])
     assert [(r.verdict, r.makespan) for r in w.runs] == [("stall", 9.0), ("ok", 3.0)]
-    assert w.min_safe_workers == 1 and w.exact
+    # One second per story event is not Huey's timing: not exact, and it says why.
+    assert w.min_safe_workers == 1 and not w.exact
+    assert w.notes == ("replayed at the recorded 2 workers the workload takes 3.000 s, "
+                       "but the recording took 7.000 s",)

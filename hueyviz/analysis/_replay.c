@@ -26,11 +26,11 @@
 
 enum { R_ID, R_NAME, R_STATE, R_OUTCOME, R_WORKER, R_PARENT, R_VIA, R_THEN, R_ENQUEUED,
        R_STARTED, R_FINISHED, R_ATTEMPTS, R_ARGS, R_STORED, R_ERROR, R_WAIT, R_QUEUE,
-       R_PRIORITY, R_ORDER, R_N };
+       R_PRIORITY, R_ORDER, R_AFTER, R_CONSUMED, R_CONSUMED_BY, R_N };
 static const char *record_fields[R_N] = {
     "id", "name", "state", "outcome", "worker", "parent", "via", "then", "enqueued",
     "started", "finished", "attempts", "args", "stored", "error", "wait", "queue",
-    "priority", "order"};
+    "priority", "order", "after", "consumed", "consumed_by"};
 enum { P_QUEUE, P_MEMBERS, P_DECLARED, P_BACKLOG, P_BUSY, P_BLOCKED, P_N };
 static const char *pool_fields[P_N] = {"queue", "members", "declared", "backlog", "busy",
                                        "blocked"};

@@ -41,7 +41,19 @@ from typing import Dict, List, Optional, Tuple
 
 from .detector import Analysis, analyse, diagnose
 from .finding import Diagnosis
-from .simulation import Counts, Run, Script, build_scripts, inline_set, simulate, up_times
+from .simulation import (
+    UNBOUNDED,
+    Counts,
+    Run,
+    Script,
+    build_scripts,
+    inline_set,
+    polling_of,
+    recorded_sizes,
+    reproduces,
+    simulate,
+    up_times,
+)
 
 __all__ = ["KINDS", "Advice", "Fix", "advise"]
 
@@ -303,22 +315,35 @@ def advise(trace, max_workers: int = _CAP_WORKERS) -> Advice:
     scripts, notes = build_scripts(a)
     ups = up_times(a)
     queues = sorted({s.queue for s in scripts.values()} | set(rp.pools), key=str) or [None]
-    recorded = {q: (rp.pools[q].size if q in rp.pools and rp.pools[q].size else 1)
-                for q in queues}
+    sizes = recorded_sizes(a)
+    recorded = {q: sizes.get(q) or 1 for q in queues}
     prioritised = {q: p.prioritised for q, p in rp.pools.items()}
+    polling = polling_of(a)
+    if scripts and not notes:
+        notes += reproduces(a, scripts, sizes, ups, prioritised)
     exact = not notes
+    unbounded = next((n for n in notes if n.startswith(UNBOUNDED)), None)
+    # A task that waits for its own result: no fix but removing that wait.
+    selfish = sorted(tid for tid, sc in scripts.items()
+                     if any(k == "wait" and a_ == tid for _, k, a_, _ in sc.steps))
+    for tid in selfish:
+        notes.append(f"{_names(scripts, [tid])} [{tid[:8]}] waits for its own result, which "
+                     "can never arrive while it runs: remove that wait (no pool or "
+                     "restructuring helps)")
 
     def run(s: Dict[str, Script], workers=None, prio=None, inline=frozenset()) -> Run:
-        return simulate(s, workers or recorded, ups, prio or prioritised, inline)
+        return simulate(s, workers or recorded, ups, prio or prioritised, inline, polling)
 
     base = run(scripts)
     sites = _sites(a, d)
-    waited = _waited_children(scripts)
+    waited = {p: [k for k in ks if k != p] for p, ks in _waited_children(scripts).items()}
+    waited = {p: ks for p, ks in waited.items() if ks}
     kids = {k for ks in waited.values() for k in ks}
     fixes: List[Fix] = []
 
     # workers: the smallest pool per queue that completes it
-    fixes.append(_workers_fix(scripts, recorded, ups, prioritised, max_workers, exact))
+    fixes.append(_workers_fix(scripts, recorded, ups, prioritised, max_workers, exact,
+                              unbounded, d.verdict, polling))
 
     # store_none: only where a task returned None unstored and someone waits for it
     unstored = [s for s in scripts.values() if s.outcome == "complete" and not s.stored
@@ -358,6 +383,10 @@ def advise(trace, max_workers: int = _CAP_WORKERS) -> Advice:
                           f"split {_names(scripts, waited)} where it waits: enqueue the "
                           "subtasks and return; finish in a task that runs when they are done "
                           "(a chord or finalize task, or .then())", sites))
+    if not exact:
+        # What rests on assumptions says so where it is read first.
+        fixes = [_replace(f, hint=f.hint + " (replayed on assumptions, see the notes)")
+                 if f.helps else f for f in fixes]
     fixes.sort(key=lambda f: (_HELPS.get(f.verdict, 2), KINDS.index(f.kind)))
     rec: Counts = next(iter(recorded.values())) if len(recorded) == 1 else recorded
     return Advice(d.verdict, base.makespan, rec, tuple(fixes), exact, tuple(notes), d)
@@ -386,7 +415,8 @@ def _fix(kind: str, r: Run, base: Run, exact: bool, notes: List[str], hint: str,
                reason, timeout, r)
 
 
-def _workers_fix(scripts, recorded, ups, prioritised, cap, exact) -> Fix:
+def _workers_fix(scripts, recorded, ups, prioritised, cap, exact,
+                 unbounded: Optional[str] = None, seen: str = "ok", polling=None) -> Fix:
     """Grow each queue's pool (smallest total first) until the replay completes."""
     queues = list(recorded)
     best: Optional[Run] = None
@@ -394,7 +424,7 @@ def _workers_fix(scripts, recorded, ups, prioritised, cap, exact) -> Fix:
     # One queue: 1..cap.  Several: raise the queue whose workers are all
     # blocked in the last failing run, one at a time (cheap and monotone).
     for _ in range(cap * max(1, len(queues))):
-        r = simulate(scripts, dict(sizes), ups, prioritised)
+        r = simulate(scripts, dict(sizes), ups, prioritised, polling=polling)
         if r.verdict in _HELPS:
             best = r
             break
@@ -418,6 +448,18 @@ def _workers_fix(scripts, recorded, ups, prioritised, cap, exact) -> Fix:
                 sizes.items(), key=lambda kv: str(kv[0])))
     n: List[str] = []
     more = {q: sizes[q] - recorded[q] for q in queues if sizes[q] > recorded[q]}
+    if unbounded:
+        # More workers only move the limit of a recursion nobody measured.
+        return Fix("workers", "unknown", None, False,
+                   f"at least {_counts(shown)} workers, and no count is known to be enough",
+                   (), shown, False, (), unbounded, None, best)
+    if not more and seen != "ok":
+        # The replay at the recorded size does not reproduce the recording:
+        # "run with what you have" is no fix.
+        return Fix("workers", best.verdict, best.makespan, False,
+                   f"the recorded pool ({_counts(shown)}) is what deadlocked", (), shown,
+                   False, (), f"the replay on {_counts(shown)} workers does not reproduce the "
+                   f"recorded {seen}: it depends on timing the replay does not model", None, best)
     if not more:
         n.append("the recorded pool is already enough")
     return Fix("workers", best.verdict, best.makespan, True, hint, (), shown, exact,

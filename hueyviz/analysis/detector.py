@@ -76,6 +76,23 @@ def _flows(rp: Replay, queue: Optional[str], cache: Dict[Optional[str], bool],
     return got
 
 
+def expiry(rp: Replay, w: Wait) -> Optional[float]:
+    """When ``w`` ends by itself: its own timeout, or Huey's task timeout
+    (``@huey.task(timeout=...)``) where the waiter's workers enforce it
+    (greenlet and process workers; threads do not)."""
+    ends = w.deadline
+    if w.task_deadline is not None:
+        p = rp.pools.get(w.queue)
+        if p is not None and p.enforces_task_timeout:
+            ends = w.task_deadline if ends is None else min(ends, w.task_deadline)
+    return ends
+
+
+def _never(rp: Replay, rec: TaskRecord) -> bool:
+    """No result will ever reach a waiter on ``rec`` (see Replay.undelivered)."""
+    return rec.never_result or (rec.state == "pending" and rp.undelivered(rec) is not None)
+
+
 def irreducible(rp: Replay, unseen: Optional[Set[Optional[str]]] = None
                 ) -> Optional[List[TaskRecord]]:
     """Holt reduction of the replay's state: the blocked tasks that can never
@@ -113,7 +130,7 @@ def irreducible(rp: Replay, unseen: Optional[Set[Optional[str]]] = None
             return _flows(rp, w.target_queue if tgt is None else tgt.queue, flowing, unseen)
         if tgt.has_result:
             return True
-        if tgt.never_result:
+        if _never(rp, tgt):
             return False
         st = tgt.state
         if st == "running" or st == "finished":
@@ -136,7 +153,7 @@ def irreducible(rp: Replay, unseen: Optional[Set[Optional[str]]] = None
     # Waits on results that never come are hangs (reported as such); a knot
     # needs at least one wait that a worker would have satisfied.
     if all(r.wait is not None and (tasks.get(r.wait.waits_on) is not None
-                                   and tasks[r.wait.waits_on].never_result) for r in stuck):
+                                   and _never(rp, tasks[r.wait.waits_on])) for r in stuck):
         return None
     return stuck
 
@@ -152,7 +169,7 @@ def _settled_at_once(rp: Replay, rec: TaskRecord) -> bool:
     if tgt is not None:
         if tgt.has_result or (tgt.state in ("running", "finished") and not tgt.never_result):
             return True
-        if tgt.state == "blocked" or tgt.never_result:
+        if tgt.state == "blocked" or _never(rp, tgt):
             return False
     queue = tgt.queue if tgt is not None else w.target_queue
     p = rp.pools.get(queue)
@@ -183,6 +200,7 @@ class _Detector:
         self.active: Optional[_Open] = None    # open deadlock/stall knot
         self.hung: Set[Tuple[Optional[str], str, float]] = set()
         self.unseen: Set[Optional[str]] = set()
+        self.notes: List[str] = []          # what the recording cannot tell
         self._fed = 0
         self._settle_at = _SETTLE_MIN
 
@@ -246,8 +264,9 @@ class _Detector:
             if kind == "block":
                 self._on_block(e)
             elif kind in _ENDS_NO_RESULT:
-                # Ends without a result matter to those who wait for them.
-                if kind == "lost" or e.task in rp.waiting:
+                # Ends without a result matter to those who wait for them,
+                # or for a pipeline step after them.
+                if kind == "lost" or e.task in rp.waiting or self._waits_on_pending():
                     self._on_no_result(e)
             elif kind in _POOL_CHANGES:
                 self._check(None)
@@ -262,7 +281,7 @@ class _Detector:
         if w is None:
             return
         target = rp.tasks.get(w.waits_on)
-        if target is not None and target.never_result:
+        if target is not None and _never(rp, target):
             self._hang(w, e.t)
             return
         if e.task is None or self.active is not None:
@@ -270,6 +289,10 @@ class _Detector:
         if _settled_at_once(rp, rp.tasks[e.task]):
             return
         self._check(w)
+
+    def _waits_on_pending(self) -> bool:
+        tasks = self.rp.tasks
+        return any(tid in tasks and tasks[tid].state == "pending" for tid in self.rp.waiting)
 
     def _on_no_result(self, e: Event) -> None:
         rp = self.rp
@@ -279,8 +302,18 @@ class _Detector:
             if rec is not None and rec.never_result:
                 for w in list(rp.waiting.get(tid, ())):
                     self._hang(w, e.t)
+        self._hang_pending(e.t)
         if e.kind == "lost" and self.active is None:
             self._check(None)
+
+    def _hang_pending(self, t: float) -> None:
+        """Waits on pipeline steps that a step before them will never enqueue."""
+        rp = self.rp
+        for tid, waits in list(rp.waiting.items()):
+            rec = rp.tasks.get(tid)
+            if rec is not None and rec.state == "pending" and rp.undelivered(rec):
+                for w in list(waits):
+                    self._hang(w, t)
 
     def _check(self, closing: Optional[Wait]) -> None:
         rp = self.rp
@@ -310,10 +343,10 @@ class _Detector:
     def _knot(self, waits: List[Wait], stuck: List[TaskRecord], culprit: Wait) -> None:
         rp = self.rp
         t = rp.t
-        timed = [w for w in waits if w.timeout is not None]
-        verdict = "stall" if timed else "deadlock"
+        expiries = [x for x in (expiry(rp, w) for w in waits) if x is not None]
+        verdict = "stall" if expiries else "deadlock"
         # The knot dissolves when the first of its timeouts expires.
-        ends = min(w.since + (w.timeout or 0.0) for w in timed) if timed else None
+        ends = min(expiries) if expiries else None
         stuck_ids = {r.id for r in stuck}
         needs: Dict[str, TaskRecord] = {}
         for w in waits:
@@ -345,10 +378,17 @@ class _Detector:
         if bystanders:
             msg += " Also waiting: " + "; ".join(wait_words(rp, w) for w in bystanders) + "."
         if ends is not None:
-            msg += (f" It dissolves by itself when the first timeout expires, "
-                    f"{ends - t:.3g} s after it formed.")
+            by_task = [w for w in waits if w.task_deadline == ends and w.deadline != ends]
+            first = ("Huey interrupts " + task_label(rp.tasks.get(by_task[0].waiter or ""),
+                                                     by_task[0].waiter or "?")
+                     + " at its task timeout (its workers enforce it)") if by_task else \
+                "the first timeout expires"
+            msg += f" It dissolves by itself when {first}, {max(0.0, ends - t):.3g} s after it formed."
         inferred = {q for q, c in counts.items() if not c.exact}
-        notes = []
+        notes = self._task_timeout_notes(waits) if verdict == "deadlock" else []
+        if notes:
+            msg += (" (Counted as a deadlock on thread workers: a task in it has a task "
+                    "timeout, which greenlet and process workers enforce; see notes.)")
         for q in sorted(inferred, key=str):
             where = f" of {queue_words(q)}" if len(rp.pools) > 1 else ""
             notes.append(f"the pool size{where} was inferred from the {counts[q].total} "
@@ -367,6 +407,21 @@ class _Detector:
         self.active = _Open(len(self.findings) - 1, {w.waiter for w in waits},
                             set(needs) | {w.waits_on for w in waits}, inferred,
                             {q: set(rp.pools[q].members) for q in inferred})
+
+    def _task_timeout_notes(self, waits: List[Wait]) -> List[str]:
+        """A task timeout that only the worker type decides about, said."""
+        out = []
+        for w in waits:
+            p = self.rp.pools.get(w.queue)
+            if w.task_deadline is None or p is None or p.worker_type == "thread":
+                continue
+            who = task_label(self.rp.tasks.get(w.waiter or ""), w.waiter or "?")
+            out.append(f"{who} has a task timeout: Huey enforces it on greenlet and process "
+                       f"workers, not on threads; the worker type of {queue_words(w.queue)} "
+                       f"was {'not recorded' if p.worker_type is None else p.worker_type}, "
+                       "so it is counted as a deadlock; on greenlet or process workers it "
+                       "is a stall")
+        return out
 
     @staticmethod
     def _unseen_words(q: Optional[str]) -> str:
@@ -391,6 +446,11 @@ class _Detector:
         self.hung.add(key)
         edge = edge_of(rp, w)
         msg = f"Hang: {wait_words(rp, w)}{site_words(edge)}; that wait can never be satisfied."
+        target = rp.tasks.get(w.waits_on)
+        if target is not None and target.consumed is not None:
+            msg += (f" Its result was removed {max(0.0, w.since - target.consumed):.3g} s "
+                    "before this wait began; pass preserve=True to every get() but the "
+                    "last, or share one Result.")
         if w.timeout is not None:
             msg += f" Its {w.timeout:g} s timeout will end it with ResultTimeout."
         queues = [q for q in (w.queue,) if w.waiter is not None]
@@ -456,13 +516,34 @@ class _Detector:
 
     def finish(self) -> List[Finding]:
         rp = self.rp
-        # Waits still open on tasks never seen at all: nothing will answer them.
-        for tid, waits in list(rp.waiting.items()):
-            rec = rp.tasks.get(tid)
-            if rec is not None and rec.state == "unknown" and self.active is None:
-                for w in list(waits):
-                    self._hang(w, w.since)
+        self._hang_pending(rp.t)
+        # Waits still open on tasks never seen at all.  They may have been
+        # enqueued before the recording began (and be queued or scheduled
+        # still): without the storage's word that is no hang, only a note.
+        unknown = sorted({tid for tid, waits in rp.waiting.items()
+                          if tid in rp.tasks and rp.tasks[tid].state == "unknown"})
+        if unknown:
+            shown = ", ".join(f"[{tid[:8]}]" for tid in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            self.notes.append(
+                f"waits on {shown}{more} are still open, on tasks the recording never saw: "
+                "they may predate the recording (enqueued before the tracer attached, still "
+                "queued or scheduled) or never have been enqueued; the recording cannot tell, "
+                "so no verdict is given on them")
+        early = self._predating()
+        if early:
+            self.notes.append(
+                f"{early} awaited task{'s' if early != 1 else ''} ran without the recording "
+                "seeing {0} enqueue: {0} predate{1} the recording".format(
+                    "their" if early != 1 else "its", "" if early != 1 else "s"))
         return self.standing()
+
+    def _predating(self) -> int:
+        rp = self.rp
+        waits = rp.waits if rp.history is not None else [w for ws in rp.waiting.values() for w in ws]
+        ids = {w.waits_on for w in waits}
+        return sum(1 for tid in ids if tid in rp.tasks and rp.tasks[tid].enqueued is None
+                   and rp.tasks[tid].started is not None)
 
     def standing(self) -> List[Finding]:
         """The findings not retracted, in order of time."""
@@ -485,6 +566,7 @@ class Analysis:
     replay: Replay
     findings: Tuple[Finding, ...]
     unseen: Tuple[Optional[str], ...]
+    notes: Tuple[str, ...] = ()
 
     @property
     def history(self) -> History:
@@ -516,7 +598,7 @@ def _analyse(events) -> Analysis:
     with collector_paused():
         det.feed_all(events)
         findings = det.finish()
-    return Analysis(det.rp, tuple(findings), tuple(sorted(det.unseen, key=str)))
+    return Analysis(det.rp, tuple(findings), tuple(sorted(det.unseen, key=str)), tuple(det.notes))
 
 
 def load_analysed(path: str, strict: bool = True):
@@ -542,7 +624,8 @@ def load_analysed(path: str, strict: bool = True):
     if fed[1] == len(tr):
         with collector_paused():
             findings = det.finish()
-        analysis = Analysis(det.rp, tuple(findings), tuple(sorted(det.unseen, key=str)))
+        analysis = Analysis(det.rp, tuple(findings), tuple(sorted(det.unseen, key=str)),
+                            tuple(det.notes))
         tr.derived("analysis", lambda: analysis)
     return tr
 
@@ -590,7 +673,8 @@ def diagnose(trace) -> Diagnosis:
     a = analyse(trace)
     dropped = int(getattr(trace, "dropped", 0) or 0)
     start = min((e.t for e in events), default=None)
-    return _verdict(list(a.findings), a.replay, a.unseen, dropped, start, bool(events))
+    return _verdict(list(a.findings), a.replay, a.unseen, dropped, start, bool(events),
+                    a.notes)
 
 
 def diagnose_stream(events: Iterable[Event],
@@ -629,7 +713,7 @@ def diagnose_blocks(blocks: Iterable[List[Event]],
         findings = det.finish()
     # The replay counted the losses the events themselves record.
     return _verdict(findings, det.rp, tuple(sorted(det.unseen, key=str)),
-                    unlogged() + det.rp.dropped, start, start is not None)
+                    unlogged() + det.rp.dropped, start, start is not None, tuple(det.notes))
 
 
 class LiveDiagnosis:
@@ -689,9 +773,9 @@ class LiveDiagnosis:
 
 
 def _verdict(findings: List[Finding], rp: Replay, unseen, dropped: int,
-             start: Optional[float], any_events: bool) -> Diagnosis:
+             start: Optional[float], any_events: bool, told: Tuple[str, ...] = ()) -> Diagnosis:
     """The Diagnosis of one replay pass: its first finding, or ok."""
-    notes = []
+    notes = list(told)
     losses = _loss_words(rp, dropped) if dropped else ""
     if losses:
         notes.append(losses)
@@ -730,8 +814,19 @@ def _verdict(findings: List[Finding], rp: Replay, unseen, dropped: int,
     if len(counts) > 1:
         where = " (" + ", ".join(f"{queue_words(q)}: {c.total}" for q, c in
                                  sorted(counts.items(), key=lambda kv: str(kv[0]))) + ")"
-    message = (f"OK: {n_tasks} task{'s' if n_tasks != 1 else ''} on "
-               f"{total} worker{'s' if total != 1 else ''}{where}; no deadlock, stall or hang.")
+    ran = f"{n_tasks} task{'s' if n_tasks != 1 else ''}"
+    if rp.pools and all(p.worker_type == "immediate" for p in rp.pools.values()):
+        message = (f"OK: {ran} in immediate mode: no workers (each task ran in the thread "
+                   "that enqueued it); no deadlock, stall or hang.")
+    else:
+        message = (f"OK: {ran} on {total} worker{'s' if total != 1 else ''}{where}; "
+                   "no deadlock, stall or hang.")
+    open_unknown = sum(len(ws) for tid, ws in rp.waiting.items()
+                       if tid in rp.tasks and rp.tasks[tid].state == "unknown")
+    if open_unknown:
+        message += (f" {open_unknown} wait{'s are' if open_unknown != 1 else ' is'} still open "
+                    "on tasks the recording never saw: no verdict on "
+                    f"{'them' if open_unknown != 1 else 'it'} (see notes).")
     if losses:
         message += " " + losses
     return Diagnosis("ok", None, None, (), {"total": total,

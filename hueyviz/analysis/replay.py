@@ -87,6 +87,9 @@ class Wait(msgspec.Struct, gc=False):
     outcome: Optional[str] = None
     queue: Optional[str] = None
     target_queue: Optional[str] = None
+    # When Huey's own task timeout (``@huey.task(timeout=...)``) would
+    # interrupt the waiter; only greenlet and process workers enforce it.
+    task_deadline: Optional[float] = None
 
     @property
     def deadline(self) -> Optional[float]:
@@ -116,11 +119,15 @@ class TaskRecord:
     queue: Optional[str] = None
     priority: float = 0
     order: int = 0                    # enqueue sequence number (queue order)
+    after: Optional[str] = None       # the pipeline step that enqueues this one
+    consumed: Optional[float] = None  # when a read removed its result (preserve=False)
+    consumed_by: Optional[str] = None  # the task that read it (None: non-task code)
 
     @property
     def has_result(self) -> bool:
-        """True once a waiter on this task would get something back."""
-        if self.state != "finished":
+        """True once a waiter on this task would get something back: it
+        finished with a result that no read has removed yet."""
+        if self.state != "finished" or self.consumed is not None:
             return False
         if self.outcome == "complete":
             return self.stored is not False
@@ -128,9 +135,10 @@ class TaskRecord:
 
     @property
     def never_result(self) -> bool:
-        """True once no result can ever arrive for this task."""
+        """True once no result can ever arrive for this task: none was stored,
+        or the one stored was read and removed."""
         return self.state == "finished" and (
-            self.outcome in NO_RESULT_OUTCOMES
+            self.outcome in NO_RESULT_OUTCOMES or self.consumed is not None
             or (self.outcome == "complete" and self.stored is False))
 
     @property
@@ -162,6 +170,17 @@ class Pool:
     busy: int = 0            # workers holding a task (running or blocked)
     blocked: int = 0         # of those, how many are blocked
     prioritised: bool = False
+    # thread, greenlet, process (as announced: consumer events), "mixed" when
+    # its consumers differ, "immediate" for Huey's immediate mode, or None.
+    worker_type: Optional[str] = None
+    # How its consumer's workers poll an empty queue: (initial_delay,
+    # backoff, max_delay) as announced, or None.
+    polling: Optional[Tuple[float, float, float]] = None
+
+    @property
+    def enforces_task_timeout(self) -> bool:
+        """Whether Huey interrupts a task at its ``timeout`` on these workers."""
+        return self.worker_type in ("greenlet", "process")
 
     @property
     def size(self) -> int:
@@ -214,6 +233,9 @@ class History:
     up: Dict[Slot, float] = field(default_factory=dict)
     down: Dict[Slot, float] = field(default_factory=dict)
     spawns: List[Tuple[float, str, str]] = field(default_factory=list)  # (t, parent, child)
+    # Reads that found the result without waiting: dependencies as real as
+    # the waits in the spans (since == until).
+    reads: List[Wait] = field(default_factory=list)
     # Per queue, (t, size, busy, blocked) of its pool after each change: "n of
     # N workers busy" at time t counts the live pool then (a lost or stopped
     # consumer's workers have left it), not every worker ever seen.
@@ -254,6 +276,9 @@ class Replay:
         self._last: Dict[str, Span] = {}              # task id -> its latest span
         self._touched: List[Pool] = []                # pools the current event changed
         self._order = 0
+        # Evicted tasks whose result was read and removed: a later wait on one
+        # never returns (bounded: the oldest go first).
+        self._consumed: Dict[str, Tuple[float, Optional[str], Optional[str]]] = {}
 
     # -- pools --------------------------------------------------------------
     def pool(self, queue: Optional[str]) -> Pool:
@@ -397,13 +422,49 @@ class Replay:
         if self.history is not None:
             return 0
         gone = [tid for tid, rec in self.tasks.items()
-                if rec.state == "finished" and rec.has_result and tid not in self.waiting
-                and tid not in keep]
+                if rec.state == "finished" and (rec.has_result or rec.consumed is not None)
+                and tid not in self.waiting and tid not in keep]
+        tombs = self._consumed
         for tid in gone:
-            del self.tasks[tid]
+            rec = self.tasks.pop(tid)
+            if rec.consumed is not None:
+                tombs[tid] = (rec.consumed, rec.consumed_by, rec.name)
+        while len(tombs) > _MAX_TOMBS:
+            del tombs[next(iter(tombs))]
         self.lost.clear()
         self.evicted += len(gone)
         return len(gone)
+
+    def _revive(self, rec: TaskRecord) -> None:
+        """A task evicted after its result was read, named again."""
+        tomb = self._consumed.pop(rec.id, None)
+        if tomb is not None and rec.state == "unknown":
+            rec.consumed, rec.consumed_by, name = tomb
+            rec.name = rec.name or name
+            rec.outcome = "complete"
+            self._set(rec, "finished")
+
+    def undelivered(self, rec: TaskRecord) -> Optional[List[TaskRecord]]:
+        """Why ``rec``'s result can never arrive, or None if it still may.
+
+        ``[rec]`` when ``rec`` itself never stores one (or it was read and
+        removed); for a pipeline step not yet enqueued, the chain from the
+        step that ended without enqueuing its successor down to ``rec``:
+        Huey enqueues a step only when the one before it completes, so every
+        step after a revoked, expired or failed one never runs.
+        """
+        if rec.never_result:
+            return [rec]
+        chain = [rec]
+        while rec.state == "pending" and rec.after is not None and len(chain) <= 1024:
+            up = self.tasks.get(rec.after)
+            if up is None:
+                return None
+            chain.append(up)
+            if up.state == "finished" and up.outcome != "complete":
+                return chain[::-1]
+            rec = up
+        return None
 
     def _anomaly(self, text: str) -> None:
         self.anomaly_count += 1
@@ -504,11 +565,15 @@ class Replay:
                     self.pool(rec.queue).prioritised = True
                 if rec.parent is not None and self.history is not None:
                     self.history.spawns.append((t, rec.parent, rec.id))
-            for succ in rec.then:
+            before = tid
+            names = (data.get("then_names") if data else None) or ()
+            for i, succ in enumerate(rec.then):
                 # Huey enqueues a pipeline's next step when this one completes.
-                nxt = self.task(succ, None, rec.queue)
+                nxt = self.task(succ, names[i] if i < len(names) else None, rec.queue)
                 if nxt.state == "unknown":
+                    nxt.after = before
                     self._set(nxt, "pending")
+                before = succ
         if late:
             # Delivered after the task was seen starting (another process's
             # writer was slower): it tells when and by whom it was enqueued,
@@ -663,6 +728,8 @@ class Replay:
         target_id: str = data.get("waits_on") or "?"
         if e.task is None:
             target = self.task(target_id, None, data.get("waits_on_queue", e.queue))
+            if target.state == "unknown" and self._consumed:
+                self._revive(target)
             w = Wait(target_id, e.t, e.worker, None, data.get("timeout"), data.get("site"),
                      queue=None, target_queue=target.queue)
             if e.worker is not None:
@@ -679,11 +746,16 @@ class Replay:
                 and rec.wait.since == e.t:
             return                      # delivered twice
         target = self.task(target_id, None, data.get("waits_on_queue", rec.queue))
+        if target.state == "unknown" and self._consumed:
+            self._revive(target)
         if rec.state not in ("running", "blocked") and e.worker is not None:
             # The executing event was lost (ring buffer); the block proves it ran.
             self._executing(Event(e.t, "executing", e.task, e.name, e.worker, None, rec.queue))
         w = Wait(target_id, e.t, e.worker, e.task, data.get("timeout"), data.get("site"),
                  queue=rec.queue, target_queue=target.queue)
+        task_timeout = data.get("task_timeout")
+        if task_timeout and rec.started is not None:
+            w.task_deadline = rec.started + task_timeout
         if self.history is not None:      # every wait ever: for the views
             self.waits.append(w)
         self.waiting.setdefault(target_id, []).append(w)
@@ -698,6 +770,8 @@ class Replay:
 
     def _unblock(self, e: Event) -> None:
         outcome = e.get("outcome", "result")
+        if e.get("consumed"):
+            self._consume(e)
         if e.task is None:
             w = self.thread_waits.pop(e.worker, None) if e.worker else None
             if w is not None:
@@ -709,6 +783,26 @@ class Replay:
             self._end_wait(w, e.t, outcome)
         if rec.state == "blocked":
             self._set(rec, "running")
+
+    def _consume(self, e: Event) -> None:
+        """A read removed the result of ``waits_on`` from Huey's store."""
+        target = self.tasks.get(e.get("waits_on"))
+        if target is not None and target.state == "finished" and target.consumed is None:
+            target.consumed, target.consumed_by = e.t, e.task
+
+    def _read(self, e: Event) -> None:
+        data = e.data or {}
+        target_id: str = data.get("waits_on") or "?"
+        if e.get("consumed"):
+            self._consume(e)
+        if self.history is None or e.get("blocking") is False:
+            return
+        rec = self.tasks.get(e.task) if e.task is not None else None
+        target = self.tasks.get(target_id)
+        w = Wait(target_id, e.t, e.worker, e.task, data.get("timeout"), data.get("site"),
+                 e.t, "ready", rec.queue if rec is not None else e.queue,
+                 target.queue if target is not None else data.get("waits_on_queue", e.queue))
+        self.history.reads.append(w)
 
     def _worker_up(self, e: Event) -> None:
         if e.worker is None:
@@ -739,6 +833,13 @@ class Replay:
     def _consumer(self, e: Event) -> None:
         p = self.pool(e.queue)
         p.declared += int(e.get("workers", 0))
+        d0 = e.get("initial_delay")
+        if d0 is not None:
+            p.polling = (float(d0), max(1.0, float(e.get("backoff", 1.15))),
+                         max(float(d0), float(e.get("max_delay", 10.0))))
+        kind = e.get("worker_type")
+        if kind is not None:
+            p.worker_type = kind if p.worker_type in (None, kind) else "mixed"
         self._touch(p)
 
     def _dropped(self, e: Event) -> None:
@@ -776,6 +877,7 @@ _HANDLERS = {
     "retrying": Replay._retrying,
     "block": Replay._block,
     "unblock": Replay._unblock,
+    "read": Replay._read,
     "worker_up": Replay._worker_up,
     "worker_down": Replay._worker_down,
     "pool": Replay._pool,
@@ -793,6 +895,7 @@ if _compiled is not None:
                                 tuple(f.name for f in fields(TaskRecord)), History, Span).run
     except (TypeError, AttributeError):     # pragma: no cover - a stale build
         _RUN = None
+_MAX_TOMBS = 1 << 16
 # The recorded name of each finished state, built once.
 _FINISHED = {k: f"finished:{k}" for k in (*OUTCOMES, "lost", "retrying")}
 

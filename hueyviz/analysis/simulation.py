@@ -29,19 +29,20 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import os
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..core.errors import UsageError
 from ..core.event import Event, Worker
 from .detector import Analysis, analyse, check_events, diagnose
 from .finding import Diagnosis
-from .replay import NO_RESULT_OUTCOMES, RESULT_OUTCOMES
+from .replay import NO_RESULT_OUTCOMES, RESULT_OUTCOMES, Wait
 
-__all__ = ["Counts", "Run", "Script", "WhatIf", "build_scripts", "inline_set", "simulate",
-           "up_times", "whatif"]
+__all__ = ["Counts", "Run", "Script", "WhatIf", "build_scripts", "inline_set", "polling_of",
+           "recorded_sizes", "reproduces", "simulate", "up_times", "whatif"]
 
 Counts = Union[int, Dict[Optional[str], int]]
 _HOST = "whatif"
@@ -74,7 +75,9 @@ class Run:
     recording's clock (add it to lay the replay beside the recording)."""
 
     workers: Counts
-    verdict: str                 # ok, stall, deadlock or hang
+    # ok, stall, deadlock or hang; "unknown" where the recording cannot bound
+    # the answer (a recursion of unknown depth)
+    verdict: str
     makespan: Optional[float]    # None when it never completes
     diagnosis: Optional[Diagnosis] = field(default=None, compare=False, repr=False)
     events: Tuple[Event, ...] = field(default=(), compare=False, repr=False)
@@ -193,6 +196,11 @@ def build_scripts(source) -> Tuple[Dict[str, Script], List[str]]:
     spawned_by: Dict[str, List[Tuple[float, str]]] = {}
     for t, parent, child in history.spawns:
         spawned_by.setdefault(parent, []).append((t, child))
+    # Reads that found the result at once are dependencies too.
+    read_by: Dict[str, List[Wait]] = {}
+    for w in history.reads:
+        if w.waiter is not None:
+            read_by.setdefault(w.waiter, []).append(w)
     own_before: Dict[str, float] = {}
     cut = 0
     for sp in history.spans:
@@ -214,6 +222,9 @@ def build_scripts(source) -> Tuple[Dict[str, Script], List[str]]:
                 s.steps.append((own_at(t), "spawn", child, None))
         for w in sp.blocked:
             s.steps.append((own_at(w.since), "wait", w.waits_on, w.timeout))
+        for w in read_by.get(sp.task, ()):
+            if sp.start <= w.since <= stop:
+                s.steps.append((own_at(w.since), "wait", w.waits_on, w.timeout))
         own_before[sp.task] = s.own = own_at(stop)
         if sp.end is None:
             cut += 1
@@ -238,9 +249,15 @@ def build_scripts(source) -> Tuple[Dict[str, Script], List[str]]:
     for s in never:
         same = by_name.get(s.name)
         s.own = statistics.median(same) if same else fallback
+    modelled, unbounded = _like_namesakes(scripts, never, by_name, fallback)
     if never:
         notes.append(f"{len(never)} task{'s' if len(never) != 1 else ''} never ran in the "
-                     "recording and are assumed not to block or spawn")
+                     "recording: each is assumed to take its namesakes' median time"
+                     + (f", and {modelled} to spawn and wait as their namesakes did"
+                        if modelled else "") + "; those with no namesake that ran, to "
+                     "neither spawn nor wait")
+    if unbounded:
+        notes.append(UNBOUNDED + " (" + ", ".join(sorted(unbounded)) + ")")
     if never and not done:
         notes.append("no task finished in the recording, so those that never ran "
                      "are assumed to take no time")
@@ -254,6 +271,98 @@ def build_scripts(source) -> Tuple[Dict[str, Script], List[str]]:
            for rec in rp.tasks.values()):
         notes.append("scheduled tasks (ETAs) are replayed as if enqueued at once")
     return scripts, notes
+
+
+UNBOUNDED = ("a recursion of unknown depth: tasks that never ran would spawn and wait "
+             "for more of their own kind, and the recording cannot tell how deep it goes")
+
+
+def _like_namesakes(scripts: Dict[str, Script], never: List[Script],
+                    by_name: Dict[Optional[str], List[float]], fallback: float
+                    ) -> Tuple[int, set]:
+    """Give each task that never ran the spawns and waits of a namesake that
+    did (one that finished if any, else the one that got furthest): a
+    recursive chain recorded on two workers is still a chain at three.
+
+    The children it would spawn are new scripts (ids ``<task>~<n>``), made
+    the same way, but a child of a name already among its makers is left
+    without steps: the recording cannot say how deep a recursion goes.
+    Returns how many tasks were given steps, and the names that recurse.
+    """
+    ran = [s for s in scripts.values() if s.ran]
+    templates: Dict[Optional[str], Script] = {}
+    for s in sorted(ran, key=lambda s: (not s.finished, -len(s.steps), s.id)):
+        templates.setdefault(s.name, s)
+    unbounded: set = set()
+    modelled = 0
+
+    def model(s: Script, makers: Tuple[Optional[str], ...]) -> None:
+        nonlocal modelled
+        tpl = templates.get(s.name)
+        if tpl is None or not tpl.steps:
+            return
+        if s.name in makers:
+            unbounded.add(str(s.name))
+            return
+        modelled += 1
+        mine: Dict[str, str] = {}
+        for off, kind, arg, timeout in tpl.steps:
+            if kind == "spawn" and arg in scripts:
+                child = scripts[arg]
+                new = f"{s.id}~{len(mine)}"
+                mine[arg] = new
+                made = Script(new, child.name, child.queue, None, s.id, child.priority)
+                same = by_name.get(child.name)
+                made.own = statistics.median(same) if same else fallback
+                scripts[new] = made
+                s.steps.append((off, "spawn", new, None))
+                model(made, makers + (s.name,))
+            elif kind == "wait" and arg in mine:
+                s.steps.append((off, "wait", mine[arg], timeout))
+        s.steps.sort(key=lambda x: (x[0], x[1] != "spawn"))
+
+    for s in never:
+        if not s.steps:
+            model(s, ())
+    return modelled, unbounded
+
+
+def recorded_sizes(a: Analysis) -> Dict[Optional[str], int]:
+    """Per queue, the largest pool the recording had (a consumer that
+    stopped at the end leaves an empty pool behind)."""
+    out = {q: max(row[1] for row in rows) for q, rows in a.history.pools.items() if rows}
+    out.update({q: p.size for q, p in a.replay.pools.items() if p.size > out.get(q, 0)})
+    return {q: n for q, n in out.items() if n}
+
+
+def reproduces(a: Analysis, scripts: Dict[str, Script], recorded: Dict[Optional[str], int],
+               ups, prioritised) -> List[str]:
+    """Why a replay at the recorded pool sizes does not give what was
+    recorded (its verdict, and its makespan within what polling explains),
+    or nothing: only then are the other sizes' runs exact."""
+    if not recorded or set(recorded) != {sc.queue for sc in scripts.values()} | set(recorded):
+        return ["the recorded pool size is not known for every queue"]
+    r = simulate(scripts, dict(recorded), ups, prioritised, polling=polling_of(a))
+    seen = a.findings[0].verdict if a.findings else "ok"
+    if r.verdict != seen:
+        return [f"replayed at the recorded {_counts_words(r.workers)} workers the workload "
+                f"gives {r.verdict}, but the recording shows {seen}"]
+    ends = [sp.end for sp in a.history.spans if sp.end is not None]
+    if seen == "ok" and r.makespan is not None and ends:
+        span = max(ends) - r.origin
+        # What polling explains: a poll step of the slowest recorded consumer
+        # either way, and a busy machine's scheduling.
+        poll = max((p[2] for p in polling_of(a).values()), default=0.0)
+        slack = max(0.1, 0.5 * span, 2 * poll)
+        if abs(span - r.makespan) > slack:
+            return [f"replayed at the recorded {_counts_words(r.workers)} workers the workload "
+                    f"takes {_secs(r.makespan)}, but the recording took {_secs(span)}"]
+    return []
+
+
+def polling_of(a: Analysis) -> Dict[Optional[str], Tuple[float, float, float]]:
+    """Per queue, how its consumer's workers poll for tasks, where recorded."""
+    return {q: p.polling for q, p in a.replay.pools.items() if p.polling is not None}
 
 
 def up_times(a: Analysis) -> Dict[Optional[str], List[float]]:
@@ -275,8 +384,16 @@ class _Sim:
     """One run: scripts on ``workers`` per queue; writes events."""
 
     def __init__(self, scripts: Dict[str, Script], workers: Dict[Optional[str], int],
-                 inline: frozenset, prioritised: Mapping[Optional[str], bool]):
+                 inline: frozenset, prioritised: Mapping[Optional[str], bool],
+                 polling: Optional[Mapping[Optional[str], Tuple[float, float, float]]] = None):
         self.scripts = scripts
+        # Per queue, how its idle workers poll (initial delay, backoff, max
+        # delay), as recorded; a queue without it hands tasks out at once.
+        # Where the recording has it, get() polls as Huey's does too.
+        self.polling = dict(polling or {})
+        self.since: Dict[str, float] = {}           # waiter -> when it blocked
+        self.idle_since: Dict[Worker, float] = {}
+        self.taking: Dict[Optional[str], int] = {}
         self.workers = workers
         self.inline = inline
         self.prioritised = prioritised
@@ -344,13 +461,68 @@ class _Sim:
     def dispatch(self) -> None:
         for q, queue in self.queues.items():
             idle = self.idle.get(q, [])
-            while idle and queue:
-                _, _, tid = heapq.heappop(queue)
-                w = idle.pop(0)
-                self.slot[tid] = w
-                self.pos[tid] = 0
-                self.emit("executing", tid, w, None, self.scripts[tid].queue)
-                self.push(self.now, "run", tid, 0.0)
+            if q not in self.polling:
+                while idle and queue:
+                    _, _, tid = heapq.heappop(queue)
+                    self.start(tid, idle.pop(0))
+                continue
+            # Each queued task goes to the idle worker that polls first.
+            while idle and len(queue) > self.taking.get(q, 0):
+                w = min(idle, key=lambda x: (self.next_poll(x, q), x.name))
+                idle.remove(w)
+                self.taking[q] = self.taking.get(q, 0) + 1
+                self.push(self.next_poll(w, q), "take", w, q)
+
+    def take(self, w: Worker, queue: Optional[str]) -> None:
+        self.taking[queue] -= 1
+        if self.queues.get(queue):
+            _, _, tid = heapq.heappop(self.queues[queue])
+            self.start(tid, w)
+        else:
+            self.idle.setdefault(queue, []).append(w)       # keeps its polling phase
+
+    def free(self, w: Worker, queue: Optional[str]) -> None:
+        """``w`` has nothing to run: it asks for the next task now, and, as
+        Huey's workers do, polls again after a delay that grows while the
+        queue stays empty (where the recording says how)."""
+        idle = self.idle.setdefault(queue, [])
+        idle.append(w)
+        idle.sort(key=lambda x: x.name)
+        self.idle_since[w] = self.now
+
+    def next_poll(self, w: Worker, queue: Optional[str]) -> float:
+        """When idle ``w`` next looks at the queue (now, without polling)."""
+        poll = self.polling.get(queue)
+        if poll is None:
+            return self.now
+        delay, backoff, most = poll
+        t = self.idle_since[w]
+        while t < self.now - 1e-12:
+            if delay >= most or delay <= 0:
+                step = max(most, 1e-6)
+                return t + math.ceil((self.now - 1e-12 - t) / step) * step
+            t += delay
+            delay = min(delay * backoff, most)
+        return t
+
+    def start(self, tid: str, w: Worker) -> None:
+        self.slot[tid] = w
+        self.pos[tid] = 0
+        self.emit("executing", tid, w, None, self.scripts[tid].queue)
+        self.push(self.now, "run", tid, 0.0)
+
+    def woken(self, waiter: str) -> float:
+        """When a blocked get() sees a result stored now: Huey's
+        ``wait_result`` checks at once, then after 0.05 s, growing by 1.15
+        up to 1 s (Result.get's defaults)."""
+        since = self.since.get(waiter)
+        if since is None or not self.polling:
+            return self.now
+        t, delay = since, 0.05
+        while t < self.now - 1e-12:
+            t += min(delay, 1.0)
+            delay *= 1.15
+        return t
 
     def finish(self, tid: str) -> None:
         s = self.scripts[tid]
@@ -359,8 +531,7 @@ class _Sim:
         self.emit(s.outcome, tid, w, data, s.queue)
         self.done[tid] = self.now
         if w is not None:
-            self.idle.setdefault(s.queue, []).append(w)
-            self.idle[s.queue].sort(key=lambda x: x.name)
+            self.free(w, s.queue)
         if s.outcome in NO_RESULT_OUTCOMES or not s.stored:
             return                          # its waiters wait forever (a hang)
         for cont in self.pending_after.pop(tid, ()):
@@ -368,7 +539,7 @@ class _Sim:
                 self.enqueue(cont, self.scripts[cont].parent, w)
         for waiter in self.waiters.pop(tid, ()):
             self.gen[waiter] = self.gen.get(waiter, 0) + 1
-            self.push(self.now, "woken", waiter, tid)
+            self.push(self.woken(waiter), "woken", waiter, tid)
 
     def advance(self, tid: str, own: float) -> None:
         steps = self.steps[tid]
@@ -399,6 +570,7 @@ class _Sim:
                 if self.scripts[arg].queue != s.queue:
                     data["waits_on_queue"] = self.scripts[arg].queue
                 self.emit("block", tid, w, data, s.queue)
+                self.since[tid] = self.now
                 self.waiters.setdefault(arg, []).append(tid)
                 self.gen[tid] = g = self.gen.get(tid, 0) + 1
                 if timeout is not None:
@@ -426,7 +598,9 @@ class _Sim:
             self.now = t
             if kind == "up":
                 self.emit("worker_up", None, tid, None, data)
-                self.idle.setdefault(data, []).append(tid)
+                self.free(tid, data)
+            elif kind == "take":
+                self.take(tid, data)
             elif kind == "arrive":
                 self.enqueue(tid)
             elif kind == "timeout":
@@ -474,11 +648,14 @@ def _roots(scripts: Dict[str, Script]) -> List[Tuple[float, str]]:
 
 def simulate(scripts: Dict[str, Script], workers: Dict[Optional[str], int],
              ups: Dict[Optional[str], List[float]], prioritised: Mapping[Optional[str], bool],
-             inline: frozenset = frozenset()) -> Run:
-    """One simulated run of ``scripts`` on ``workers`` per queue."""
+             inline: frozenset = frozenset(),
+             polling: Optional[Mapping[Optional[str], Tuple[float, float, float]]] = None
+             ) -> Run:
+    """One simulated run of ``scripts`` on ``workers`` per queue (``polling``:
+    per queue, how its workers poll, see :func:`polling_of`)."""
     roots = [r for r in _roots(scripts) if r[1] not in inline]
     t0 = roots[0][0] if roots else 0.0      # the makespan counts from here
-    events, finished = _Sim(scripts, workers, inline, prioritised).run(roots, ups, t0)
+    events, finished = _Sim(scripts, workers, inline, prioritised, polling).run(roots, ups, t0)
     d = diagnose(events)
     makespan = None
     if finished:
@@ -573,16 +750,24 @@ def whatif(trace, workers: Union[Iterable[int], Mapping] = range(1, 9),
     if rp.anomaly_count:
         notes.append(f"{rp.anomaly_count} recorded events contradicted the state")
     queues = sorted({s.queue for s in scripts.values()} | set(rp.pools), key=str)
-    recorded = {q: p.size for q, p in rp.pools.items() if p.size}
+    recorded = recorded_sizes(a)
     combos = _parse_counts(workers, queues or [None], recorded)
     ups = up_times(a)
     prioritised = {q: p.prioritised for q, p in rp.pools.items()}
-    runs = tuple(simulate(scripts, c, ups, prioritised) for c in combos)
+    if scripts and not notes:
+        notes += reproduces(a, scripts, recorded, ups, prioritised)
+    polling = polling_of(a)
+    runs = tuple(simulate(scripts, c, ups, prioritised, polling=polling) for c in combos)
+    unbounded = any(n.startswith(UNBOUNDED) for n in notes)
+    if unbounded:
+        # Past the levels it saw, more workers may or may not be enough.
+        runs = tuple(replace(r, verdict="unknown") if r.verdict == "ok" else r for r in runs)
     sync_runs = None
     if sync:
         inline = inline_set(scripts)
-        sync_runs = tuple(simulate(scripts, c, ups, prioritised, inline) for c in combos)
-    safe_runs = [r for r in runs if r.verdict in ("ok", "stall")]
+        sync_runs = tuple(simulate(scripts, c, ups, prioritised, inline, polling)
+                          for c in combos)
+    safe_runs = [r for r in runs if r.verdict in ("ok", "stall", "unknown")]
     safe: Optional[Counts] = None
     if not scripts:
         # Nothing ran, so nothing says how many workers are enough.

@@ -64,11 +64,23 @@ def target_words(rp: Replay, rec: TaskRecord) -> str:
     if rec.state == "scheduled":
         return "scheduled, not yet due"
     if rec.state == "pending":
+        chain = rp.undelivered(rec)
+        if chain:
+            cause = chain[0]
+            steps = " -> ".join(task_label(r, r.id) for r in chain[1:])
+            return (f"a pipeline step that will never be enqueued: {task_label(cause, cause.id)}"
+                    f" ended {cause.outcome} before it, and Huey enqueues each step only when "
+                    f"the one before completes ({task_label(cause, cause.id)} -> {steps})")
         return "pending (the next step of a pipeline)"
     if rec.state == "blocked":
         return f"itself blocked on {worker_words(rp, rec.worker)}{where}"
     if rec.state == "unknown":
-        return "never enqueued while the tracer was attached"
+        return "not seen enqueued while the tracer was attached (it may predate the recording)"
+    if rec.consumed is not None:
+        who = rp.tasks.get(rec.consumed_by) if rec.consumed_by else None
+        reader = task_label(who, rec.consumed_by) if rec.consumed_by else "non-task code"
+        return (f"finished, but its result was already read and removed by {reader} "
+                "(Result.get defaults to preserve=False)")
     if rec.never_result:
         if rec.outcome == "complete":
             return "finished without storing a result (it returned None and store_none=False)"

@@ -36,8 +36,10 @@ OUTCOMES = frozenset({
     "complete", "error", "revoked", "expired", "locked", "canceled",
     "interrupted", "timeout", "rate-limited",
 })
+# ``read``: a ``Result.get`` that found the result without waiting (a
+# dependency all the same), or a non-blocking read that removed a result.
 TASK_KINDS = frozenset({"enqueued", "scheduled", "executing", "retrying",
-                        "block", "unblock"}) | OUTCOMES
+                        "block", "unblock", "read"}) | OUTCOMES
 SYSTEM_KINDS = frozenset({"worker_up", "worker_down", "pool", "dropped",
                           "lost", "consumer", "alive"})
 KINDS = TASK_KINDS | SYSTEM_KINDS
@@ -223,25 +225,31 @@ _Check = Callable[[str, Any], Any]
 #   ids      a list of task ids            count    a whole number >= 0
 #   workers  a pool size (0 to MAX_POOL)
 FIELD_TYPES: Dict[str, str] = {
-    "parent": "string", "via": "string", "then": "ids", "eta": "string",
+    "parent": "string", "via": "string", "then": "ids", "then_names": "ids", "eta": "string",
     "priority": "number", "args": "string",
     "waits_on": "string", "timeout": "seconds", "site": "string", "waits_on_queue": "string",
     "outcome": "string", "stored": "flag", "error": "string", "message": "string",
     "size": "workers", "workers": "workers", "worker_type": "string",
     "count": "count", "proc": "string", "reason": "string", "silent": "seconds",
-    "sent": "count",
+    "sent": "count", "consumed": "flag", "blocking": "flag", "preserve": "flag",
+    "backoff": "number", "max_delay": "seconds", "initial_delay": "seconds",
+    "task_timeout": "seconds",
 }
 # Known fields per kind, and the ones it must have.  Other fields are kept
 # as they are (a newer hueyviz may add some) and never read.
 KIND_FIELDS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, ...]]] = {
-    "enqueued": (("parent", "via", "then", "eta", "priority", "args"), ()),
+    "enqueued": (("parent", "via", "then", "then_names", "eta", "priority", "args"), ()),
     "scheduled": (("eta", "parent"), ()),
-    "block": (("waits_on", "timeout", "site", "waits_on_queue"), ("waits_on",)),
-    "unblock": (("waits_on", "outcome"), ("waits_on",)),
+    "block": (("waits_on", "timeout", "site", "waits_on_queue", "backoff", "max_delay",
+               "preserve", "task_timeout"), ("waits_on",)),
+    "unblock": (("waits_on", "outcome", "consumed"), ("waits_on",)),
+    "read": (("waits_on", "site", "waits_on_queue", "consumed", "blocking", "timeout",
+              "backoff", "max_delay"), ("waits_on",)),
     "complete": (("stored",), ()),
     "error": (("error", "message"), ()),
     "pool": (("size",), ("size",)),
-    "consumer": (("workers", "worker_type"), ("workers",)),
+    "consumer": (("workers", "worker_type", "initial_delay", "backoff", "max_delay"),
+                 ("workers",)),
     "dropped": (("count", "proc", "reason"), ("count",)),
     "lost": (("silent",), ()),
     "alive": (("proc", "sent"), ()),        # meta, dropped: read.follower

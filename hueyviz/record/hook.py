@@ -98,11 +98,12 @@ class _Local(threading.local):
     of every Huey instance: a task of one queue may enqueue or wait for a task
     of another, and the hook of the other queue must see who did it."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: Optional[str] = None) -> None:
         self.stack: list = []      # (hook, task) executing in this thread, innermost last
         self.stored = None         # id of the last result this thread stored
-        th = threading.current_thread()
-        self.worker = Worker(_HOST, os.getpid(), th.name)
+        if name is None:
+            name = threading.current_thread().name
+        self.worker = Worker(_HOST, os.getpid(), name)
 
 
 _local = _Local()
@@ -135,6 +136,9 @@ class HueyHook:
         # consumer of the instance, before it announces its pool: what only
         # makes sense where tasks run (guard, watchdog) starts there and then.
         self.before_consumer: tuple = ()
+        # Consumers created here: a greenlet worker finds its index in one.
+        self._consumers: list = []
+        self._said_immediate = False
 
     # -- lifecycle ------------------------------------------------------------
     def add(self, tracer) -> None:
@@ -232,6 +236,10 @@ class HueyHook:
             record(kind, task_id, name, worker, data, queue)
 
     def _execute(self, task, timestamp=None):
+        if not self._said_immediate and self.huey.immediate:
+            # Immediate mode: each task runs in the thread that enqueued it.
+            self._said_immediate = True
+            self._safe_emit("consumer", None, None, {"workers": 0, "worker_type": "immediate"})
         stack = self.local.stack
         stack.append((self, task))
         try:
@@ -249,9 +257,16 @@ class HueyHook:
         consumer = self._orig_create_consumer(**options)
         # Announce the pool size up front: workers start one by one, and the
         # first may block before the last is up.
-        self._safe_emit("consumer", None, None, {
-            "workers": _worker_count(getattr(consumer, "workers", options.get("workers", 1))),
-            "worker_type": str(getattr(consumer, "worker_type", "thread"))})
+        data = {"workers": _worker_count(getattr(consumer, "workers", options.get("workers", 1))),
+                "worker_type": str(getattr(consumer, "worker_type", "thread"))}
+        # How its workers poll the queue: a replay hands out tasks as they do.
+        for key, attr in (("initial_delay", "default_delay"), ("backoff", "backoff"),
+                          ("max_delay", "max_delay")):
+            value = _finite(getattr(consumer, attr, None))
+            if value is not None and value >= 0:
+                data[key] = value
+        self._consumers.append(consumer)
+        self._safe_emit("consumer", None, None, data)
         return consumer
 
     def _put_result(self, key, data):
@@ -307,10 +322,13 @@ class HueyHook:
         nxt = task.on_complete
         if nxt is not None:
             then: list = []
+            names: list = []
             while nxt is not None and len(then) < 64:
                 then.append(nxt.id)
+                names.append(str(nxt.name))
                 nxt = nxt.on_complete
             data["then"] = then
+            data["then_names"] = names
         if task.eta is not None:
             data["eta"] = str(task.eta)
         priority = task.priority
@@ -322,8 +340,28 @@ class HueyHook:
         # Reset this thread's state only: replacing self.local would wipe the
         # stacks of workers already running tasks (their waits then look like
         # waits by non-task code).
-        self.local.__init__()  # type: ignore[misc]
+        self.local.__init__(self._worker_name())  # type: ignore[misc]
         self.emit("worker_up", None, None, None)
+
+    def _worker_name(self) -> Optional[str]:
+        """The worker as Huey numbers it, for the types whose thread name says
+        nothing: ``process 2`` (every worker process runs in ``MainThread``),
+        ``greenlet 1`` (gevent names them ``Dummy-N``).  None: a thread's name."""
+        try:
+            import multiprocessing
+            proc = multiprocessing.current_process().name
+            if threading.current_thread().name == "MainThread" and proc.startswith("Worker-"):
+                return "process " + proc[len("Worker-"):]
+            gevent = sys.modules.get("gevent")
+            if gevent is not None and self._consumers:
+                me = gevent.getcurrent()
+                for consumer in self._consumers:
+                    for i, (_, g) in enumerate(getattr(consumer, "worker_threads", ())):
+                        if g is me:
+                            return f"greenlet {i + 1}"
+        except Exception:       # a name is not worth failing a worker's start-up
+            pass
+        return None
 
     def _worker_down(self) -> None:
         self.emit("worker_down", None, None, None)
@@ -334,28 +372,38 @@ class HueyHook:
         return stack[-1][1] if stack else None
 
     def wait(self, result, blocking, timeout, args, kwargs):
-        """Run the original ``get_raw_result`` with block/unblock around it.
+        """Run the original ``get_raw_result``, recording the read.
 
-        ``self`` is the hook of the awaited task's Huey.  The wait is the
-        waiter's: it is recorded by the hook of the queue whose worker it
+        ``self`` is the hook of the awaited task's Huey.  The read is the
+        reader's: it is recorded by the hook of the queue whose worker it
         holds (the innermost task running in this thread, of any traced
         Huey instance), or by this hook for non-task code.
+
+        A blocking read that must wait is a ``block`` ... ``unblock`` pair;
+        one that finds the result stored is a ``read`` (a dependency all the
+        same: what-if replays it).  Either says whether it *consumed* the
+        result: with Huey's default ``preserve=False`` the first read removes
+        it from the store, and a later wait by another ``Result`` never
+        returns.  A non-blocking read is recorded only when it removed a
+        result.  The check reads through ``Result._get``, which caches what
+        it finds, so the original call that follows returns that value.
         """
         preserve = kwargs.get("preserve", args[3] if len(args) > 3 else False)
-        if not blocking or result._get(preserve) is not EmptyData:
+        cached = getattr(result, "_result", EmptyData) is not EmptyData
+        if result._get(preserve) is not EmptyData:
+            # Cached: an earlier read by this Result consumed it (and said so).
+            if blocking or not (cached or preserve):
+                self._read(result, blocking, timeout, args, kwargs,
+                           consumed=not (cached or preserve))
             return _original_get_raw_result(result, blocking, timeout, *args, **kwargs)
-        stack = self.local.stack
-        owner, cur = stack[-1] if stack else (self, None)
-        if not owner.tracers:       # detached meanwhile: still record the wait
-            owner = self
+        if not blocking:
+            return _original_get_raw_result(result, blocking, timeout, *args, **kwargs)
+        owner, cur = self._reader()
         waiter, name = (cur.id, cur.name) if cur is not None else (None, None)
         target = result.id
-        block = {"waits_on": target, "site": call_site()}
-        seconds = wait_seconds(timeout)
-        if seconds is not None:
-            block["timeout"] = seconds
-        if owner is not self:
-            block["waits_on_queue"] = self.queue
+        block = self._read_data(result, owner, cur, timeout, args, kwargs)
+        if preserve:
+            block["preserve"] = True
         checks = owner.before_block + tuple(c for c in self.before_block
                                             if c not in owner.before_block)
         for check in checks:
@@ -374,8 +422,52 @@ class HueyHook:
             outcome = "failed"
             raise
         finally:
-            owner._safe_emit("unblock", waiter, name,
-                             {"waits_on": target, "outcome": outcome})
+            done = {"waits_on": target, "outcome": outcome}
+            if outcome in ("result", "error") and not preserve:
+                done["consumed"] = True
+            owner._safe_emit("unblock", waiter, name, done)
+
+    def _reader(self):
+        """(hook that records the read, task reading or None)."""
+        stack = self.local.stack
+        owner, cur = stack[-1] if stack else (self, None)
+        if not owner.tracers:       # detached meanwhile: still record the read
+            owner = self
+        return owner, cur
+
+    def _read_data(self, result, owner, cur, timeout, args, kwargs) -> dict:
+        data: dict = {"waits_on": result.id, "site": call_site()}
+        seconds = wait_seconds(timeout)
+        if seconds is not None:
+            data["timeout"] = seconds
+        # How Huey polls for the result (Result.get's defaults are 1.15, 1.0).
+        backoff = _finite(kwargs.get("backoff", args[0] if args else 1.15))
+        if backoff is not None and backoff != 1.15:
+            data["backoff"] = backoff
+        delay = wait_seconds(kwargs.get("max_delay", args[1] if len(args) > 1 else 1.0))
+        if delay is not None and delay != 1.0:
+            data["max_delay"] = delay
+        if owner is not self:
+            data["waits_on_queue"] = self.queue
+        task_timeout = wait_seconds(getattr(cur, "timeout", None)) if cur is not None else None
+        if task_timeout:
+            data["task_timeout"] = task_timeout
+        return data
+
+    def _read(self, result, blocking, timeout, args, kwargs, consumed: bool) -> None:
+        try:
+            owner, cur = self._reader()
+            data = self._read_data(result, owner, cur, timeout, args, kwargs)
+            data.pop("task_timeout", None)
+            if consumed:
+                data["consumed"] = True
+            if not blocking:
+                data["blocking"] = False
+            owner.emit("read", cur.id if cur is not None else None,
+                       cur.name if cur is not None else None, data)
+        except Exception:
+            for tracer in self.tracers:
+                tracer._failed("wait hook")
 
     def _safe_emit(self, kind, task_id, name, data) -> None:
         try:
