@@ -892,7 +892,8 @@ def would_deadlock(replay: Replay, waiter: Optional[str], waits_on: str,
                    timeout: Optional[float] = None, *, worker=None,
                    site: Optional[str] = None, t: Optional[float] = None,
                    name: Optional[str] = None, queue: Optional[str] = None,
-                   target_queue: Optional[str] = None) -> Optional[Finding]:
+                   target_queue: Optional[str] = None,
+                   task_timeout: Optional[float] = None) -> Optional[Finding]:
     """Would the pools be stuck if ``waiter`` now blocked on ``waits_on``?
 
     Applies the wait hypothetically to the state held by ``replay`` (which
@@ -921,6 +922,9 @@ def would_deadlock(replay: Replay, waiter: Optional[str], waits_on: str,
     queue, target_queue : str, optional
         The waiter's and the awaited task's queues, if the replay does not
         know them.
+    task_timeout : float, optional
+        The waiter's own Huey task timeout: where the pool's workers enforce
+        it (greenlet, process), a knot is a ``stall``.
 
     Returns
     -------
@@ -962,9 +966,12 @@ def would_deadlock(replay: Replay, waiter: Optional[str], waits_on: str,
     target = replay.tasks.get(waits_on)
     tq = target.queue if target is not None and target.queue is not None else (
         target_queue if target_queue is not None else q)
-    if target is not None and (target.has_result or target.never_result):
+    if target is not None and (target.has_result or _never(replay, target)):
         return None     # returns at once, or a hang: not a knot
     w = Wait(waits_on, t, worker, waiter, timeout, site, queue=q, target_queue=tq)
+    if task_timeout:
+        w.task_deadline = (rec.started if rec is not None and rec.started is not None
+                           else t) + task_timeout
     me = copy.copy(rec) if rec is not None else TaskRecord(waiter, name, queue=q)
     me.worker = worker
     stack_now = replay.stacks.get((q, worker)) or []

@@ -129,7 +129,8 @@ class Guard:
                                      block.get("timeout"), worker=worker,
                                      site=block.get("site"), t=fol.clock(),
                                      name=task.name, queue=queue,
-                                     target_queue=block.get("waits_on_queue", queue))
+                                     target_queue=block.get("waits_on_queue", queue),
+                                     task_timeout=block.get("task_timeout"))
             if finding is not None and not finding.exact:
                 # A pool size inferred from the workers seen may be too small:
                 # refusing on it could break a wait that would have returned.
