@@ -69,20 +69,33 @@ class Story:
         self._add("executing", task, self._name(task), self.worker(w), None,
                   q=self.task_queue[task])
 
-    def block(self, task, on, w, timeout=None):
+    def block(self, task, on, w, timeout=None, task_timeout=None):
         data = {"waits_on": on}
         if timeout is not None:
             data["timeout"] = timeout
+        if task_timeout is not None:
+            data["task_timeout"] = task_timeout
         q = self._q(task, w) if task else self._q(on)
         if task and on in self.task_queue and self.task_queue[on] != q:
             data["waits_on_queue"] = self.task_queue[on]
         self._add("block", task, self._name(task) if task else None, self.worker(w), data,
                   q=q)
 
-    def unblock(self, task, on, w, outcome="result"):
+    def unblock(self, task, on, w, outcome="result", consumed=False):
         q = self._q(task, w) if task else self._q(on)
+        data = {"waits_on": on, "outcome": outcome}
+        if consumed:
+            data["consumed"] = True
         self._add("unblock", task, self._name(task) if task else None, self.worker(w),
-                  {"waits_on": on, "outcome": outcome}, q=q)
+                  data, q=q)
+
+    def read(self, task, on, w, consumed=True):
+        """A get() that found the result of ``on`` stored (and removed it)."""
+        q = self._q(task, w) if task else self._q(on)
+        data = {"waits_on": on}
+        if consumed:
+            data["consumed"] = True
+        self._add("read", task, self._name(task) if task else None, self.worker(w), data, q=q)
 
     def finish(self, task, outcome="complete", w=None, stored=True, **data):
         if outcome == "complete" and not stored:

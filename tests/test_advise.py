@@ -261,3 +261,35 @@ def test_an_ok_trace_is_advised_too():
     fixes = {f.kind: f for f in a.fixes}
     assert fixes["workers"].workers == 3
     assert "the recorded pool is already enough" in fixes["workers"].notes
+
+
+def test_a_task_that_waits_for_itself_is_told_to_remove_the_wait():
+    from story import Story
+    s = Story(2)
+    s.enqueue("main")
+    s.start("main", 0)
+    s.block("main", "main", 0)
+    assert diagnose(s.events).verdict == "deadlock"
+    a = advise(s.events)
+    assert any("waits for its own result" in n and "remove that wait" in n for n in a.notes)
+    # Nothing to split or call synchronously: main enqueues no subtask.
+    assert not {"sync", "pipeline", "priority"} & {f.kind for f in a.fixes}
+
+
+def test_the_workers_fix_is_more_than_the_recording_had():
+    """Two mains on two workers, each waiting for its queued subtask: the
+    fix is three workers, never the two that deadlocked."""
+    from story import Story
+    s = Story(2)
+    s.enqueue("m1")
+    s.enqueue("m2")
+    s.start("m1", 0)
+    s.start("m2", 1)
+    s.enqueue("s1", parent="m1", by=0)
+    s.block("m1", "s1", 0)
+    s.enqueue("s2", parent="m2", by=1)
+    s.block("m2", "s2", 1)
+    a = advise(s.events)
+    assert a.verdict == "deadlock" and a.workers == 2
+    fix = {f.kind: f for f in a.fixes}["workers"]
+    assert fix.helps and fix.workers == 3 and "-w 3 " in fix.hint

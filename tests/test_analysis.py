@@ -417,3 +417,124 @@ def test_trap_a_chain_that_the_reduction_frees_in_two_passes():
     s.start("a", 0)
     s.block("a", "b", 0)
     assert diagnose(s.events).verdict == "ok"
+
+
+# -- never overclaim: what can never deliver, and what only the recording's blind spots hide --
+def _pipeline(final):
+    """a.then(b).then(c): a completes, b ends ``final``; the app waits for c."""
+    s = Story(2)
+    s.enqueue("a", then=["b", "c"], then_names=["b", "c"])
+    s.start("a", 0)
+    s.finish("a", w=0)
+    s.enqueue("b", parent="a", by=0, via="pipeline", then=["c"], then_names=["c"])
+    s.block(None, "c", None)
+    s.finish("b", final, w=1)
+    return s
+
+
+@pytest.mark.parametrize("final", ["revoked", "expired"])
+def test_a_wait_on_a_pipeline_step_after_a_revoked_step_is_a_hang(final):
+    s = _pipeline(final)
+    d = diagnose(s.events)
+    assert d.verdict == "hang" and d.at == s.events[-1].t
+    assert f"b [b] ended {final} before it" in d.message and "c [c]" in d.message
+    assert diagnose_stream(iter(s.events)).verdict == "hang"
+
+
+def test_a_pipeline_step_after_a_failed_step_hangs_only_once_no_retry_follows():
+    s = _pipeline("error")
+    s.kind("retrying", "b")                 # Huey re-enqueues b: c may still run
+    assert diagnose(s.events).verdict == "ok"
+    s = _pipeline("error")                  # no retry: c is never enqueued
+    d = diagnose(s.events)
+    assert d.verdict == "hang" and "ended error before it" in d.message
+
+
+def test_a_pipeline_step_whose_step_before_completed_is_not_a_hang():
+    s = _pipeline("complete")
+    assert diagnose(s.events).verdict == "ok"
+
+
+def _consumed(second_on, preserve=False, at_once=True):
+    s = Story(2)
+    s.enqueue("p")
+    s.start("p", 0)
+    s.finish("p", w=0)
+    s.start("first", 0)
+    if at_once:
+        s.read("first", "p", 0, consumed=not preserve)
+    else:
+        s.block("first", "p", 0)
+        s.unblock("first", "p", 0, consumed=not preserve)
+    s.finish("first", w=0)
+    s.start("second", 1)
+    s.block("second", second_on, 1)
+    return s
+
+
+@pytest.mark.parametrize("at_once", [True, False])
+def test_a_wait_on_a_result_already_read_and_removed_is_a_hang(at_once):
+    s = _consumed("p", at_once=at_once)
+    d = diagnose(s.events)
+    assert d.verdict == "hang" and d.culprit.waiter == "second"
+    assert "read and removed by first [first]" in d.message
+    # The same, streamed with the settled tasks forgotten in between.
+    assert diagnose_stream(iter(s.events)).verdict == "hang"
+
+
+def test_a_result_read_with_preserve_stays_there():
+    assert diagnose(_consumed("p", preserve=True).events).verdict == "ok"
+
+
+def test_a_consumed_result_is_remembered_after_the_task_is_forgotten():
+    from hueyviz.analysis.detector import LiveDiagnosis
+    s = _consumed("p")
+    live = LiveDiagnosis()
+    live.feed(s.events[:-2])
+    live._det.rp.evict()                    # p, settled, is forgotten (a tombstone stays)
+    assert "p" not in live._det.rp.tasks
+    new = live.feed(s.events[-2:])
+    assert [(what, f.verdict) for what, f in new] == [("new", "hang")]
+
+
+@pytest.mark.parametrize("worker_type,verdict", [
+    ("thread", "deadlock"), ("greenlet", "stall"), ("process", "stall"), (None, "deadlock")])
+def test_hueys_task_timeout_makes_a_stall_where_the_workers_enforce_it(worker_type, verdict):
+    s = Story(1, announce=False)
+    s.kind("consumer", workers=1, **({"worker_type": worker_type} if worker_type else {}))
+    s.start("main", 0)
+    started = s.t
+    s.enqueue("sub", parent="main", by=0)
+    s.block("main", "sub", 0, task_timeout=30.0)
+    d = diagnose(s.events)
+    assert d.verdict == verdict
+    if verdict == "stall":
+        assert d.findings[0].ends == started + 30.0
+        assert "at its task timeout" in d.message
+    assert any("task timeout" in n for n in d.notes) is (worker_type is None)
+
+
+def test_an_awaited_task_seen_running_without_its_enqueue_predates_the_recording():
+    s = Story(2)
+    s.start("sub", 1)                       # enqueued before the tracer attached
+    s.start("main", 0)
+    s.block("main", "sub", 0)
+    s.finish("sub", w=1)
+    s.unblock("main", "sub", 0)
+    s.finish("main", w=0)
+    d = diagnose(s.events)
+    assert d.verdict == "ok"
+    assert any("1 awaited task ran without the recording seeing its enqueue" in n
+               for n in d.notes), d.notes
+
+
+def test_immediate_mode_says_it_has_no_workers():
+    s = Story(0, announce=False)
+    s.kind("consumer", workers=0, worker_type="immediate")
+    for i in range(3):
+        s.enqueue(f"job{i}", by=None)
+        s.start(f"job{i}", None)
+        s.finish(f"job{i}", w=None)
+    d = diagnose(s.events)
+    assert d.verdict == "ok"
+    assert d.message.startswith("OK: 3 tasks in immediate mode: no workers")

@@ -97,3 +97,62 @@ def test_timed_wait_makes_a_stall_not_a_deadlock():
     assert w.min_safe_workers == 1 and not w.exact
     assert w.notes == ("replayed at the recorded 2 workers the workload takes 3.000 s, "
                        "but the recording took 7.000 s",)
+
+
+def test_reads_that_found_the_result_are_dependencies(consumer):
+    """main reads results that were already stored (no wait recorded): at one
+    worker they are waits on subtasks that cannot run, and what-if says so."""
+    import threading
+
+    from huey import MemoryHuey
+    huey = MemoryHuey("whatif-reads", utc=False)
+    gate = threading.Event()
+
+    @huey.task()
+    def sub(i):
+        return i
+
+    @huey.task()
+    def main():
+        subs = [sub(i) for i in range(2)]
+        assert gate.wait(15)                # the test opens it once both are stored
+        return sum(r.get(blocking=True) for r in subs)
+
+    with hueyviz.trace(huey) as tracer:
+        run = consumer(huey, workers=3)
+        r = main()
+        run.results.append(r)
+        assert tracer.wait_for(lambda tr: sum(e.kind == "complete" for e in tr) == 2, 15)
+        gate.set()
+        assert r.get(blocking=True, timeout=15) == 1
+        assert tracer.wait_for(lambda tr: sum(e.kind == "complete" for e in tr) == 3, 15)
+    tr = tracer.trace
+    reads = [e for e in tr if e.kind == "read" and e.name == "main"]
+    assert len(reads) == 2 and all(e.get("consumed") for e in reads)
+    assert not [e for e in tr if e.kind == "block" and e.name == "main"]
+    w = whatif(tr, workers=[1, 3])
+    assert [r.verdict for r in w.runs] == ["deadlock", "ok"]
+
+
+def test_a_recursion_of_unknown_depth_is_never_called_safe(consumer):
+    """rec(n) waits for rec(n-1): recorded on 2 workers, the third level never
+    ran, so how deep it goes is unknown: no pool size is called safe."""
+    from huey import MemoryHuey
+    huey = MemoryHuey("whatif-recursion", utc=False)
+
+    @huey.task()
+    def rec(n):
+        return 0 if n == 0 else rec(n - 1).get(blocking=True) + 1
+
+    with hueyviz.trace(huey) as tracer:
+        run = consumer(huey, workers=2)
+        run.results.append(rec(3))
+        assert tracer.wait_for(lambda tr: diagnose(tr).verdict == "deadlock", 15)
+        tr = tracer.trace
+    w = whatif(tr, workers=range(1, 7))
+    assert [r.verdict for r in w.runs] == ["deadlock"] * 3 + ["unknown"] * 3
+    assert w.min_safe_workers == 4 and not w.exact
+    assert "at least" in w.summary() and "recursion of unknown depth" in w.summary()
+    fix = {f.kind: f for f in hueyviz.advise(tr).fixes}["workers"]
+    assert not fix.helps and fix.verdict == "unknown"
+    assert fix.hint == "at least 4 workers, and no count is known to be enough"
