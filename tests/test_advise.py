@@ -293,3 +293,23 @@ def test_the_workers_fix_is_more_than_the_recording_had():
     assert a.verdict == "deadlock" and a.workers == 2
     fix = {f.kind: f for f in a.fixes}["workers"]
     assert fix.helps and fix.workers == 3 and "-w 3 " in fix.hint
+
+
+def test_a_deliberate_revoke_is_not_advised_away():
+    """main waits for a subtask that was revoked: a hang, and no fix that
+    keeps the revoke completes the workload (none pretends to)."""
+    from story import Story
+    s = Story(2)
+    s.enqueue("main")
+    s.start("main", 0)
+    s.enqueue("sub", parent="main", by=0)
+    s.block("main", "sub", 0)
+    s.finish("sub", "revoked", w=1)
+    a = advise(s.events)
+    assert a.verdict == "hang" and a.best is None
+    fixes = {f.kind: f for f in a.fixes}
+    assert fixes["workers"].verdict == "hang"
+    assert fixes["workers"].reason == "even 64 workers per queue end in a hang in the replay"
+    assert fixes["sync"].verdict == "hang" and "never completes" in fixes["sync"].reason
+    # The revoked task never started: that is replayed as it was, not assumed.
+    assert not any("never ran" in n for n in a.notes)

@@ -401,7 +401,10 @@ def _fix(kind: str, r: Run, base: Run, exact: bool, notes: List[str], hint: str,
          where: Tuple[str, ...], timeout: Optional[float] = None) -> Fix:
     helps = r.verdict in _HELPS
     reason = None
-    if not helps:
+    if not helps and r.diagnosis is not None and r.diagnosis.verdict == "ok":
+        reason = ("the replay never completes: a step that runs only after a task "
+                  "that ends without a result (revoked, expired, no result stored) never runs")
+    elif not helps:
         first = (r.diagnosis.message.split(". ")[0] + ".") if r.diagnosis else ""
         reason = f"the replay still ends in a {r.verdict}: {first}"
     elif r.verdict == "stall":
@@ -420,11 +423,12 @@ def _workers_fix(scripts, recorded, ups, prioritised, cap, exact,
     """Grow each queue's pool (smallest total first) until the replay completes."""
     queues = list(recorded)
     best: Optional[Run] = None
+    last: Optional[Run] = None
     sizes = dict.fromkeys(queues, 1)
     # One queue: 1..cap.  Several: raise the queue whose workers are all
     # blocked in the last failing run, one at a time (cheap and monotone).
     for _ in range(cap * max(1, len(queues))):
-        r = simulate(scripts, dict(sizes), ups, prioritised, polling=polling)
+        r = last = simulate(scripts, dict(sizes), ups, prioritised, polling=polling)
         if r.verdict in _HELPS:
             best = r
             break
@@ -436,9 +440,10 @@ def _workers_fix(scripts, recorded, ups, prioritised, cap, exact,
         sizes[q] += 1
     shown: Counts = sizes[queues[0]] if len(queues) == 1 else dict(sizes)
     if best is None:
-        return Fix("workers", "deadlock", None, False,
+        verdict = last.verdict if last is not None else "deadlock"
+        return Fix("workers", verdict, None, False,
                    f"no pool of up to {cap} workers completes it", (), None, exact,
-                   (), f"even {cap} workers per queue deadlock in the replay")
+                   (), f"even {cap} workers per queue end in a {verdict} in the replay")
     if len(queues) == 1:
         hint = f"run the consumer with -w {sizes[queues[0]]} (huey_consumer app.huey -w " \
                f"{sizes[queues[0]]})"

@@ -241,7 +241,12 @@ def build_scripts(source) -> Tuple[Dict[str, Script], List[str]]:
                         if k == "wait" and arg not in scripts)
     notes = []
     done = [s for s in scripts.values() if s.finished]
-    never = [s for s in scripts.values() if not s.ran]
+    # Revoked or expired before they started: Huey discards them at once,
+    # which the replay does exactly (no time, no result).
+    for sc in scripts.values():
+        if not sc.ran and sc.outcome in _DISCARDED:
+            sc.own, sc.finished = 0.0, True
+    never = [s for s in scripts.values() if not s.ran and s.outcome not in _DISCARDED]
     by_name: Dict[Optional[str], List[float]] = {}
     for s in done:
         by_name.setdefault(s.name, []).append(s.own)
@@ -273,6 +278,7 @@ def build_scripts(source) -> Tuple[Dict[str, Script], List[str]]:
     return scripts, notes
 
 
+_DISCARDED = frozenset({"revoked", "expired", "canceled"})
 UNBOUNDED = ("a recursion of unknown depth: tasks that never ran would spawn and wait "
              "for more of their own kind, and the recording cannot tell how deep it goes")
 
@@ -541,6 +547,11 @@ class _Sim:
             self.gen[waiter] = self.gen.get(waiter, 0) + 1
             self.push(self.woken(waiter), "woken", waiter, tid)
 
+    def delivers(self, tid: str) -> bool:
+        """Whether a waiter on ``tid`` ever gets a result (it ended with one)."""
+        s = self.scripts[tid]
+        return s.outcome not in NO_RESULT_OUTCOMES and s.stored
+
     def advance(self, tid: str, own: float) -> None:
         steps = self.steps[tid]
         s = self.scripts[tid]
@@ -563,7 +574,8 @@ class _Sim:
                 self.enqueue(arg, tid, w)
             elif kind == "done":
                 self.done[arg] = self.now
-            elif kind == "wait" and arg in self.scripts and arg not in self.done:
+            elif kind == "wait" and arg in self.scripts and (
+                    arg not in self.done or not self.delivers(arg)):
                 data: dict = {"waits_on": arg}
                 if timeout is not None:
                     data["timeout"] = timeout
@@ -663,7 +675,9 @@ def simulate(scripts: Dict[str, Script], workers: Dict[Optional[str], int],
                        default=0.0)
     verdict = d.verdict
     if verdict == "ok" and not finished:
-        verdict = "deadlock"   # cannot happen if diagnose is right; never say "ok" on it
+        # Some task never ran: a step enqueued only after a task that ends
+        # without a result (a continuation after a revoked one).  Never "ok".
+        verdict = "hang"
     workers_out: Counts = (next(iter(workers.values())) if len(workers) == 1
                            else dict(workers))
     return Run(workers_out, verdict, makespan, d, tuple(events), t0)
