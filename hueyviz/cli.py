@@ -14,7 +14,7 @@ from typing import Callable, List, Optional
 
 from ._version import __version__
 from .core.errors import HueyvizError, SourceError, UsageError
-from .core.text import printable
+from .core.text import printable, redact
 
 # 0 ok, 1 a finding, 2 unusable input (or an unusable output path), 3 a bug
 # in hueyviz (one line; --debug shows the traceback), 130 interrupted.
@@ -24,7 +24,7 @@ EXIT_OK, EXIT_FINDING, EXIT_BAD_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 3, 
 def _say(text: object, *, err: bool = False, lines: bool = False) -> None:
     """Print text that may hold names from a trace: control characters are
     shown as escapes, never sent to the terminal."""
-    print(printable(text, lines=lines), file=sys.stderr if err else sys.stdout)
+    print(printable(redact(text), lines=lines), file=sys.stderr if err else sys.stdout)
 
 
 def _finite(text: str) -> float:
@@ -290,7 +290,8 @@ def _window_args(p: argparse.ArgumentParser) -> None:
 def _source_words(source) -> str:
     if isinstance(source, (list, tuple)):
         return " + ".join(map(_source_words, source))
-    return os.fspath(source) if isinstance(source, (str, os.PathLike)) else type(source).__name__
+    return redact(os.fspath(source)) if isinstance(source, (str, os.PathLike)) \
+        else type(source).__name__
 
 
 def read_source(source, args=None, analysed: bool = False):
@@ -453,7 +454,7 @@ ADVISE_INLINE_TASKS = 20_000
 
 def _best_fix(tr, sources) -> str:
     from .analysis.advice import advise
-    names = " ".join(sources) if isinstance(sources, list) else str(sources)
+    names = " ".join(map(_source_words, sources if isinstance(sources, list) else [sources]))
     n_tasks = len({e.task for e in tr if e.task is not None})
     if n_tasks > ADVISE_INLINE_TASKS:
         return f"Fixes: hueyviz advise {names} replays each of the usual fixes."

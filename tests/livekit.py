@@ -43,7 +43,7 @@ def wait_until(pred, timeout: float, step: float = 0.02) -> bool:
 class RedisServer:
     """``redis-server --port P --save '' --appendonly no`` in its own dir."""
 
-    def __init__(self, directory, *args: str):
+    def __init__(self, directory, *args: str, password: Optional[str] = None):
         exe = shutil.which("redis-server")
         if exe is None:
             pytest.fail("redis-server is not installed: the live tests need it "
@@ -53,11 +53,15 @@ class RedisServer:
         os.makedirs(self.dir, exist_ok=True)
         self.port = free_port()
         self.args = args            # more server options (``--maxmemory 1mb``...)
+        self.password = password    # --requirepass: its URL carries it, as Huey's takes it
+        if password is not None:
+            self.args = (*args, "--requirepass", password)
         self.proc = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{self.password}@" if self.password is not None else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
         log = open(os.path.join(self.dir, "redis.log"), "ab")
@@ -67,7 +71,7 @@ class RedisServer:
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         import redis
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2, password=self.password)
 
         def up():
             if self.proc.poll() is not None:
@@ -93,7 +97,7 @@ class RedisServer:
 
     def client(self):
         import redis
-        return redis.Redis(port=self.port, socket_timeout=10)
+        return redis.Redis(port=self.port, socket_timeout=10, password=self.password)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["natural_key", "printable"]
+__all__ = ["natural_key", "printable", "redact"]
 
 # C0 and C1 controls, DEL, the Unicode line and paragraph separators, and
 # the bidirectional embeddings, overrides and isolates ("Trojan Source").
@@ -69,3 +69,32 @@ def natural_key(text: str) -> list:
     parts: list = _DIGITS.split(text)
     parts[1::2] = [int(p) for p in parts[1::2]]
     return parts
+
+
+# scheme://user:password@ and secret query parameters (?password=..., &token=...)
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^/?#@\s]*@")
+_SECRET_PARAM = re.compile(
+    r"(?i)([?&;](?:password|passwd|pwd|pass|token|access_token|auth|secret|api_?key)=)"
+    r"[^&#\s]*")
+
+
+def redact(text: object) -> str:
+    """``str(text)`` with the credentials of every URL in it replaced by
+    ``***``: a Redis URL carries its password (``redis://:PW@host/0``, the
+    form Huey's ``RedisHuey(url=...)`` takes), and whatever names a source
+    -- a message, a log line, a manifest, a trace header -- must not.
+
+    The one place this is decided: everything that shows or stores a
+    source calls it.
+
+    >>> redact("cannot read redis://:s3cret@cache:6379/0?queue=app")
+    'cannot read redis://***@cache:6379/0?queue=app'
+    >>> redact("rediss://user:pw@h/1?ssl_cert_reqs=none&password=pw2 + trace.jsonl")
+    'rediss://***@h/1?ssl_cert_reqs=none&password=*** + trace.jsonl'
+    >>> redact("sqlite:////tmp/huey.db?queue=a")
+    'sqlite:////tmp/huey.db?queue=a'
+    """
+    s = text if type(text) is str else str(text)
+    if "@" not in s and "=" not in s:
+        return s
+    return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub(r"\1***@", s))

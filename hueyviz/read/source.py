@@ -19,9 +19,10 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from ..core.errors import SourceError, TraceFormatError
+from ..core.text import redact
 from ..record.sink import MemorySink
 from ..record.sinkurl import parse_url, queue_name, sink_for, sqlite_path, strip_query
 
@@ -151,7 +152,35 @@ def _opener(cls, *args) -> Callable[[], Any]:
     return lambda: cls(*args)
 
 
+def with_env_credentials(url: str) -> str:
+    """A Redis URL with its password given out of band: ``redis://`` alone
+    means the URL in ``$HUEYVIZ_REDIS_URL`` (or ``$REDIS_URL``), and a URL
+    without credentials takes those of that variable when it names the same
+    server, so the password need not sit in shell history or ``ps``.
+
+    >>> import os; os.environ["HUEYVIZ_REDIS_URL"] = "redis://:pw@cache:6379/0"
+    >>> with_env_credentials("redis://"), with_env_credentials("redis://cache:6379/2?queue=a")
+    ('redis://:pw@cache:6379/0', 'redis://:pw@cache:6379/2?queue=a')
+    >>> with_env_credentials("redis://other:6379/0")
+    'redis://other:6379/0'
+    >>> del os.environ["HUEYVIZ_REDIS_URL"]
+    """
+    env = os.environ.get("HUEYVIZ_REDIS_URL") or os.environ.get("REDIS_URL")
+    parts = urlsplit(url)
+    if not env or parts.scheme not in ("redis", "rediss") or "@" in parts.netloc:
+        return url
+    if not parts.netloc and not parts.path.strip("/") and not parts.query:
+        return env
+    theirs = urlsplit(env)
+    same = (theirs.hostname, theirs.port or 6379) == (parts.hostname, parts.port or 6379)
+    if not same or "@" not in theirs.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=theirs.netloc.rpartition("@")[0] + "@" + parts.netloc))
+
+
 def _url_source(url: str) -> Source:
+    url = with_env_credentials(url)
+    shown = redact(url)
     parts, query, queue = parse_url(url, None)
     scheme = parts.scheme
     if scheme in ("redis", "rediss", "unix"):
@@ -164,9 +193,9 @@ def _url_source(url: str) -> Source:
         try:
             streams = find_streams(redis.Redis(connection_pool=pool))
         except redis.RedisError as exc:
-            raise SourceError(f"cannot read {url}: {exc}") from None
+            raise SourceError(f"cannot read {shown}: {redact(exc)}") from None
         if not streams:
-            raise SourceError(f"{url}: no hueyviz stream in this Redis database "
+            raise SourceError(f"{shown}: no hueyviz stream in this Redis database "
                               "(nothing was recorded there, or it was deleted)")
         # Every queue recorded there, merged: one pool per queue.
         return resolve_sources([Source(RedisReader(pool, st).describe(), _opener(RedisReader, pool, st))
@@ -175,10 +204,10 @@ def _url_source(url: str) -> Source:
         from ..record.sqlitesink import SqliteReader, find_queues
         path = sqlite_path(parts)
         if queue is None and not os.path.exists(path):
-            raise SourceError(f"{url}: no such database file {path}")
+            raise SourceError(f"{shown}: no such database file {path}")
         queues = [queue] if queue is not None else find_queues(path)
         if not queues:
-            raise SourceError(f"{url}: no hueyviz events in {path} (table hueyviz_events "
+            raise SourceError(f"{shown}: no hueyviz events in {path} (table hueyviz_events "
                               "is missing or empty)")
         return resolve_sources([
             Source(f"sqlite table hueyviz_events in {path} (queue {q})",
@@ -186,7 +215,7 @@ def _url_source(url: str) -> Source:
     if scheme == "file":
         path = unquote(parts.path)
         return resolve_source(path)
-    raise TraceFormatError(f"unknown source URL scheme {scheme!r} in {url!r}; "
+    raise TraceFormatError(f"unknown source URL scheme {scheme!r} in {shown!r}; "
                            "use redis://, sqlite:/// or file:///")
 
 

@@ -18,6 +18,8 @@ import os
 from typing import Any, Optional
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from ..core.text import redact
+
 __all__ = ["parse_url", "queue_name", "sink_for", "source_url", "sqlite_path", "strip_query"]
 
 
@@ -129,7 +131,7 @@ def _sink_from_url(url: str, queue: str, **options):
         from .filesink import FileSink
         options.pop("maxlen", None)
         return FileSink(unquote(parts.path), **options)
-    raise ValueError(f"unknown sink URL scheme {scheme!r} in {url!r}; "
+    raise ValueError(f"unknown sink URL scheme {scheme!r} in {redact(url)!r}; "
                      "use redis://, sqlite:/// or file:///")
 
 
