@@ -156,3 +156,26 @@ def test_a_forked_writer_that_fails_says_so_and_leaves_the_folder_alone(demo_fil
                                            "ZeroDivisionError: boom"):
         export_all(tr, tmp_path / "out")
     assert os.listdir(tmp_path / "out") == []      # no file, no staging folder left
+
+
+@pytest.mark.parametrize("theirs", ['{"name": "my-docs", "version": 3}\n', "not json at all"])
+def test_a_manifest_of_the_users_own_is_never_replaced(demo_file, tmp_path, capsys, theirs):
+    path, _ = demo_file
+    (tmp_path / MANIFEST).write_text(theirs)
+    (tmp_path / "notes.txt").write_text("mine")
+    rc, cap = _render(capsys, path, "-o", str(tmp_path), "--format", "svg")
+    assert rc == 2 and cap.out == ""
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and "is not a hueyviz render manifest" in lines[0], cap.err
+    # Nothing written, nothing touched.
+    assert sorted(os.listdir(tmp_path)) == [MANIFEST, "notes.txt"]
+    assert (tmp_path / MANIFEST).read_text() == theirs
+
+
+def test_a_folder_rendered_before_is_rendered_again(demo_file, tmp_path, capsys):
+    path, _ = demo_file
+    (tmp_path / "notes.txt").write_text("mine")
+    assert _render(capsys, path, "-o", str(tmp_path), "--format", "svg")[0] == 0
+    assert _render(capsys, path, "-o", str(tmp_path), "--format", "waitfor")[0] == 0
+    assert json.loads((tmp_path / MANIFEST).read_text())["files"].keys() == {"waitfor.svg"}
+    assert (tmp_path / "notes.txt").read_text() == "mine"      # not asked for: untouched

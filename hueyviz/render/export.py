@@ -50,6 +50,7 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Un
 from .._version import __version__
 from ..core.collector import collector_paused
 from ..core.errors import HueyvizError, OutputError, UsageError
+from ..core.text import redact
 
 __all__ = ["FILES", "FIXES", "FORMATS", "MANIFEST", "export_all", "parse_formats"]
 
@@ -137,6 +138,26 @@ def _ctrl_c_held() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+def _check_manifest(out: str) -> None:
+    """Refuse a folder whose ``manifest.json`` is not one of ours: it is the
+    user's own file, and replacing it would lose it."""
+    path = os.path.join(out, MANIFEST)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 20)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(path, exc, "read") from None
+    try:
+        ours = json.loads(head).get("format") == "hueyviz-render"
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        ours = False
+    if not ours:
+        raise UsageError(f"{path} is not a hueyviz render manifest: hueyviz writes its own "
+                         f"{MANIFEST} there; choose another folder (-o), or move that file")
+
+
 def _manifest(trace, files: Dict[str, dict], at: Optional[float],
               source: Optional[str]) -> str:
     header = getattr(trace, "header", {}) or {}
@@ -146,7 +167,7 @@ def _manifest(trace, files: Dict[str, dict], at: Optional[float],
     digest = trace.digest() if hasattr(trace, "digest") else None
     body = {
         "format": "hueyviz-render", "version": 1, "hueyviz": __version__,
-        "trace": {"sha256": digest, "source": source if isinstance(source, str) else None,
+        "trace": {"sha256": digest, "source": redact(source) if isinstance(source, str) else None,
                   "events": len(events),
                   "start": events[0].t if events else None,
                   "end": events[-1].t if events else None},
@@ -287,6 +308,7 @@ def export_all(trace, out_dir: Union[str, os.PathLike], formats=None,
     }
     makers.update({name: _given(svg) for name, svg in fix_files})
     out = os.fspath(out_dir)
+    _check_manifest(out)
     try:
         os.makedirs(out, exist_ok=True)
         stage = tempfile.mkdtemp(prefix=".hueyviz-render-", dir=out)
