@@ -79,3 +79,48 @@ def test_a_guard_without_the_shared_stream_would_refuse_the_first_wait(make_app,
             first.get(blocking=True, timeout=20)
         with open(os.path.join(app.dir, "go"), "w"):
             pass
+
+
+def test_a_sink_that_stops_answering_never_holds_a_guarded_wait(redis_server, caplog):
+    """The shared sink's Redis freezes (SIGSTOP: a hung server, a dropped
+    network) while the guard follows it: its follower is stuck in a read for
+    the socket's timeout, and a guarded wait must not queue behind it.  The
+    guard decides on what it has, lets the wait through, and says so once."""
+    import signal
+
+    from conftest import Running
+    from huey import MemoryHuey
+
+    huey = MemoryHuey("frozen-sink", utc=False)
+
+    @huey.task()
+    def sub(i):
+        return i
+
+    @huey.task()
+    def main():
+        return sub(1).get(blocking=True, timeout=30)
+
+    tracer = hueyviz.install(huey, redis_server.url)
+    guard = hueyviz.guard(huey)
+    run = Running(huey, 2)
+    pid = redis_server.proc.pid
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        run.start()
+        # The mirror's follower is now inside a read that cannot return.
+        assert wait_until(guard._mirror.follow_lock.locked, 20)
+        for _ in range(3):                      # one at a time: two workers suffice
+            r = main()
+            run.results.append(r)
+            assert r.get(blocking=True, timeout=30) == 1
+        # Each decision went ahead on what it had; said once.
+        assert guard.checked == 3 and guard.stale >= 1
+        said = [r for r in caplog.records if "shared sink does not answer" in r.getMessage()]
+        assert len(said) == 1
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        run.stop()
+        guard.remove()
+        hueyviz.uninstall(huey)
+        tracer.detach()

@@ -71,6 +71,7 @@ class Guard:
         self.action = action
         self.findings: deque = deque(maxlen=100)
         self.checked = 0
+        self.stale = 0          # decisions made while the sink did not answer (let through)
         self._mirror = Mirror(huey, tracer=tracer, workers=workers, follow=follow)
         self._hook: Optional[HueyHook] = None
         self._warned_inexact = False
@@ -121,7 +122,10 @@ class Guard:
     def _decide(self, task, block: dict, worker, queue=None):
         """(message, finding) refusing the wait, or None when it may block."""
         fol = self._mirror
-        fol.refresh()               # what the other processes did, up to now
+        # What the other processes did, up to now; but a sink that does not
+        # answer must not hold this worker: past a few milliseconds the view
+        # of the others is stale, and a stale view refuses nothing.
+        stale = fol.refresh(wait=_FRESH_WITHIN) is None
         with fol.lock:
             self.checked += 1
             rp = fol.replay
@@ -131,6 +135,13 @@ class Guard:
                                      name=task.name, queue=queue,
                                      target_queue=block.get("waits_on_queue", queue),
                                      task_timeout=block.get("task_timeout"))
+            if stale:
+                self.stale += 1
+                if self.stale == 1:
+                    logger.warning("hueyviz.guard: the shared sink does not answer, so what "
+                                   "the other processes did is not known: waits are let "
+                                   "through until it answers")
+                finding = None
             if finding is not None and not finding.exact:
                 # A pool size inferred from the workers seen may be too small:
                 # refusing on it could break a wait that would have returned.
@@ -153,6 +164,10 @@ class Guard:
     def __repr__(self) -> str:
         state = "installed" if self.installed else "removed"
         return f"<Guard {self.action} {state} checked={self.checked} found={len(self.findings)}>"
+
+
+# How long a guarded wait may wait for the follower of the shared sink.
+_FRESH_WITHIN = 0.05
 
 
 def guard(huey, action: str = "raise", *, tracer=None,

@@ -145,15 +145,21 @@ class Mirror:
                                         daemon=True)
         self._thread.start()
 
-    def refresh(self, initial: bool = False) -> int:
+    def refresh(self, initial: bool = False, wait: Optional[float] = None) -> Optional[int]:
         """Apply what the other processes wrote since the last read (no wait);
-        returns how many events that was."""
+        returns how many events that was.  With ``wait``, give up after that
+        many seconds if the follower is busy (a read stuck on a sink that
+        does not answer holds it for its socket timeout): None then."""
         if self.follower is None:
             return 0
-        with self.follow_lock:
+        if not self.follow_lock.acquire(timeout=-1 if wait is None else wait):
+            return None
+        try:
             if self.follower is None:
                 return 0
             events = self.follower.catch_up() if initial else self.follower.poll(0)
+        finally:
+            self.follow_lock.release()
         mine = self._me
         taken: List[Event] = []
         for e in events:
