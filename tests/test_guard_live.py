@@ -88,8 +88,9 @@ def test_a_sink_that_stops_answering_never_holds_a_guarded_wait(redis_server, ca
     guard decides on what it has, lets the wait through, and says so once."""
     import signal
 
-    from conftest import Running
     from huey import MemoryHuey
+
+    from conftest import Running
 
     huey = MemoryHuey("frozen-sink", utc=False)
 
