@@ -565,8 +565,9 @@ def _cmd_record(args) -> int:
                  start="begin" if args.from_start else "end")
     for note in res.warnings:
         _say(f"hueyviz: warning: {note}", err=True)
-    _say(f"hueyviz: recorded {res.events} events from {res.source} to {args.output}"
-         + (f" ({res.dropped} dropped)" if res.dropped else ""), err=True)
+    if res.written:
+        _say(f"hueyviz: recorded {res.events} events from {res.source} to {args.output}"
+             + (f" ({res.dropped} dropped)" if res.dropped else ""), err=True)
     if res.error is not None and (res.failed or not res.events):
         # Nothing recorded, or recording stopped, because the source could
         # not be read: not a success (what was recorded is in the file).

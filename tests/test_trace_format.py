@@ -229,3 +229,25 @@ def test_the_header_unlogged_count_wins_and_older_files_derive_it(tmp_path):
     assert (Trace.load(new).unlogged, Trace.load(new).dropped) == (2, 5)
     assert (Trace.load(old).unlogged, Trace.load(old).dropped) == (2, 5)
     assert (Trace.load(older).unlogged, Trace.load(older).dropped) == (0, 3)
+
+
+def test_a_newer_format_is_refused_by_every_reader(tmp_path):
+    """A header of format version 99 is never read as version 1: not as a
+    file, not in a sink folder, not by ``record`` (which leaves no file)."""
+    lines = [json.dumps({"format": "hueyviz-trace", "version": 99}),
+             json.dumps({"t": 1.0, "kind": "executing", "task": "a", "name": "job",
+                         "host": "h", "pid": 1, "worker": "W"})]
+    sink = tmp_path / "sink"
+    sink.mkdir()
+    for p in (sink / "p1.jsonl", tmp_path / "t.jsonl"):
+        p.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "o.jsonl"
+    for args in (["diagnose", str(sink)], ["diagnose", f"file://{sink}"],
+                 ["diagnose", str(tmp_path / "t.jsonl")],
+                 ["record", str(tmp_path / "t.jsonl"), "-o", str(out), "--from-start",
+                  "--duration", "0"]):
+        r = run_cli(*args)
+        assert r.returncode == 2 and r.stdout == "", (args, r.stdout, r.stderr)
+        assert r.stderr.count("\n") == 1, r.stderr
+        assert "trace format version 99 is newer than this hueyviz reads (1)" in r.stderr
+    assert not out.exists()

@@ -18,6 +18,7 @@ recorded because of it.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -49,6 +50,7 @@ class RecordResult:
     error: Optional[str] = None
     failed: bool = False
     reordered: int = 0
+    written: bool = True     # False: nothing could be read, and no file was left behind
 
 
 def record(source, path, *, duration: Optional[float] = None, start: str = "end",
@@ -112,6 +114,11 @@ def record(source, path, *, duration: Optional[float] = None, start: str = "end"
     finally:
         f.close()
         restore()
+    if res.failed and not res.events:
+        # A header over nothing would read as an empty recording: leave none.
+        with contextlib.suppress(OSError):
+            os.unlink(res.path)
+        res.written = False
     if res.reordered:
         _sort_file(res.path)
     return res

@@ -129,6 +129,7 @@ class FileReader:
             end = data.rfind(b"\n") + 1
             lines = data[:end].split(b"\n")[:-1]
             if lines and _is_header(lines[0]):
+                _check(lines[0], f)
                 lines = lines[1:]
             self.offsets[f] = end
             self.lines[f] = sum(1 for raw in lines if raw.strip())
@@ -169,6 +170,7 @@ class FileReader:
                 if not raw.strip():
                     continue
                 if lineno_off == 0 and _is_header(raw):
+                    _check(raw, f)
                     continue
                 n += 1
                 out.append((f, n, raw, f"{f} at byte {lineno_off}"))
@@ -182,3 +184,15 @@ class FileReader:
 
 def _is_header(raw: bytes) -> bool:
     return b'"format"' in raw[:200]
+
+
+def _check(raw: bytes, path: str) -> None:
+    """A file's header, read like a trace file's: a format this hueyviz does
+    not know (a newer version) is refused, never read as the old one."""
+    from ..core.errors import TraceFormatError
+    from ..core.jsonl import check_header
+    try:
+        obj = json.loads(raw)
+    except ValueError:
+        raise TraceFormatError("the header line is not JSON", 1, path) from None
+    check_header(obj, 1, path)
