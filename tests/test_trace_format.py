@@ -251,3 +251,24 @@ def test_a_newer_format_is_refused_by_every_reader(tmp_path):
         assert r.stderr.count("\n") == 1, r.stderr
         assert "trace format version 99 is newer than this hueyviz reads (1)" in r.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["bomb.jsonl.gz", "long.jsonl"])
+def test_a_line_past_the_bound_ends_the_read_gzip_or_not(tmp_path, name):
+    """A small .gz that inflates to one 100 MB line (a gzip bomb), and the
+    same line in a plain file: one line of error naming the line, whatever
+    the mode, and nothing like the line held whole."""
+    import gzip
+    path = tmp_path / name
+    opener = gzip.open if name.endswith(".gz") else open
+    with opener(path, "wb") as f:
+        f.write(b'{"format": "hueyviz-trace", "version": 1}\n')
+        chunk = b"x" * (1 << 20)
+        for _ in range(100):
+            f.write(chunk)
+        f.write(b"\n")
+    for extra in ((), ("--lenient",)):
+        r = run_cli("diagnose", str(path), *extra)
+        assert r.returncode == 2 and r.stdout == "", r.stderr
+        assert r.stderr == f"hueyviz: error: {path}:2: a line longer than 64 MiB: not a trace " \
+            "event (a corrupt or foreign file?)\n"

@@ -53,6 +53,18 @@ class _GzipLines(gzip.GzipFile):
 
 
 BLOCK = 1 << 18       # bytes read and decoded at a time: its objects stay in cache
+# No event line comes near this (the longest fields are bounded: 1,024 ids,
+# 200-character arguments); a longer line ends the read, compressed or not,
+# before it costs more memory than this.
+MAX_LINE = 64 << 20
+
+
+class LineTooLong(ValueError):
+    """A line longer than :data:`MAX_LINE`, ``offset`` bytes into the content."""
+
+    def __init__(self, offset: int):
+        super().__init__(offset)
+        self.offset = offset
 
 
 def _blocks(f: Any, size: int = BLOCK) -> Iterator[bytes]:
@@ -66,19 +78,26 @@ def _blocks(f: Any, size: int = BLOCK) -> Iterator[bytes]:
     if read is None:
         yield from _grouped(f, size)
         return
-    rest = b""
+    rest: List[bytes] = []          # the start of a line longer than a chunk
+    held = offset = 0
     while True:
         chunk = read(size)
         if not chunk:
             break
         cut = chunk.rfind(b"\n")
         if cut < 0:
-            rest += chunk
+            rest.append(chunk)
+            held += len(chunk)
+            if held > MAX_LINE:
+                raise LineTooLong(offset)
             continue
-        yield rest + chunk[:cut + 1]
-        rest = chunk[cut + 1:]
-    if rest:
-        yield rest
+        block = b"".join(rest) + chunk[:cut + 1]
+        offset += len(block)
+        yield block
+        rest = [chunk[cut + 1:]]
+        held = len(rest[0])
+    if held:
+        yield b"".join(rest)
 
 
 def _grouped(lines: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -174,6 +193,10 @@ class Lines:
                               "before the cut")
         except (gzip.BadGzipFile, zlib.error) as exc:
             raise TraceFormatError(f"not a readable gzip file ({exc})", lineno or None,
+                                   self.source) from None
+        except LineTooLong:
+            raise TraceFormatError(f"a line longer than {MAX_LINE >> 20} MiB: not a trace "
+                                   "event (a corrupt or foreign file?)", lineno + 1,
                                    self.source) from None
         if self.header is None:
             raise TraceFormatError("empty file: no hueyviz header line", lineno or 1, self.source)
