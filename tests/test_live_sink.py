@@ -207,3 +207,28 @@ def test_a_full_disk_gives_batches_up_and_the_count_reaches_readers(tmp_path):
     tr = hueyviz.Trace.read(str(d))
     assert [e.task for e in tr] == [f"t{i}" for i in range(30, 35)]
     assert tr.dropped == sink.dropped == 30
+
+
+def test_a_folder_holding_one_recording_twice_reads_it_once(tmp_path):
+    """Two copies of one trace in a sink folder: read once, and said; the
+    verdict is the recording's own (read twice, every task ran twice and
+    the deadlock read as ok with lost workers)."""
+    import shutil
+    import warnings
+
+    from hueyviz.demo import run_demo
+    res = run_demo(out=str(tmp_path / "demo"), render=False)
+    assert res.diagnosis.verdict == "deadlock"
+    folder = tmp_path / "sink"
+    folder.mkdir()
+    for name in ("a.jsonl", "b.jsonl"):
+        shutil.copy(tmp_path / "demo" / "trace.jsonl", folder / name)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        tr = hueyviz.Trace.read(str(folder))
+    assert len(tr) == len(res.trace)
+    d = hueyviz.diagnose(tr)
+    assert (d.verdict, d.culprit) == (res.diagnosis.verdict, res.diagnosis.culprit)
+    assert [str(w.message) for w in said] == [
+        f"{folder / 'b.jsonl'} holds the same recording as {folder / 'a.jsonl'} (the same "
+        "header and first event): read once"]

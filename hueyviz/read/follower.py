@@ -397,6 +397,7 @@ class Follower:
                              "clocks, so their order across hosts is off by up to that much")
         if self.forgotten:
             notes.append(f"{name}: the follower kept only the newest {self._keep} events")
+        notes.extend(getattr(self.reader, "notes", ()))      # what the reader passed over
         return notes
 
     @property

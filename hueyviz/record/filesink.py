@@ -110,6 +110,11 @@ class FileReader:
         self.path = path
         self.offsets: Dict[str, int] = {}
         self.lines: Dict[str, int] = {}     # event lines read per file: their numbers
+        # A file that starts like another (the same header and first event) is
+        # a copy of that recording: read twice, every task would run twice.
+        self._starts: Dict[bytes, str] = {}
+        self.copies: Dict[str, str] = {}    # copy -> the file read instead
+        self.notes: List[str] = []
 
     def describe(self) -> str:
         return f"files in {self.path}" if os.path.isdir(self.path) else self.path
@@ -148,9 +153,24 @@ class FileReader:
                 return out
             idle.wait(min(0.02, max(0.0, deadline - time.monotonic())))
 
+    def _is_copy(self, f: str, data: bytes) -> bool:
+        head = data.split(b"\n", 2)
+        if len(head) < 3 or not _is_header(head[0]):
+            return False
+        key = head[0] + b"\n" + head[1]
+        first = self._starts.setdefault(key, f)
+        if first == f:
+            return False
+        self.copies[f] = first
+        self.notes.append(f"{f} holds the same recording as {first} (the same header and "
+                          "first event): read once")
+        return True
+
     def _read_new(self) -> List[tuple]:
         out: List[tuple] = []
         for f in self._files():
+            if f in self.copies:
+                continue
             off = self.offsets.get(f, 0)
             try:
                 with open(f, "rb") as fh:
@@ -159,6 +179,8 @@ class FileReader:
             except OSError:
                 continue
             if not data:
+                continue
+            if off == 0 and os.path.isdir(self.path) and self._is_copy(f, data):
                 continue
             lines = data.split(b"\n")
             tail = lines.pop()          # incomplete last line: read it next time
