@@ -232,3 +232,52 @@ def test_a_folder_holding_one_recording_twice_reads_it_once(tmp_path):
     assert [str(w.message) for w in said] == [
         f"{folder / 'b.jsonl'} holds the same recording as {folder / 'a.jsonl'} (the same "
         "header and first event): read once"]
+
+
+def test_a_disk_that_fills_up_loses_nothing_uncounted_and_shutdown_is_prompt(tmp_path):
+    """A real 256 KB filesystem fills up under the file sink: every event is
+    in the file or counted by the writer, and flush/close give up at once
+    rather than wait out their timeouts (uninstall at a worker's shutdown)."""
+    import subprocess
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.fail(f"this test mounts a 256 KB tmpfs (as root, as CI runs): {mounted.stderr}",
+                    pytrace=False)
+    try:
+        sink = FileSink(str(mnt / "ev"), flush_interval=0.01)
+        n = 9000
+        for i in range(n):
+            sink.append(ev(i))
+        started = time.monotonic()
+        assert not sink.flush(60)
+        sink.close(60)
+        assert time.monotonic() - started < 30     # far from the 120 s they were given
+        assert sink.closed and not sink._thread.is_alive()
+        tr = hueyviz.Trace.read(str(mnt / "ev"))
+        written = sum(1 for e in tr if e.task is not None)
+        assert 0 < written < n
+        assert written + sink.dropped == n, (written, sink.dropped)
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_uninstall_closes_the_sink_so_nothing_is_left_uncounted(tmp_path):
+    from workload import run_all
+    huey = MemoryHuey("uninstall-closes", utc=False)
+
+    @huey.task()
+    def job(i):
+        return i
+
+    tracer = hueyviz.install(huey, f"file://{tmp_path / 'ev'}")
+    for i in range(50):
+        job(i)
+    run_all(huey)
+    hueyviz.uninstall(huey)
+    sink = tracer.sink
+    assert sink.closed and not sink._thread.is_alive()
+    tr = hueyviz.Trace.read(str(tmp_path / "ev"))
+    assert sum(e.kind == "complete" for e in tr) == 50 and sink.dropped == 0

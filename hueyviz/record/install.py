@@ -80,7 +80,9 @@ def install(huey, sink=None, *, capture_args: bool = False, **sink_options) -> T
 
 
 def uninstall(huey, timeout: float = 5.0) -> None:
-    """Detach the installed tracer and flush its sink (bounded)."""
+    """Detach the installed tracer and close its sink (bounded): what it
+    could write is written, and what it could not is counted in its
+    ``dropped`` (nothing is left in a buffer that nobody will write)."""
     with _lock:
         # getattr/delattr, not vars(): reading an instance's __dict__ makes
         # every later attribute access on it slower (CPython 3.11).
@@ -90,6 +92,6 @@ def uninstall(huey, timeout: float = 5.0) -> None:
     if tracer is None:
         return
     tracer.detach()
-    flush = getattr(tracer.sink, "flush", None)
-    if flush is not None:
-        flush(timeout)
+    sink = tracer.sink
+    if getattr(sink, "flush", None) is not None:      # a writer: bounded, then counted
+        sink.close(timeout)

@@ -115,6 +115,7 @@ class BufferedSink:
         self.unsent = 0           # still buffered when the sink closed
         self.written = 0          # records the store accepted (events and announcements)
         self.failures = 0         # failed write attempts
+        self._refusing = False    # the last attempt was refused (a full disk, a full store)
         self._appended = 0
         self._meta = 0            # announcements numbered so far
         self._announced = 0       # ``dropped`` as the last announcement the store took said
@@ -191,7 +192,8 @@ class BufferedSink:
                 except Exception as exc:
                     self.failures += 1
                     self._attempts += 1
-                    if self._refused(exc):
+                    self._refusing = self._refused(exc)
+                    if self._refusing:
                         if self._attempts >= self.max_attempts:
                             self._give_up()
                     else:
@@ -227,6 +229,7 @@ class BufferedSink:
             self._busy = False
         self._retry = []
         self._attempts = 0
+        self._refusing = False
         self.written += len(batch)
         self._last_write = now
         if self._batch_news is not None:
@@ -328,12 +331,21 @@ class BufferedSink:
 
     # -- control -----------------------------------------------------------------
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait (bounded) until everything appended so far is written."""
+        """Wait (bounded) until everything appended so far is written.
+
+        False when it is not: the timeout passed, or the store refused what
+        it was given twice meanwhile (a full disk): waiting longer would only
+        hold the caller.  What is buffered stays buffered and is retried."""
         deadline = time.monotonic() + timeout
         idle = threading.Event()
+        failures = self.failures
         while (self._buf or self._retry or self._busy or self._gap
                or self._lost_unnumbered() != self._announced):
             if self._thread is None or not self._thread.is_alive():
+                return False
+            if self._refusing and self.failures >= failures + 2:
+                # Refused again since this flush began (a full disk): waiting
+                # longer only holds the caller (uninstall at shutdown).
                 return False
             self._wake.set()
             if time.monotonic() >= deadline:
@@ -347,7 +359,9 @@ class BufferedSink:
             return
         th = self._thread
         if th is not None and th.is_alive():
-            self.flush(timeout)
+            # A store that refuses what it is given (a full disk) will not take
+            # the rest while we wait: one more try, then count it, promptly.
+            self.flush(min(timeout, 0.5) if self._refusing else timeout)
             self._stopping = True
             self._wake.set()
             th.join(timeout)
