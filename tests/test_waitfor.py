@@ -214,3 +214,29 @@ def test_many_needs_are_gathered_before_the_pool():
     assert len(gathered) == 1 and _edge_ends(gathered[0])[0] == "need-hub"
     assert f"{n} tasks need a worker" in _texts(root)
     assert len([el for el in _with_class(root, "need") if "edge" in el.get("class")]) == n + 1
+
+
+def test_thousands_of_queues_draw_the_knot_and_count_the_rest():
+    """200 queues of 2 workers, a deadlock on one: its pool is drawn, the 199
+    others are one line; the drawing does not grow with the fleet."""
+    from story import Story
+    s = Story(0, announce=False)
+    for q in range(200):
+        s.add_queue(f"q{q:03}", 2)
+    knot = [i for i, q in enumerate(s.worker_queue) if q == "q117"]
+    for i, w in enumerate(knot):
+        s.start(f"main{i}", w)
+        s.enqueue(f"sub{i}", parent=f"main{i}", by=w, q="q117")
+        s.block(f"main{i}", f"sub{i}", w)
+    tr = Trace(s.events)
+    d = diagnose(tr)
+    assert d.verdict == "deadlock" and d.culprit.queue == "q117"
+    svg = render_waitfor(tr)
+    root = _parse(svg)
+    pools = [g for g in root.iter(f"{SVG}g") if "cluster" in (g.get("class") or "").split()
+             and "pool" in g.get("class").split()]
+    assert len(pools) == 1 and "knot" in pools[0].get("class").split()
+    assert _with_class(root, "more") and root.find(f".//{SVG}g[@id='pools-more']") is not None
+    text = " ".join(t.text or "" for t in root.iter(f"{SVG}text"))
+    assert "+199 other queues: 398 workers" in text
+    assert len(svg) < 20_000

@@ -314,8 +314,8 @@ class Replay:
         """Tasks holding a pool worker while they wait (of one queue, or all)."""
         out = []
         for q, p in self.pools.items():
-            if queue is not None and q != queue:
-                continue
+            if (queue is not None and q != queue) or not p.blocked:
+                continue        # the counter says none: no need to look (10,000 pools)
             for w in p.members:
                 rec = self.holder((q, w))
                 if rec is not None and rec.state == "blocked":

@@ -42,6 +42,7 @@ CAPTION_LINES = 9          # longer messages keep their first and last lines
 MAX_NEED_EDGES = 3         # more "needs a worker" edges are gathered at a point
 MAX_NODES = 300            # focus=False draws at most this many tasks
 MAX_POOL_ROWS = 16         # bigger pools: draw only the workers that matter
+MAX_POOLS = 12             # more queues: draw those that matter, count the others
 _WAITING = ("queued", "scheduled", "pending")
 
 
@@ -194,11 +195,40 @@ class _Builder:
         anchors: Dict[Optional[str], str] = {}
         pools = self.pools
         order = sorted(pools, key=lambda q: (q is None, str(q)))
+        drawn = self._drawn_pools(order)
         for i, q in enumerate(order):
-            n, a = self._pool(g, pools[q], i)
-            names.update(n)
-            anchors[q] = a
+            if q in drawn:
+                n, a = self._pool(g, pools[q], i)
+                names.update(n)
+                anchors[q] = a
+        hidden = [pools[q] for q in order if q not in drawn]
+        if hidden:
+            # Thousands of queues: one line for those with nothing to show,
+            # so the drawing's size follows what matters, not the fleet.
+            held = [tid for p in hidden for tid in p.holders.values() if tid is not None]
+            blocked = sum(1 for tid in held if self.state.tasks[tid].state == "blocked")
+            size = sum(max(p.size, len(p.holders)) for p in hidden)
+            g.node("pools-more", label=label(
+                f"+{len(hidden):,} other queue{'s' if len(hidden) != 1 else ''}: "
+                f"{size:,} worker{'s' if size != 1 else ''}",
+                f"{len(held):,} busy, {blocked:,} blocked, none in a wait shown"),
+                shape="box", style="rounded,dashed", color=palette.POOL,
+                fontcolor=palette.MUTED, fontsize="10", id="pools-more",
+                **{"class": "pool more"})
         return names, anchors
+
+    def _drawn_pools(self, order: List[Optional[str]]) -> Set[Optional[str]]:
+        """Every queue when there are few; else those in the knot, holding or
+        needed by a task shown (at most MAX_POOLS: the knot's first)."""
+        if len(order) <= MAX_POOLS:
+            return set(order)
+        shown = set(self.shown)
+        tasks = self.state.tasks
+        wanted = {tasks[tid].queue for tid in shown if tid in tasks}
+        matter = [q for q in order if q in self.knot_queues] + [
+            q for q in order if q not in self.knot_queues and (
+                q in wanted or any(tid in shown for tid in self.pools[q].holders.values()))]
+        return set(matter[:MAX_POOLS])
 
     def _pool(self, g: graphviz.Digraph, pool: PoolState, index: int
               ) -> Tuple[Dict[Tuple, str], str]:
@@ -346,9 +376,10 @@ class _Builder:
         self._summary_node(g)
         shown = set(self.shown)
         # held by: worker -> the task it runs
-        slots = sorted(st.holders, key=lambda s: (str(s[0]), natural_key(s[1].key)))
+        holders = st.holders            # built from every pool: once
+        slots = sorted(holders, key=lambda s: (str(s[0]), natural_key(s[1].key)))
         for q, wk in slots:
-            holder = st.holders[(q, wk)]
+            holder = holders[(q, wk)]
             if holder is None or holder not in shown or (q, wk.key) not in workers:
                 continue
             knot = q in self.knot_queues and holder in self.knot_tasks
@@ -369,6 +400,8 @@ class _Builder:
                  (st.tasks.get(tid) is not None and st.tasks[tid].state == "queued")]
         order = sorted(self.pools, key=lambda q: (q is None, str(q)))
         for i, q in enumerate(order):
+            if q not in anchors:
+                continue            # a queue not drawn: none of its tasks is shown
             mine = [tid for tid in needy if (st.tasks.get(tid) or TaskRecord(tid)).queue == q
                     or (len(order) == 1)]
             self._need_edges(g, mine, anchors[q],
