@@ -17,7 +17,7 @@ import sqlite3
 import pytest
 
 import hueyviz
-from hueyviz.record.sqlitesink import TABLE, _SCHEMA
+from hueyviz.record.sqlitesink import _SCHEMA, TABLE
 
 # Each loss is said in a warning too; here the counts are what is checked.
 pytestmark = pytest.mark.filterwarnings("ignore::hueyviz.core.trace.TraceWarning")
