@@ -27,6 +27,19 @@ def _say(text: object, *, err: bool = False, lines: bool = False) -> None:
     print(printable(redact(text), lines=lines), file=sys.stderr if err else sys.stdout)
 
 
+def _version_words() -> str:
+    """``hueyviz 0.2.0 (huey 3.5.4; C hot path and replay (built))``: which
+    path runs matters to a bug report as much as the version."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .record.hotpath import describe
+    try:
+        huey = version("huey")
+    except PackageNotFoundError:    # pragma: no cover - a dependency
+        huey = "not installed"
+    return f"hueyviz {__version__} (huey {huey}; {describe()})"
+
+
 def _finite(text: str) -> float:
     """argparse type: a finite number of seconds (no nan, no inf)."""
     try:
@@ -83,7 +96,7 @@ def _parser(prog: str = "hueyviz") -> argparse.ArgumentParser:
               hueyviz record app.huey -o t.jsonl --duration 60   from a live system
               hueyviz diagnose app.huey --json   live system (RedisHuey, SqliteHuey, FileHuey)
             """))
-    p.add_argument("--version", action="version", version=f"hueyviz {__version__}")
+    p.add_argument("--version", action="version", version=_version_words())
     p.add_argument("--debug", action="store_true",
                    help="show the Python traceback of an error (for bug reports)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")

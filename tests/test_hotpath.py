@@ -204,3 +204,24 @@ def test_threads_record_their_own_worker(monkeypatch):
     assert r.get() == 2
     assert [(e.kind, e.worker.name) for e in tracer.trace] == [
         ("enqueued", "MainThread"), ("executing", "Worker-7"), ("complete", "Worker-7")]
+
+
+def test_pure_python_imports_no_c_at_all_and_the_version_says_which_path_runs():
+    import os
+    import subprocess
+    import sys
+    probe = ("import sys, hueyviz, hueyviz.analysis.replay, hueyviz.analysis.detector\n"
+             "print(sorted(m for m in sys.modules if m.endswith(('._hotpath', '._replay'))))")
+    env = dict(os.environ, HUEYVIZ_PURE_PYTHON="1")
+    pure = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert pure.stdout.strip() == "[]", pure.stderr
+    env.pop("HUEYVIZ_PURE_PYTHON")
+    built = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                           text=True, timeout=60)
+    assert built.stdout.strip() == "['hueyviz.analysis._replay', 'hueyviz.record._hotpath']"
+    for extra, words in (({"HUEYVIZ_PURE_PYTHON": "1"}, "pure Python (HUEYVIZ_PURE_PYTHON is set)"),
+                         ({}, "C hot path and replay (built)")):
+        v = subprocess.run([sys.executable, "-m", "hueyviz", "--version"], capture_output=True,
+                           text=True, timeout=60, env={**env, **extra})
+        assert v.returncode == 0 and words in v.stdout and "huey 3." in v.stdout, v.stdout

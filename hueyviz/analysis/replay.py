@@ -32,11 +32,12 @@ import msgspec
 from ..core.event import OUTCOMES, Event, Worker
 from ..record import hotpath
 
-_compiled: Optional[ModuleType]
-try:
-    from . import _replay as _compiled
-except ImportError:             # pragma: no cover - the test command builds it
-    _compiled = None
+_compiled: Optional[ModuleType] = None
+if hotpath.enabled:             # HUEYVIZ_PURE_PYTHON=1: no C is even imported
+    try:
+        from . import _replay as _compiled
+    except ImportError:         # pragma: no cover - the test command builds it
+        _compiled = None
 
 __all__ = [
     "NO_RESULT_OUTCOMES",
