@@ -371,3 +371,25 @@ def test_trace_with_workers_announces_the_pool(workers):
     assert pool.get("size") == 3 and pool.queue == "t"
     d = diagnose(tracer.trace)
     assert d.workers["total"] == 3 and d.exact
+
+
+def test_a_signal_is_recorded_before_any_receiver_of_the_application_runs():
+    """Recording never depends on the order of receivers: an application's
+    receiver for ``complete`` (which Huey calls before catch-all ones) finds
+    the event already in the trace, and one that raises hides nothing
+    (Huey versions whose Signal.send stops at a receiver that raises)."""
+    huey = make_huey("order")
+    seen_first = []
+
+    @huey.signal("complete")
+    def mine(signal, task, *args):
+        seen_first.append(any(e.kind == "complete" and e.task == task.id
+                              for e in tracer.trace))
+        raise RuntimeError("an application receiver that fails")
+
+    with hueyviz.trace(huey) as tracer:
+        huey.t["add"](1, 2)
+        run_all(huey)
+        tr = tracer.trace
+    assert seen_first == [True]
+    assert [e.kind for e in tr] == ["enqueued", "executing", "complete"]

@@ -183,12 +183,16 @@ class HueyHook:
         h.put_result = self._put_result
         h.create_consumer = self._create_consumer
         c = hotpath.active()
+        self._had_emit = _has_own(h, "_emit")
+        self._orig_emit = h._emit
         if c is None:
+            # In place of Huey's _emit, not among its receivers: recorded
+            # before any receiver of the application runs, so one that raises
+            # cannot hide a signal from the trace (Huey before 3.x's latest
+            # stops Signal.send at the first receiver that raises).
             self._c_receiver = None
-            h._signal.connect(self._on_signal)
+            h._emit = self._emit
         else:
-            self._had_emit = _has_own(h, "_emit")
-            self._orig_emit = h._emit
             # In C, in place of Huey's _emit (a receiver Huey's dispatch
             # calls costs as much again as the recording).  Huey's own
             # _emit only calls the receivers: with none connected for a
@@ -210,10 +214,7 @@ class HueyHook:
         replaced = [("execute", self._had_execute, self._orig_execute),
                     ("put_result", self._had_put_result, self._orig_put_result),
                     ("create_consumer", self._had_create_consumer, self._orig_create_consumer)]
-        if self._c_receiver is None:
-            h._signal.disconnect(self._on_signal)
-        else:
-            replaced.append(("_emit", self._had_emit, self._orig_emit))
+        replaced.append(("_emit", self._had_emit, self._orig_emit))
         for attr, had, orig in replaced:
             if had:
                 setattr(h, attr, orig)
@@ -246,6 +247,10 @@ class HueyHook:
             return self._orig_execute(task, timestamp)
         finally:
             stack.pop()
+
+    def _emit(self, signal, task, *args, **kwargs):
+        self._on_signal(signal, task, *args)        # never raises
+        return self._orig_emit(signal, task, *args, **kwargs)
 
     def _create_consumer(self, **options):
         for prepare in self.before_consumer:
