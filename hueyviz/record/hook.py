@@ -124,6 +124,7 @@ class HueyHook:
         # Signal), or, where built, the C receiver in place of Huey._emit
         # (which hands _on_signal every signal but the common three).
         self._c_receiver: Any = None
+        self._receivers: Optional[dict] = None    # Huey's, when its _emit only calls them
         self._had_emit = False
         self._orig_emit: Any = None
         self._orig_execute: Any = None
@@ -191,6 +192,8 @@ class HueyHook:
             # cannot hide a signal from the trace (Huey before 3.x's latest
             # stops Signal.send at the first receiver that raises).
             self._c_receiver = None
+            own = not self._had_emit and getattr(type(h), "_emit", None) is huey_api.Huey._emit
+            self._receivers = getattr(h._signal, "receivers", None) if own else None
             h._emit = self._emit
         else:
             # In C, in place of Huey's _emit (a receiver Huey's dispatch
@@ -250,7 +253,12 @@ class HueyHook:
 
     def _emit(self, signal, task, *args, **kwargs):
         self._on_signal(signal, task, *args)        # never raises
-        return self._orig_emit(signal, task, *args, **kwargs)
+        # Huey's own _emit only calls the receivers: with none connected for
+        # this signal it is skipped, as the C receiver does.
+        receivers = self._receivers
+        if receivers is None or receivers.get(signal) or receivers.get("any"):
+            return self._orig_emit(signal, task, *args, **kwargs)
+        return None
 
     def _create_consumer(self, **options):
         for prepare in self.before_consumer:
