@@ -39,6 +39,12 @@ BENCH_PACKAGES = {**APT_PACKAGES, "valgrind": "valgrind"}
 EXTENSION_SOURCES = [os.path.join("hueyviz", "record", "_hotpath.c"),
                      os.path.join("hueyviz", "analysis", "_replay.c")]
 PYTEST_ARGS = ["tests", "hueyviz", "README.md", "--nbval-lax", "notebooks"]
+# The oldest Huey pyproject.toml claims.  ``test`` runs the suite on it too
+# (installed beside the venv's newest, first on PYTHONPATH), all but the
+# browser and notebook tests, which exercise the front end, not Huey.
+OLDEST_HUEY = "3.0.0"
+OLDEST_ARGS = ["tests", "hueyviz", "--ignore=tests/test_browser.py",
+               "--ignore=tests/test_binder.py", "--ignore=tests/test_notebook_outputs.py"]
 
 
 def say(msg):
@@ -243,9 +249,13 @@ def ensure_venv(extras=()):
 def exec_in_venv(cmd):
     """Replace this process by ``cmd`` run in ``.venv/`` from the repository
     root: its exit status and Ctrl-C are the command's own."""
+    exec_in_venv_env(cmd, venv_env())
+
+
+def exec_in_venv_env(cmd, env):
     say(" ".join(cmd))
     os.chdir(ROOT)
-    os.execve(cmd[0], cmd, venv_env())
+    os.execve(cmd[0], cmd, env)
 
 
 # -- commands ----------------------------------------------------------------
@@ -259,7 +269,21 @@ def test(args):
     ensure_system_packages()
     ensure_compiler()
     ensure_venv(["test"])
-    exec_in_venv([VENV_PY, "-m", "pytest", *PYTEST_ARGS, *args])
+    if args:                    # pytest options: one run, as asked
+        exec_in_venv([VENV_PY, "-m", "pytest", *PYTEST_ARGS, *args])
+    newest = run([VENV_PY, "-m", "pytest", *PYTEST_ARGS], env=venv_env()).returncode
+    if newest != 0:
+        return newest
+    oldest = os.path.join(VENV, f"huey-{OLDEST_HUEY}")
+    if not os.path.isdir(os.path.join(oldest, "huey")):
+        if run([VENV_PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                "--no-deps", "--target", oldest, f"huey=={OLDEST_HUEY}"],
+               env=venv_env()).returncode != 0:
+            sys.exit(f"[dev.py] could not install huey=={OLDEST_HUEY} for the second run")
+    say(f"the suite again on the oldest Huey claimed, {OLDEST_HUEY}")
+    env = venv_env()
+    env["PYTHONPATH"] = os.pathsep.join([oldest] + [p for p in [env.get("PYTHONPATH")] if p])
+    exec_in_venv_env([VENV_PY, "-m", "pytest", *OLDEST_ARGS], env)
 
 
 def bench(args):

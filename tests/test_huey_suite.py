@@ -183,7 +183,8 @@ def test_huey_suite_gives_the_same_result_traced(huey_src, tmp_path):
     plain = _run_suite(huey_src, work, "plain", traced=False)
     traced = _run_suite(huey_src, work, "traced", traced=True)
 
-    assert len(plain["outcomes"]) > 200, plain["tail"]
+    # Huey's own suite ran (192 tests in 3.0.0, 220 or more in 3.5).
+    assert len(plain["outcomes"]) > 150, plain["tail"]
     # The shim really traced: many instances, many events, no recorder failure.
     assert traced["stats"].get("instances", 0) > 100, traced
     assert traced["stats"].get("events", 0) > 500, traced["stats"]

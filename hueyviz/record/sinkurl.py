@@ -52,9 +52,9 @@ def source_url(huey, url: Optional[str] = None) -> Optional[str]:
     another process (``hueyviz diagnose URL``); None for an in-process sink.
 
     >>> from huey import SqliteHuey
-    >>> huey = SqliteHuey("app", filename="/srv/huey.db", create_tables=False)
+    >>> huey = SqliteHuey("app", filename="/tmp/hueyviz-doctest.db")
     >>> source_url(huey)
-    'sqlite:////srv/huey.db?queue=app'
+    'sqlite:////tmp/hueyviz-doctest.db?queue=app'
     >>> source_url(huey, "redis://h:6379/1")
     'redis://h:6379/1?queue=app'
     >>> huey.immediate = True           # tasks run in the caller; events stay in memory
