@@ -531,16 +531,18 @@ class _Detector:
                 "queued or scheduled) or never have been enqueued; the recording cannot tell, "
                 "so no verdict is given on them")
         early = self._predating()
-        if early:
-            self.notes.append(
-                f"{early} awaited task{'s' if early != 1 else ''} ran without the recording "
-                "seeing {0} enqueue: {0} predate{1} the recording".format(
-                    "their" if early != 1 else "its", "" if early != 1 else "s"))
+        if early == 1:
+            self.notes.append("1 awaited task ran without the recording seeing its enqueue: "
+                              "it predates the recording")
+        elif early:
+            self.notes.append(f"{early} awaited tasks ran without the recording seeing their "
+                              "enqueue: they predate the recording")
         return self.standing()
 
     def _predating(self) -> int:
         rp = self.rp
-        waits = rp.waits if rp.history is not None else [w for ws in rp.waiting.values() for w in ws]
+        waits = (rp.waits + rp.history.reads if rp.history is not None
+                 else [w for ws in rp.waiting.values() for w in ws])
         ids = {w.waits_on for w in waits}
         return sum(1 for tid in ids if tid in rp.tasks and rp.tasks[tid].enqueued is None
                    and rp.tasks[tid].started is not None)
