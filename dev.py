@@ -275,11 +275,11 @@ def test(args):
     if newest != 0:
         return newest
     oldest = os.path.join(VENV, f"huey-{OLDEST_HUEY}")
-    if not os.path.isdir(os.path.join(oldest, "huey")):
-        if run([VENV_PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                "--no-deps", "--target", oldest, f"huey=={OLDEST_HUEY}"],
-               env=venv_env()).returncode != 0:
-            sys.exit(f"[dev.py] could not install huey=={OLDEST_HUEY} for the second run")
+    install = [VENV_PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+               "--no-deps", "--target", oldest, f"huey=={OLDEST_HUEY}"]
+    if not os.path.isdir(os.path.join(oldest, "huey")) and \
+            run(install, env=venv_env()).returncode != 0:
+        sys.exit(f"[dev.py] could not install huey=={OLDEST_HUEY} for the second run")
     say(f"the suite again on the oldest Huey claimed, {OLDEST_HUEY}")
     env = venv_env()
     env["PYTHONPATH"] = os.pathsep.join([oldest] + [p for p in [env.get("PYTHONPATH")] if p])

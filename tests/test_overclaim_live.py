@@ -9,12 +9,12 @@ import datetime
 import threading
 
 import pytest
-from conftest import Running
 from huey import MemoryHuey
 from huey.exceptions import ResultTimeout
 from livekit import make_app  # noqa: F401
 
 import hueyviz
+from conftest import Running
 from hueyviz import diagnose
 
 
@@ -103,8 +103,8 @@ def test_a_second_wait_on_a_result_already_read_and_removed_is_a_hang(preserve):
         s = second(p.id)
         run.results += [f, s]
         verdict = "ok" if preserve else "hang"
-        assert tracer.wait_for(lambda tr: diagnose(tr).verdict == verdict
-                               and any(e.kind == "block" and e.task == s.id for e in tr)
+        assert tracer.wait_for(lambda tr: (diagnose(tr).verdict == verdict
+                               and any(e.kind == "block" and e.task == s.id for e in tr))
                                or any(e.kind == "read" and e.task == s.id for e in tr), 10)
         assert s.get(blocking=True, timeout=15) == ("value" if preserve else "timed out")
         tr = tracer.trace
