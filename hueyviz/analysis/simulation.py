@@ -602,7 +602,9 @@ class _Sim:
             # of a million costs no more than one of the tasks' size.
             for i in range(min(n, per_queue.get(q, 0))):
                 up = times[i] if i < len(times) else times[-1]
-                self.push(max(0.0, up - t0), "up", Worker(_HOST, 0, f"Worker-{i + 1}"), q)
+                # Before t0 too: a worker up before the first task polls on its
+                # own schedule, and that decides who takes what when both arrive.
+                self.push(up - t0, "up", Worker(_HOST, 0, f"Worker-{i + 1}"), q)
         for t, tid in roots:
             self.push(t - t0, "arrive", tid)
         while self.heap:
