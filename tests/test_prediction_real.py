@@ -9,10 +9,10 @@ The figures (how many agree) are bench/predictions.py's, in BENCHMARKS.md.
 import threading
 
 import pytest
-from conftest import Running
 from huey import MemoryHuey
 
 import hueyviz
+from conftest import Running
 from hueyviz import whatif
 
 WORK = 0.01          # seconds of work per leaf task
