@@ -102,9 +102,15 @@ def run(name, workers, record=False):
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("name,recorded", [("fan_out", 3), ("fan_out", 1), ("chain", 2),
-                                           ("chain", 4), ("two_level", 3), ("timed", 1),
-                                           ("unstored", 2)])
+@pytest.mark.parametrize("name,recorded", [
+    ("fan_out", 3), ("fan_out", 1), ("chain", 2), ("chain", 4), ("two_level", 3),
+    ("timed", 1), ("unstored", 2),
+    # Known and said (README, "Which fix?"; the notes of the prediction): a task
+    # that never ran and has no namesake that did is assumed to neither spawn
+    # nor wait.  Recorded on one worker, the two-level fan-out's middle tasks
+    # never ran: at 2 and 3 workers the prediction says ok, and they deadlock.
+    pytest.param("two_level", 1, marks=pytest.mark.xfail(
+        strict=True, reason="never-ran tasks without a namesake are assumed leaves"))])
 def test_predictions_agree_with_real_runs(name, recorded):
     _, trace = run(name, recorded, record=True)
     w = whatif(trace, workers=range(1, 5))
