@@ -15,9 +15,9 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..", "tests"), os.path.join(HERE, "..")]
 
-from test_prediction_real import run  # noqa: E402
+from test_prediction_real import run
 
-import hueyviz  # noqa: E402
+import hueyviz
 
 CASES = [("fan_out", 3), ("fan_out", 1), ("chain", 2), ("chain", 4), ("two_level", 3),
          ("two_level", 1), ("timed", 1), ("unstored", 2)]
@@ -38,7 +38,7 @@ def main() -> int:
             exact_n += w.exact
             exact_wrong += w.exact and not good
             ok_stuck += r.verdict == "ok" and not done
-            print(f"{name:<10} {recorded:>3} {r.workers:>2} {r.verdict:<9} {str(w.exact):<5} "
+            print(f"{name:<10} {recorded:>3} {r.workers:>2} {r.verdict:<9} {w.exact!s:<5} "
                   f"{real:<6} {'yes' if good else 'NO'}")
         fix = {f.kind: f for f in hueyviz.advise(trace).fixes}.get("workers")
         if fix is not None and fix.helps and isinstance(fix.workers, int):
