@@ -571,19 +571,30 @@ def test_fixes_panel_draws_a_fix_beside_the_original_on_one_axis(lab, browser):
         # the slider moves both (to a third of the way: before the knot)
         # The fix's lanes just appeared: on a loaded machine the page may still
         # be laying out, and a click at a box read a moment before can land
-        # beside the slider.  Read the box again and click again (bounded).
+        # beside the slider.  Read the box again and click again (bounded);
+        # a click that still does not take (seen on one Chromium build in
+        # CI) falls back to the keyboard on the focused slider (Home: the
+        # start), which is the same input path for the lanes.
         moved = "(x) => document.querySelector('.hv-root .hv-lanes svg .hv-cursor')" \
                 ".getAttribute('x1') !== x"
-        for attempt in range(6):
-            scrub = root.locator(".hv-scrub")
+        scrub = root.locator(".hv-scrub")
+        how = None
+        for _ in range(3):
             scrub.scroll_into_view_if_needed()
             bar = scrub.bounding_box()
             page.mouse.click(bar["x"] + bar["width"] * 0.3, bar["y"] + bar["height"] / 2)
             try:
-                page.wait_for_function(moved, arg=x0, timeout=10_000)
+                page.wait_for_function(moved, arg=x0, timeout=5_000)
+                how = "click"
                 break
             except playwright_api.TimeoutError:
-                assert attempt < 5, "the slider never moved the cursor"
+                pass
+        if how is None:
+            scrub.focus()
+            page.keyboard.press("Home")
+            page.wait_for_function(moved, arg=x0, timeout=10_000)
+            how = "keyboard"
+        (ARTIFACTS / "fixes-slider-input.txt").write_text(how + "\n")
         x1 = orig.evaluate(CURSOR_JS)
         assert fix.evaluate(CURSOR_JS) == x1 and float(x1) < float(x0)
         status1 = root.locator(".hv-fix-status").inner_text()
