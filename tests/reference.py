@@ -84,44 +84,13 @@ OUTCOMES = frozenset({
 })
 ENFORCES_TASK_TIMEOUT = frozenset({"greenlet", "process"})
 
-# Other readings of the same events.  Each is one thing on which hueyviz
-# departs from the README (a bug, kept as a strict xfail in
-# test_reference.py) or on which the README can be read two ways.  The
+# Other readings of the same events.  Each is one thing on which the README
+# can be read two ways (hueyviz's departures from it, B1-B6, were bugs: they
+# are fixed, and test_reference.py keeps their smallest traces as tests).  The
 # reference decides by the README (the default); a trace whose verdict or
 # culprit changes under one of these readings is not an exact test of
 # that point, and the property tests skip it (and count it).
 VARIANTS = {
-    # hueyviz (bug B3): a wait on a task the recording never saw needs a
-    # worker, as if that task were queued in the queue the wait names;
-    # README: "What is not a verdict: a wait on a task the recording never saw".
-    "unseen-queued": "a wait on a never-seen task needs a worker of its queue",
-    # hueyviz (bug B4): the lost events of one process, one per worker, are
-    # applied one by one; README: "A process that goes silent ... is reported
-    # lost: its tasks are shown as lost and its workers leave the pool".
-    "lost-per-worker": "a lost event takes only its own worker and that worker's task",
-    # hueyviz (bug B1): a wait by non-task code (the app's thread) counts as a
-    # worker nobody had seen doing something, and withdraws a finding on an
-    # inferred pool; README: "Waits by code that is not a task ... hold no worker".
-    "app-is-a-worker": "a non-task wait withdraws a finding on an inferred pool",
-    # hueyviz (bug B2): a pipeline step not enqueued yet only needs a worker,
-    # whether or not the step before it can complete, so waits that form a
-    # cycle through a pipeline (a task waiting for a later step of its own
-    # pipeline, or two tasks each waiting for the other's next step) are
-    # "ok"; README: "Huey enqueues each step only when the one before
-    # completes", "ok: every wait can still be satisfied", "deadlock: ... (or
-    # the waits form a cycle)".
-    "step-needs-worker-only": "a pending pipeline step needs a worker, not its step before",
-    # hueyviz (bug B5): a get() that reads and removes a result makes only the
-    # waits that begin later hang, not one already waiting for that result;
-    # README: "hang: a wait that can never be satisfied ...: its result was
-    # already read and removed by an earlier get()".
-    "consume-spares-open-waits": "removing a result hangs only the waits that begin later",
-    # hueyviz (bug B6): a knot on an inferred pool counts as made on that pool
-    # even when no pool size would dissolve it (two tasks waiting for each
-    # other): it is not exact, and a worker nobody had seen withdraws it;
-    # README: "deadlock: ... (or the waits form a cycle). Nothing will ever
-    # move", "a finding made on such an inferred pool is withdrawn".
-    "cycle-rests-on-pool": "a knot no pool size dissolves still rests on an inferred pool",
     # README-ambiguous (A1): is a queue whose inferred pool lost every worker
     # still "seen serving"?  The default says yes (Holt on 0 workers).
     "emptied-inferred-unserved": "an inferred pool that lost all its workers is unserved",
@@ -240,7 +209,8 @@ class Reference:
         if self.announced(q):
             return True
         if "emptied-inferred-unserved" in self.variants:
-            return any(s[0] == q and s not in self.lost and s not in self.down for s in self.seen)
+            return any(s[0] == q and s not in self.lost and s not in self.down
+                       and (q, s[1].host, s[1].pid) not in self.gone for s in self.seen)
         return any(s[0] == q for s in self.seen)
 
     def size(self, q) -> int:
@@ -269,9 +239,6 @@ class Reference:
     def hangs(self, w: Wait) -> Optional[str]:
         """Why wait ``w`` can never be satisfied, or None."""
         t = self.tasks.get(w.waits_on)
-        if "consume-spares-open-waits" in self.variants and t is not None and \
-                t.result == "gone" and w.index < t.gone_at:
-            return None
         return self.dead(w.waits_on)
 
     def dead(self, x: str) -> Optional[str]:
@@ -329,9 +296,6 @@ class Reference:
             return True                 # a hang, reported as such
         t = self.tasks.get(w.waits_on)
         if t is None or t.state == "unknown":
-            if "unseen-queued" in self.variants:    # as if queued in the queue it names
-                q = w.target_queue
-                return runnable.get(q, self._runnable(q, can))
             return True                 # never seen: not a verdict
         return self._finishes(t, can, runnable)
 
@@ -348,11 +312,8 @@ class Reference:
             p = self.tasks.get(t.pred) if t.pred is not None else None
             if p is None:
                 return True
-            if "step-needs-worker-only" in self.variants:
-                before = True
-            else:
-                before = (p.outcome == "complete") if p.state == "done" else \
-                    self._finishes(p, can, runnable)
+            before = (p.outcome == "complete") if p.state == "done" else \
+                self._finishes(p, can, runnable)
             return before and runnable.get(t.queue, self._runnable(t.queue, can))
         return True
 
@@ -378,8 +339,6 @@ class Reference:
     def _rests_on(self, knot: List[Task], qs: frozenset) -> frozenset:
         """The inferred pools a larger size of which would dissolve (part of) the knot."""
         inferred = frozenset(q for q in qs if not self.announced(q))
-        if "cycle-rests-on-pool" in self.variants:
-            return inferred
         out = set()
         stuck = {t.id for t in knot}
         for q in inferred:
@@ -476,13 +435,11 @@ class Reference:
         elif k == "lost":
             w = e.worker
             self.lost.add((e.queue, w))
-            per_worker = "lost-per-worker" in self.variants
-            if not per_worker:
-                self.gone.add((e.queue, w.host, w.pid))
+            self.gone.add((e.queue, w.host, w.pid))
             for t in self.tasks.values():
                 if t.state in ("running", "blocked") and t.slot is not None and \
                         t.slot[0] == e.queue and t.slot[1].host == w.host and \
-                        t.slot[1].pid == w.pid and (not per_worker or t.slot[1] == w):
+                        t.slot[1].pid == w.pid:
                     t.state, t.outcome, t.result, t.why = "done", "lost", "dead", "lost"
                     self._release(t)
 
@@ -493,8 +450,7 @@ class Reference:
 
     # -- findings ----------------------------------------------------------------------
     def step(self, i: int, e) -> None:
-        acts = e.kind == "executing" or ("app-is-a-worker" in self.variants and e.task is None
-                                         and e.kind in ("block", "unblock", "read"))
+        acts = e.kind == "executing"
         worker_is_new = (acts and (e.queue, e.worker) not in self.seen
                          and (e.queue, e.worker) not in self.up)
         guarded = (e.kind == "block" and e.task is not None and self.first_index() is None)

@@ -341,7 +341,8 @@ def test_a_stall_ends_when_its_earliest_timeout_expires():
 def test_a_knot_closed_by_a_shrinking_pool_blames_its_latest_wait_everywhere(shrink):
     from hueyviz.analysis.detector import find_knot
     from hueyviz.analysis.replay import Replay
-    s = Story(3)
+    s = Story(2)
+    s.add_queue(None, 1, pid=2)                   # Worker-3: a consumer process of its own
     for i in range(2):
         s.start(f"main{i}", i)
         s.enqueue(f"sub{i}", parent=f"main{i}", by=i)
@@ -361,7 +362,8 @@ def test_a_knot_closed_by_a_shrinking_pool_blames_its_latest_wait_everywhere(shr
 
 
 def test_hangs_on_an_expired_task_and_on_a_task_lost_with_its_process():
-    s = Story(3)
+    s = Story(2)
+    s.add_queue(None, 1, pid=2)                   # Worker-3: a consumer process of its own
     s.enqueue("late")
     s.start("main", 0)
     s.block("main", "late", 0)

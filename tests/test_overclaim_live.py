@@ -117,6 +117,52 @@ def test_a_second_wait_on_a_result_already_read_and_removed_is_a_hang(preserve):
         assert f"read and removed by first [{f.id[:8]}]" in d.message
 
 
+def test_a_wait_already_open_when_another_get_removes_the_result_is_a_hang():
+    """Two gets wait for one result (Huey's default preserve=False): a task's
+    and the application's.  Whichever polls first removes it; the other
+    polls until its timeout.  Both orders happen on a real consumer; the
+    loser's wait is the hang either way."""
+    huey = MemoryHuey("consumed-open", utc=False)
+    gate = threading.Event()
+
+    @huey.task()
+    def slow():
+        gate.wait(20)
+        return "value"
+
+    @huey.task()
+    def waiter(tid):
+        try:
+            return huey.result(tid, blocking=True, timeout=5)
+        except ResultTimeout:
+            return "timed out"
+
+    run = Running(huey, 2).start()
+    with hueyviz.trace(huey) as tracer:
+        x = slow()
+        w = waiter(x.id)
+        th, got = _in_thread(lambda: huey.result(x.id, blocking=True, timeout=5))
+        assert tracer.wait_for(lambda tr: sum(e.kind == "block" for e in tr) == 2, 10)
+        assert diagnose(tracer.trace).verdict == "ok"   # both can still get it
+        gate.set()
+        th.join(30)
+        task_got = w.get(blocking=True, timeout=15)
+        run.results += [w]
+        assert tracer.wait_for(lambda tr: sum(e.kind == "unblock" and e.get("waits_on") == x.id
+                                              for e in tr) == 2, 10), \
+            [(e.kind, e.task, e.data) for e in tracer.trace]
+        tr = tracer.trace
+    run.stop()
+    app_got = got[0]
+    # Huey really handed the value to one of them only.
+    assert sorted([task_got == "value", app_got == "value"]) == [False, True], (task_got, app_got)
+    loser = w.id if task_got != "value" else None
+    d = diagnose(tr)
+    assert d.verdict == "hang", d.message
+    assert (d.culprit.waiter, d.culprit.waits_on) == (loser, x.id)
+    assert "after this wait began, while it was still polling" in d.message
+
+
 TIMEOUT_APP = """
 @huey.task(timeout=2)
 def waiter(n):

@@ -53,6 +53,8 @@ __all__ = [
 _SETTLE_MIN = 50_000          # events between two evictions of settled tasks
 _ENDS_NO_RESULT = frozenset({"complete", "revoked", "expired", "interrupted", "lost"})
 _POOL_CHANGES = frozenset({"worker_down", "pool", "consumer"})
+_READS = frozenset({"unblock", "read"})
+_APPEARS = frozenset({"enqueued", "scheduled"})
 _WORKER_KINDS = frozenset({"executing", "worker_up", "block", "unblock", "retrying",
                            "complete", "error", "timeout", "locked", "canceled",
                            "rate-limited", "interrupted"})
@@ -127,7 +129,13 @@ def irreducible(rp: Replay, unseen: Optional[Set[Optional[str]]] = None
     def can_finish(w: Wait) -> bool:
         tgt = tasks.get(w.waits_on)
         if tgt is None or tgt.state == "unknown":
-            return _flows(rp, w.target_queue if tgt is None else tgt.queue, flowing, unseen)
+            # Never seen: it may predate the recording (queued, scheduled)
+            # or never have been enqueued.  No verdict rests on it; finish()
+            # notes the open wait.
+            return True
+        return delivers(tgt, 0)
+
+    def delivers(tgt: TaskRecord, depth: int) -> bool:
         if tgt.has_result:
             return True
         if _never(rp, tgt):
@@ -137,6 +145,12 @@ def irreducible(rp: Replay, unseen: Optional[Set[Optional[str]]] = None
             return True
         if st == "blocked":
             return tgt.id in reduced
+        if st == "pending" and tgt.after is not None and depth < 1024:
+            # Huey enqueues a step when the step before it completes: it
+            # needs that step to finish first, then a worker.
+            before = tasks.get(tgt.after)
+            if before is not None and before.state != "unknown" and not delivers(before, depth + 1):
+                return False
         return _flows(rp, tgt.queue, flowing, unseen)
 
     changed = True
@@ -166,13 +180,13 @@ def _settled_at_once(rp: Replay, rec: TaskRecord) -> bool:
     if w is None:
         return True
     tgt = rp.tasks.get(w.waits_on)
-    if tgt is not None:
-        if tgt.has_result or (tgt.state in ("running", "finished") and not tgt.never_result):
-            return True
-        if tgt.state == "blocked" or _never(rp, tgt):
-            return False
-    queue = tgt.queue if tgt is not None else w.target_queue
-    p = rp.pools.get(queue)
+    if tgt is None or tgt.state == "unknown":
+        return True                 # never seen: no verdict rests on it (irreducible)
+    if tgt.has_result or (tgt.state in ("running", "finished") and not tgt.never_result):
+        return True
+    if tgt.state in ("blocked", "pending") or _never(rp, tgt):
+        return False                # a pending step needs the step before it too
+    p = rp.pools.get(tgt.queue)
     if p is None or (p.size == 0 and not p.exact):
         return False        # let the reduction note the unseen queue
     return p.free > 0 or p.running > 0
@@ -199,6 +213,7 @@ class _Detector:
         self.retracted: Set[int] = set()
         self.active: Optional[_Open] = None    # open deadlock/stall knot
         self.hung: Set[Tuple[Optional[str], str, float]] = set()
+        self.hung_at: Dict[Tuple[Optional[str], str], int] = {}   # open hung wait -> finding
         self.unseen: Set[Optional[str]] = set()
         self.notes: List[str] = []          # what the recording cannot tell
         self._fed = 0
@@ -231,7 +246,10 @@ class _Detector:
             self._on_block(e)
         elif kind in _ENDS_NO_RESULT:
             self._on_no_result(e)
-        elif kind in _POOL_CHANGES and self.active is None:
+        elif kind in _READS:
+            self._on_read(e)
+        elif self.active is None and (kind in _POOL_CHANGES or (
+                kind in _APPEARS and e.task in rp.waiting)):
             self._check(None)
 
     def feed_all(self, events: Iterable[Event]) -> None:
@@ -268,7 +286,11 @@ class _Detector:
                 # or for a pipeline step after them.
                 if kind == "lost" or e.task in rp.waiting or self._waits_on_pending():
                     self._on_no_result(e)
-            elif kind in _POOL_CHANGES:
+            elif kind in _READS:
+                self._on_read(e)
+            elif kind in _POOL_CHANGES or (kind in _APPEARS and e.task in rp.waiting):
+                # A task already waited for appears in a queue: the waits on
+                # it, no verdict while it was unseen, may now close a knot.
                 self._check(None)
 
     # -- checks ------------------------------------------------------------------
@@ -289,6 +311,28 @@ class _Detector:
         if _settled_at_once(rp, rp.tasks[e.task]):
             return
         self._check(w)
+
+    def _on_read(self, e: Event) -> None:
+        """A read that removed a result hangs the waits still open on it
+        (Huey's get() pops the result: the others poll for ever).  A hung
+        wait that returns a result after all was not hung: events arrived
+        out of order, and the finding is withdrawn."""
+        d = e.data
+        if not d:
+            return
+        on = d.get("waits_on")
+        if not isinstance(on, str):
+            return
+        if e.kind == "unblock" and d.get("outcome", "result") == "result":
+            index = self.hung_at.pop((e.task, on), None)
+            if index is not None:
+                self.retracted.add(index)
+                self.notes.append(printable(
+                    f"a wait on [{str(on)[:8]}] found hung returned its result after all: "
+                    "its events arrived out of order, and the hang was withdrawn"))
+        if d.get("consumed") and on in self.rp.waiting:
+            for w in list(self.rp.waiting[on]):
+                self._hang(w, e.t)
 
     def _waits_on_pending(self) -> bool:
         tasks = self.rp.tasks
@@ -352,7 +396,8 @@ class _Detector:
         for w in waits:
             tgt = rp.tasks.get(w.waits_on)
             if tgt is not None and tgt.id not in stuck_ids and tgt.state in (
-                    "queued", "scheduled", "pending", "unknown"):
+                    "queued", "scheduled", "pending", "unknown") \
+                    and self._step_holder(tgt.id) not in stuck_ids:
                 needs[tgt.id] = tgt
         queues = {r.queue for r in stuck} | {r.queue for r in needs.values()}
         counts = self._queue_counts(sorted(queues, key=str))
@@ -384,7 +429,13 @@ class _Detector:
                      + " at its task timeout (its workers enforce it)") if by_task else \
                 "the first timeout expires"
             msg += f" It dissolves by itself when {first}, {max(0.0, ends - t):.3g} s after it formed."
-        inferred = {q for q, c in counts.items() if not c.exact}
+        # A knot rests on an inferred pool only where a larger one would run
+        # something it needs; one needing no worker (every chain of waits
+        # ends in a cycle) rests on none and stays exact.
+        wanted = {r.queue for r in needs.values()} | {
+            rp.tasks[h].queue for h in (self._step_holder(r.id) for r in needs.values())
+            if h in rp.tasks}
+        inferred = {q for q, c in counts.items() if not c.exact and q in wanted}
         notes = self._task_timeout_notes(waits) if verdict == "deadlock" else []
         if notes:
             msg += (" (Counted as a deadlock on thread workers: a task in it has a task "
@@ -431,12 +482,27 @@ class _Detector:
     def _cycle(self, w: Wait, stuck: Set[str]) -> bool:
         seen = set()
         cur: Optional[Wait] = w
-        while cur is not None and cur.waits_on in stuck:
-            if cur.waits_on in seen:
+        while cur is not None:
+            on = self._step_holder(cur.waits_on)
+            if on not in stuck:
+                return False
+            if on == w.waiter or on in seen:
                 return True
-            seen.add(cur.waits_on)
-            cur = self.rp.tasks[cur.waits_on].wait
-        return cur is not None and cur.waits_on == w.waiter
+            seen.add(on)
+            cur = self.rp.tasks[on].wait
+        return False
+
+    def _step_holder(self, tid: str) -> str:
+        """The task a wait on ``tid`` really waits for: ``tid`` itself, or for
+        a pipeline step not enqueued yet, the first step before it that is."""
+        tasks = self.rp.tasks
+        rec = tasks.get(tid)
+        for _ in range(1024):
+            if rec is None or rec.state != "pending" or rec.after is None \
+                    or rec.after not in tasks:
+                break
+            rec = tasks[rec.after]
+        return tid if rec is None else rec.id
 
     def _hang(self, w: Wait, t: float) -> None:
         rp = self.rp
@@ -448,13 +514,16 @@ class _Detector:
         msg = f"Hang: {wait_words(rp, w)}{site_words(edge)}; that wait can never be satisfied."
         target = rp.tasks.get(w.waits_on)
         if target is not None and target.consumed is not None:
-            msg += (f" Its result was removed {max(0.0, w.since - target.consumed):.3g} s "
-                    "before this wait began; pass preserve=True to every get() but the "
-                    "last, or share one Result.")
+            gap = w.since - target.consumed
+            when = (f"{gap:.3g} s before this wait began" if gap >= 0 else
+                    f"{-gap:.3g} s after this wait began, while it was still polling")
+            msg += (f" Its result was removed {when}; pass preserve=True to every get() "
+                    "but the last, or share one Result.")
         if w.timeout is not None:
             msg += f" Its {w.timeout:g} s timeout will end it with ResultTimeout."
         queues = [q for q in (w.queue,) if w.waiter is not None]
         counts = self._queue_counts(queues)
+        self.hung_at[(w.waiter, w.waits_on)] = len(self.findings)
         self.findings.append(Finding(
             "hang", max(t, w.since), edge, (knot_wait(rp, w),),
             {"total": sum(c.total for c in counts.values()),
@@ -466,7 +535,10 @@ class _Detector:
         """Before ``e`` is applied: does it show that an inferred pool was bigger?"""
         a = self.active
         assert a is not None
-        if not a.inferred or e.worker is None or e.kind not in _WORKER_KINDS:
+        # A wait by code that is not a task (block/unblock with no task) is
+        # the application's thread, not a worker of any pool.
+        if not a.inferred or e.worker is None or e.kind not in _WORKER_KINDS or (
+                e.task is None and e.kind != "worker_up"):
             if e.kind in ("consumer", "pool") and e.queue in a.inferred:
                 self._retract()
             return
@@ -730,7 +802,8 @@ class LiveDiagnosis:
     ...            Event(1.0, "executing", "m", "main", w, None)])
     []
     >>> [(what, f.verdict) for what, f in live.feed(
-    ...     [Event(2.0, "block", "m", "main", w, {"waits_on": "s"})])]
+    ...     [Event(2.0, "enqueued", "s", "sub", w, {"parent": "m"}),
+    ...      Event(2.0, "block", "m", "main", w, {"waits_on": "s"})])]
     [('new', 'deadlock')]
     """
 

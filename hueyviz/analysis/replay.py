@@ -167,6 +167,9 @@ class Pool:
     members: Dict[Worker, None] = field(default_factory=dict)   # in order of arrival
     declared: int = 0
     announced: int = 0
+    # What each consumer process (host, pid) announced: a process lost
+    # takes all of it, also workers that never came up or ran a task.
+    processes: Dict[Tuple[str, int], int] = field(default_factory=dict)
     backlog: Dict[str, None] = field(default_factory=dict)      # queued ids, in order
     busy: int = 0            # workers holding a task (running or blocked)
     blocked: int = 0         # of those, how many are blocked
@@ -822,6 +825,9 @@ class Replay:
         p = self.pool(e.queue)
         p.members.pop(e.worker, None)
         p.declared = max(0, p.declared - 1)
+        proc = (e.worker.host, e.worker.pid)
+        if p.processes.get(proc):
+            p.processes[proc] -= 1
         self._touch(p)
         if self.history is not None:
             self.history.down[(e.queue, e.worker)] = e.t
@@ -833,7 +839,11 @@ class Replay:
 
     def _consumer(self, e: Event) -> None:
         p = self.pool(e.queue)
-        p.declared += int(e.get("workers", 0))
+        n = int(e.get("workers", 0))
+        p.declared += n
+        if e.worker is not None and n:
+            proc = (e.worker.host, e.worker.pid)
+            p.processes[proc] = p.processes.get(proc, 0) + n
         d0 = e.get("initial_delay")
         if d0 is not None:
             p.polling = (float(d0), max(1.0, float(e.get("backoff", 1.15))),
@@ -847,9 +857,19 @@ class Replay:
         self.dropped += int(e.get("count", 0))
 
     def _lost(self, e: Event) -> None:
-        # A worker vanished (kill -9): what it ran will never finish.
+        # A process vanished (kill -9): what its workers ran will never
+        # finish.  The follower says so once per worker, at one instant; the
+        # first says it for the whole process, or the pool would shrink
+        # while the dying process's other workers still hold tasks.
         w = e.worker
-        slots = [s for s in self.stacks if s[1] == w and (e.queue is None or s[0] == e.queue)]
+        if w is None:
+            return
+        proc = (w.host, w.pid)
+
+        def gone(x) -> bool:
+            return x is not None and (x.host, x.pid) == proc
+
+        slots = [s for s in self.stacks if gone(s[1]) and (e.queue is None or s[0] == e.queue)]
         for slot in slots:
             for tid in list(self.stacks.get(slot, ())):
                 rec = self.tasks[tid]
@@ -861,14 +881,20 @@ class Replay:
                 self._set(rec, "finished")
                 self.lost.append(tid)
         for q, p in self.pools.items():
-            if (e.queue is None or q == e.queue) and w in p.members:
-                # Like worker_down: the consumer's declared size shrinks too, or a
-                # killed-and-restarted consumer would count its workers twice.
-                del p.members[w]
-                p.declared = max(0, p.declared - 1)
+            if e.queue is not None and q != e.queue:
+                continue
+            members = [m for m in p.members if gone(m)]
+            # Like worker_down: the consumer's declared size shrinks too (by
+            # all the process announced), or a killed-and-restarted consumer
+            # would count its workers twice.
+            n = max(p.processes.pop(proc, 0), len(members))
+            if n:
+                p.declared = max(0, p.declared - n)
                 self._touch(p)
+            for m in members:
+                del p.members[m]
                 if self.history is not None:
-                    self.history.down[(q, w)] = e.t
+                    self.history.down[(q, m)] = e.t
 
 
 _HANDLERS = {

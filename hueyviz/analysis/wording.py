@@ -71,7 +71,11 @@ def target_words(rp: Replay, rec: TaskRecord) -> str:
             return (f"a pipeline step that will never be enqueued: {task_label(cause, cause.id)}"
                     f" ended {cause.outcome} before it, and Huey enqueues each step only when "
                     f"the one before completes ({task_label(cause, cause.id)} -> {steps})")
-        return "pending (the next step of a pipeline)"
+        before = rp.tasks.get(rec.after) if rec.after is not None else None
+        if before is None:
+            return "pending (the next step of a pipeline)"
+        return (f"a pipeline step Huey enqueues only when {task_label(before, before.id)} "
+                "completes")
     if rec.state == "blocked":
         return f"itself blocked on {worker_words(rp, rec.worker)}{where}"
     if rec.state == "unknown":
