@@ -95,6 +95,7 @@ def _parser(prog: str = "hueyviz") -> argparse.ArgumentParser:
               hueyviz advise trace.jsonl         each usual fix, replayed: which ones help
               hueyviz record app.huey -o t.jsonl --duration 60   from a live system
               hueyviz diagnose app.huey --json   live system (RedisHuey, SqliteHuey, FileHuey)
+              hueyviz autopsy app.huey           a consumer stuck now, nothing recorded
             """))
     p.add_argument("--version", action="version", version=_version_words())
     p.add_argument("--debug", action="store_true",
@@ -275,7 +276,33 @@ def _parser(prog: str = "hueyviz") -> argparse.ArgumentParser:
                      help="one JSON object per line: {\"event\": \"new\"|\"withdrawn\", "
                           "\"finding\": {...}}, then {\"event\": \"end\", \"diagnosis\": {...}}")
     fol.set_defaults(func=_cmd_follow)
-    for cmd in (d, g, r, w, rec, fol):
+
+    aut = sub.add_parser(
+        "autopsy", formatter_class=_Formatter,
+        help="diagnose a consumer that is stuck now, with nothing recorded",
+        description="Read a running consumer from the outside, without stopping or changing "
+                    "it: the stack of every worker (py-spy: pip install 'hueyviz[autopsy]'; "
+                    "reading another process needs ptrace rights) and the app's storage "
+                    "(the queue in order, the schedule, the awaited results).  Prints the "
+                    "same verdict as diagnose, marked as an autopsy of one instant.  Exit "
+                    "status: 0 ok, 1 a finding, 2 cannot read.",
+        epilog=textwrap.dedent("""\
+            examples:
+              hueyviz autopsy app.huey                  every huey_consumer running app.huey
+              hueyviz autopsy app.huey --pid 4242 --json
+              hueyviz autopsy app.huey -o autopsy/      also waitfor.svg, trace.jsonl, autopsy.json
+            """))
+    aut.add_argument("app", metavar="APP",
+                     help="the Huey instance as huey_consumer takes it (app.huey)")
+    aut.add_argument("--pid", type=_at_least(1), action="append", metavar="PID",
+                     help="a consumer process to read (repeat for several); default: every "
+                          "process whose command line runs huey_consumer APP")
+    aut.add_argument("--json", action="store_true",
+                     help="the diagnosis as JSON (diagnose's keys, and \"autopsy\": what was read)")
+    aut.add_argument("-o", "--out", metavar="DIR",
+                     help="also write waitfor.svg, trace.jsonl and autopsy.json there")
+    aut.set_defaults(func=_cmd_autopsy)
+    for cmd in (d, g, r, w, rec, fol, aut):
         # Also after the command (hueyviz diagnose t.jsonl --debug).
         cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                          help="show the Python traceback of an error (for bug reports)")
@@ -398,6 +425,51 @@ def _cmd_diagnose(args) -> int:
             _say(_best_fix(tr, args.source) if tr is not None else
                  f"Fixes: hueyviz advise {' '.join(args.source)} replays each of the usual fixes.")
     return EXIT_OK if d.ok else EXIT_FINDING
+
+
+def _cmd_autopsy(args) -> int:
+    from .analysis.autopsy import diagnose_snapshot
+    from .read.autopsy import consumer_pids, take
+    from .read.source import load_import_path
+    huey = load_import_path(args.app)
+    if not (hasattr(huey, "storage") and hasattr(huey, "create_consumer")):
+        raise UsageError(f"{args.app} is a {type(huey).__name__}, not a Huey instance")
+    pids = args.pid or consumer_pids(args.app)
+    if not pids:
+        raise UsageError(f"no running consumer of {args.app} found (no process runs "
+                         f"huey_consumer {args.app}); name it with --pid PID")
+    snap = take(huey, pids, discovered=not args.pid)
+    d = diagnose_snapshot(snap)
+    if args.out:
+        _write_autopsy(args.out, snap, d)
+    if args.json:
+        out = d.to_dict()
+        out["autopsy"] = snap.to_dict()
+        print(redact(json.dumps(out, indent=2)))
+    else:
+        _say(textwrap.fill(d.message, width=100), lines=True)
+        for note in d.notes:
+            _say(f"note: {note}")
+        if not d.ok:
+            _say(f"Which fix helps: record a run (hueyviz record {args.app} -o trace.jsonl), "
+                 "then hueyviz advise trace.jsonl replays each of the usual fixes.")
+    return EXIT_OK if d.ok else EXIT_FINDING
+
+
+def _write_autopsy(out: str, snap, d) -> None:
+    from .core.trace import Trace
+    from .render.waitfor import render_waitfor
+    os.makedirs(out, exist_ok=True)
+    tr = Trace(snap.events())
+    tr.save(os.path.join(out, "trace.jsonl"))
+    with open(os.path.join(out, "waitfor.svg"), "w", encoding="utf-8") as f:
+        f.write(render_waitfor(tr, diagnosis=d))
+    body = d.to_dict()
+    body["autopsy"] = snap.to_dict()
+    with open(os.path.join(out, "autopsy.json"), "w", encoding="utf-8") as f:
+        f.write(redact(json.dumps(body, indent=2)) + "\n")
+    for name in ("waitfor.svg", "trace.jsonl", "autopsy.json"):
+        _say(f"wrote {os.path.join(out, name)}", err=True)
 
 
 def _one_trace_file(sources) -> Optional[str]:

@@ -129,6 +129,14 @@ def irreducible(rp: Replay, unseen: Optional[Set[Optional[str]]] = None
     def can_finish(w: Wait) -> bool:
         tgt = tasks.get(w.waits_on)
         if tgt is None or tgt.state == "unknown":
+            if w.waits_on in rp.inflight:
+                # Left the queue unseen: one of the running tasks of its
+                # queue, whose ids are not known; it ends if one of them can.
+                q = w.target_queue if tgt is None else tgt.queue
+                p = rp.pools.get(q)
+                held = [rp.holder((q, m)) for m in p.members] if p is not None else []
+                return any(r is not None and r.id != w.waiter and
+                           (r.state == "running" or r.id in reduced) for r in held)
             # Never seen: it may predate the recording (queued, scheduled)
             # or never have been enqueued.  No verdict rests on it; finish()
             # notes the open wait.
@@ -181,7 +189,9 @@ def _settled_at_once(rp: Replay, rec: TaskRecord) -> bool:
         return True
     tgt = rp.tasks.get(w.waits_on)
     if tgt is None or tgt.state == "unknown":
-        return True                 # never seen: no verdict rests on it (irreducible)
+        # never seen: no verdict rests on it (irreducible), unless it is known
+        # to run unseen (an autopsy)
+        return w.waits_on not in rp.inflight
     if tgt.has_result or (tgt.state in ("running", "finished") and not tgt.never_result):
         return True
     if tgt.state in ("blocked", "pending") or _never(rp, tgt):
@@ -593,7 +603,8 @@ class _Detector:
         # enqueued before the recording began (and be queued or scheduled
         # still): without the storage's word that is no hang, only a note.
         unknown = sorted({tid for tid, waits in rp.waiting.items()
-                          if tid in rp.tasks and rp.tasks[tid].state == "unknown"})
+                          if tid in rp.tasks and rp.tasks[tid].state == "unknown"
+                          and tid not in rp.inflight})
         if unknown:
             shown = ", ".join(f"[{tid[:8]}]" for tid in unknown[:5])
             more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""

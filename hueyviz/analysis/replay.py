@@ -25,7 +25,7 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass, field, fields
 from types import ModuleType
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 import msgspec
 
@@ -283,6 +283,10 @@ class Replay:
         # Evicted tasks whose result was read and removed: a later wait on one
         # never returns (bounded: the oldest go first).
         self._consumed: Dict[str, Tuple[float, Optional[str], Optional[str]]] = {}
+        # Awaited ids known to have left the queue without being seen
+        # running (an autopsy: ids of running tasks are not visible).  A wait
+        # on one can end only if some running task of that queue can.
+        self.inflight: Set[str] = set()
 
     # -- pools --------------------------------------------------------------
     def pool(self, queue: Optional[str]) -> Pool:

@@ -1,0 +1,327 @@
+"""One instant of a stuck consumer, read from the outside: ``hueyviz autopsy``.
+
+Nothing was recorded, so nothing is replayed: the consumer's processes are
+read with :mod:`~hueyviz.read.stack` (every worker: the task it runs, where,
+and the id of the result it waits for), its storage with
+:mod:`~hueyviz.read.storage` (the queue in order, the schedule, the stored
+results and revocations of the awaited tasks), and both become the events a
+recording of that instant would hold (:meth:`Snapshot.events`), so the one
+detector judges them (:mod:`hueyviz.analysis.autopsy`).
+
+What one instant cannot show is kept apart and said:
+
+- the ids of *running* tasks: a stack shows a task only as an object (its
+  class, which is the task's name, and its address), never its id.  Those
+  tasks get the id ``?`` + address; a wait on an id that is in no queue, no
+  schedule and no result store is on a task that has left the queue: one of
+  the running ones, or one gone without a result (:attr:`Snapshot.inflight`);
+- which wait closed the knot: the waits are given in the order the queue
+  suggests (a wait on a task further back in the queue began later);
+- greenlet workers: py-spy sees gevent's hub, not the suspended greenlets.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Set, Tuple
+
+from ..core.event import Event, Worker
+from .stack import (
+    Frame,
+    StackError,
+    ThreadStack,
+    children,
+    command_line,
+    find_processes,
+    number_local,
+    parent,
+    read_stack,
+    read_stacks,
+    reader_name,
+    string_local,
+)
+from .storage import StorageSnapshot, read_storage
+
+__all__ = ["CONSUMER_WORDS", "SeenWorker", "Snapshot", "consumer_pids", "take"]
+
+# Command lines of processes that run a Huey consumer.
+CONSUMER_WORDS = ("huey_consumer", "run_huey", "djangohuey")
+_WAIT_FRAMES = ("wait_result",)            # BaseStorage / RedisStorage .wait_result
+_GET_FRAMES = ("Result.get", "Result.get_raw_result", "Result.__call__", "Huey.result",
+               "ResultGroup.get", "ResultGroup.__call__", "ResultGroup.__getitem__",
+               "ResultGroup.as_completed")
+
+
+@dataclass(frozen=True)
+class SeenWorker:
+    """One worker as its stack shows it."""
+
+    pid: int
+    name: str                       # as Huey numbers them: Worker-1, process 2
+    task: Optional[str] = None      # the task it runs (its name), None when idle
+    ref: Optional[str] = None       # the running task object's address
+    site: Optional[str] = None      # file:line in function: the wait, or where it runs
+    waits_on: Optional[str] = None  # the task id whose result it waits for
+    timeout: Optional[float] = None
+    remaining: Optional[float] = None   # of the timeout, when read (wait_result's deadline)
+
+    @property
+    def task_id(self) -> Optional[str]:
+        """The id it is given here: ``?`` and the task object's address."""
+        return None if self.task is None else f"?{self.ref or self.pid}"
+
+    def to_dict(self) -> dict:
+        return {"pid": self.pid, "worker": self.name, "task": self.task,
+                "task_id": self.task_id, "site": self.site, "waits_on": self.waits_on,
+                "timeout": self.timeout, "remaining": self.remaining}
+
+
+@dataclass(frozen=True)
+class SeenConsumer:
+    pid: int
+    workers: int                    # as started (-w), or as many as were seen
+    worker_type: str                # thread, process
+    command: str
+
+
+@dataclass
+class Snapshot:
+    """A consumer and its storage at one instant."""
+
+    queue: str
+    at: float
+    host: str
+    consumers: List[SeenConsumer]
+    workers: List[SeenWorker]
+    storage: StorageSnapshot
+    reader: str
+    took: float = 0.0               # seconds the reading took
+    # Were the consumers found on this host (every one running the app), or
+    # named by the caller (others may serve the queue)?
+    discovered: bool = False
+    notes: List[str] = field(default_factory=list)
+
+    @property
+    def awaited(self) -> List[str]:
+        return list(dict.fromkeys(w.waits_on for w in self.workers if w.waits_on))
+
+    @property
+    def inflight(self) -> Set[str]:
+        """Awaited ids in no queue, schedule or result store, not revoked:
+        left the queue, so running (ids of running tasks are not visible)
+        or gone without a result."""
+        s = self.storage
+        known = {t.id for t in s.pending} | {t.id for t in s.scheduled}
+        return {tid for tid in self.awaited
+                if tid not in known and tid not in s.stored and tid not in s.revoked}
+
+    def events(self) -> List[Event]:
+        """What a recording of this instant would hold, in the order the
+        queue suggests the waits began."""
+        q, out = self.queue, []
+        tick = [self.at - 1e-3]
+
+        def add(kind, task, name, worker, data=None):
+            tick[0] += 1e-6
+            out.append(Event(tick[0], kind, task, name, worker, data or None, q))
+
+        for c in self.consumers:
+            add("consumer", None, None, Worker(self.host, c.pid, "MainThread"),
+                {"workers": c.workers, "worker_type": c.worker_type})
+        for w in self.workers:
+            add("worker_up", None, None, Worker(self.host, w.pid, w.name))
+        storage = Worker(self.host, 0, "storage")
+        for t in self.storage.pending:
+            data: dict = {}
+            if t.priority:
+                data["priority"] = t.priority
+            if t.then:
+                data["then"] = [tid for tid, _ in t.then]
+                data["then_names"] = [n or "?" for _, n in t.then]
+            add("enqueued", t.id, t.name, storage, data)
+            if t.expired:
+                add("expired", t.id, t.name, None)
+        for t in self.storage.scheduled:
+            add("scheduled", t.id, t.name, storage, {"eta": t.eta} if t.eta else None)
+        for tid in sorted(self.storage.revoked):
+            add("revoked", tid, None, None)
+        for tid in sorted(self.storage.stored):
+            # Ran on no worker of this instant: started and finished unseen.
+            add("executing", tid, None, None)
+            add("complete", tid, None, None)
+        for w in self.workers:
+            if w.task is not None:
+                add("executing", w.task_id, w.task, Worker(self.host, w.pid, w.name))
+        order = {t.id: i for i, t in enumerate(self.storage.pending)}
+        waits = sorted((w for w in self.workers if w.waits_on),
+                       key=lambda w: (order.get(w.waits_on or "", len(order)), w.pid, w.name))
+        for w in waits:
+            data = {"waits_on": w.waits_on}
+            if w.site:
+                data["site"] = w.site
+            if w.timeout is not None:
+                # What is left of it: the wait began before this instant.
+                data["timeout"] = round(max(0.0, w.remaining), 3) \
+                    if w.remaining is not None else w.timeout
+            add("block", w.task_id, w.task, Worker(self.host, w.pid, w.name), data)
+        return out
+
+    def to_dict(self) -> dict:
+        return {"queue": self.queue, "at": self.at, "host": self.host, "reader": self.reader,
+                "discovered": self.discovered,
+                "took": round(self.took, 3),
+                "consumers": [{"pid": c.pid, "workers": c.workers,
+                               "worker_type": c.worker_type} for c in self.consumers],
+                "workers": [w.to_dict() for w in self.workers],
+                "storage": self.storage.to_dict(), "inflight": sorted(self.inflight)}
+
+
+# -- reading a consumer --------------------------------------------------------------
+def consumer_pids(app: Optional[str]) -> List[int]:
+    """The consumer processes running ``app`` (``module.attr`` as given to
+    ``huey_consumer``; None: every consumer), parents only."""
+    found = []
+    for pid in find_processes(CONSUMER_WORDS):
+        args = command_line(pid)
+        if not any(any(w in a for w in CONSUMER_WORDS) for a in args[:3]):
+            continue                 # a word elsewhere (an editor on huey_consumer.py)
+        if app is None or app in args:
+            found.append(pid)
+    mine = set(found)
+    return [p for p in found if parent(p) not in mine]   # process workers are children
+
+
+def take(huey, pids: Sequence[int], host: Optional[str] = None,
+         discovered: bool = False) -> Snapshot:
+    """Read the consumer processes ``pids`` (parents; their worker processes
+    are found) and ``huey``'s storage.  Raises
+    :class:`~hueyviz.read.stack.StackError` or
+    :class:`~hueyviz.core.errors.SourceError`, one line each."""
+    started = time.monotonic()
+    consumers: List[SeenConsumer] = []
+    workers: List[SeenWorker] = []
+    for pid in pids:
+        c, ws = _consumer(pid)
+        consumers.append(c)
+        workers.extend(ws)
+    # The storage after the stacks: a task a worker waits for that finished
+    # meanwhile shows as stored (its waiter is about to return), never as
+    # missing.
+    storage = read_storage(huey, [w.waits_on for w in workers if w.waits_on])
+    snap = Snapshot(str(huey.name), time.time(), host or socket.gethostname(), consumers,
+                    workers, storage, reader_name(), time.monotonic() - started,
+                    discovered=discovered)
+    return snap
+
+
+def _consumer(pid: int) -> Tuple[SeenConsumer, List[SeenWorker]]:
+    # A stack read between two greenlet switches can show neither the hub
+    # nor the consumer's loop: read again (three reads at most).
+    for _ in range(3):
+        threads = read_stack(pid)
+        if any(_has(t, "Consumer.run") or _has(t, "Consumer.loop") or _gevent(t)
+               for t in threads):
+            break
+        time.sleep(0.05)
+    command = " ".join(command_line(pid))[:200]
+    config = _config(threads)
+    if (config and config[1] == "greenlet") or any(_gevent(t) for t in threads):
+        raise StackError(
+            f"process {pid} runs greenlet workers: the stack reader sees gevent's hub, not "
+            "the suspended greenlets, so an autopsy cannot tell what they wait for; record "
+            "the consumer with hueyviz instead (hueyviz.trace, or hueyviz record)")
+    if not any(_has(t, "Consumer.run") or _has(t, "Consumer.loop") for t in threads):
+        if any(w in command for w in CONSUMER_WORDS):
+            raise StackError(f"process {pid} ({command}) runs no consumer loop yet (starting "
+                             "or stopping): try again in a moment")
+        raise StackError(f"process {pid} ({command or '?'}) is not a Huey consumer: none of "
+                         "its threads runs Consumer.run")
+    kind = config[1] if config else None
+    seen = [_worker(t.pid, t.name or "?", t) for t in threads if _has(t, "Worker.loop")]
+    if not seen and kind != "thread":
+        kids = [k for k in children(pid)]
+        stacks = read_stacks(kids) if kids else {}
+        n = 0
+        for kid in kids:
+            ts = stacks.get(kid, [])
+            if any(_has(t, "Worker.loop") for t in ts):
+                n += 1
+                t = next(t for t in ts if _has(t, "Worker.loop"))
+                seen.append(_worker(kid, f"process {n}", t))
+        if seen:
+            kind = "process"
+    count = config[0] if config else len(seen)
+    return SeenConsumer(pid, count, kind or "thread", command), seen
+
+
+def _gevent(t: ThreadStack) -> bool:
+    # gevent's hub running: not merely gevent being imported (Huey's
+    # consumer module tries to import it whatever the worker type).
+    return any(f.function.startswith("Hub.") and (
+        f.file.startswith("gevent/") or f"{os.sep}gevent{os.sep}" in f.path) for f in t.frames)
+
+
+def _has(t: ThreadStack, function: str) -> bool:
+    return any(f.function == function for f in t.frames)
+
+
+def _config(threads: List[ThreadStack]) -> Optional[Tuple[int, str]]:
+    """(workers, worker_type) from huey_consumer's ``config`` local."""
+    for t in threads:
+        for f in t.frames:
+            shown = f.locals.get("config") if f.function == "consumer_main" else None
+            if not shown:
+                continue
+            try:
+                value = ast.literal_eval(shown)
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                return None
+            if isinstance(value, (tuple, list)) and len(value) >= 2 and \
+                    isinstance(value[0], int) and value[1] in ("thread", "process", "greenlet"):
+                return int(value[0]), str(value[1])
+    return None
+
+
+def _is_huey(f: Frame) -> bool:
+    return f"{os.sep}huey{os.sep}" in f.path or f.file.startswith("huey/")
+
+
+def _worker(pid: int, name: str, t: ThreadStack) -> SeenWorker:
+    frames = t.frames                  # innermost first
+    run = next((i for i, f in enumerate(frames) if f.function == "Huey._execute"), None)
+    if run is None:
+        return SeenWorker(pid, name)
+    task_shown = frames[run].locals.get("task", "")
+    task, ref = _object(task_shown)
+    waits_on = None
+    timeout = remaining = None
+    site = None
+    wait = next((i for i, f in enumerate(frames[:run]) if f.code_name in _WAIT_FRAMES
+                 and f.function.endswith("wait_result")), None)
+    if wait is not None:
+        shown = frames[wait].locals
+        waits_on = string_local(shown.get("key"))
+        timeout = number_local(shown.get("timeout"))
+        deadline = number_local(shown.get("deadline"))
+        # time.monotonic() is one clock for every process of the host.
+        remaining = None if deadline is None or timeout is None else \
+            min(timeout, deadline - time.monotonic())
+        outer = [f for f in frames[wait:run] if not _is_huey(f)]
+        if outer:
+            site = outer[0].where()
+    if site is None:
+        own = [f for f in frames[:run] if not _is_huey(f)]
+        if own:
+            site = own[0].where()
+    return SeenWorker(pid, name, task, ref, site, waits_on, timeout, remaining)
+
+
+def _object(shown: str) -> Tuple[Optional[str], Optional[str]]:
+    """``<main at 0x7f98>`` -> (``main``, ``7f98``)."""
+    if shown.startswith("<") and " at 0x" in shown and shown.endswith(">"):
+        name, _, addr = shown[1:-1].rpartition(" at 0x")
+        return name.rsplit(".", 1)[-1] or None, addr
+    return None, None
