@@ -153,7 +153,8 @@ def autopsy_when(app, pids, pred, timeout=30.0):
                 return False        # still starting
             raise
         return pred(box["snap"])
-    assert wait_until(ready, timeout, step=0.2), box.get("snap") and box["snap"].to_dict()
+    assert wait_until(ready, timeout, step=0.2), (
+        box.get("snap") and [w.to_dict() for w in box["snap"].workers], app.waits())
     return box["snap"]
 
 

@@ -25,7 +25,7 @@ import ast
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import List, Optional, Sequence, Set, Tuple
 
 from ..core.event import Event, Worker
@@ -207,6 +207,11 @@ def take(huey, pids: Sequence[int], host: Optional[str] = None,
         c, ws = _consumer(pid)
         consumers.append(c)
         workers.extend(ws)
+    # Forked worker processes share their parent's memory layout: two of
+    # them can run tasks at one address.  The pid keeps such ids apart.
+    refs = [w.ref for w in workers if w.ref]
+    if len(refs) != len(set(refs)):
+        workers = [replace(w, ref=f"{w.pid}.{w.ref}") if w.ref else w for w in workers]
     # The storage after the stacks: a task a worker waits for that finished
     # meanwhile shows as stored (its waiter is about to return), never as
     # missing.
