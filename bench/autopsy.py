@@ -21,8 +21,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.join(HERE, "..")]
 
-from hueyviz.analysis.autopsy import diagnose_snapshot  # noqa: E402
-from hueyviz.read.autopsy import take  # noqa: E402
+from hueyviz.analysis.autopsy import diagnose_snapshot
+from hueyviz.read.autopsy import take
 
 APP = """\
 import os, time
