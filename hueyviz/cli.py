@@ -292,8 +292,9 @@ def _parser(prog: str = "hueyviz") -> argparse.ArgumentParser:
               hueyviz autopsy app.huey --pid 4242 --json
               hueyviz autopsy app.huey -o autopsy/      also waitfor.svg, trace.jsonl, autopsy.json
             """))
-    aut.add_argument("app", metavar="APP",
-                     help="the Huey instance as huey_consumer takes it (app.huey)")
+    aut.add_argument("app", metavar="APP", nargs="?",
+                     help="the Huey instance as huey_consumer takes it (app.huey); "
+                          "manage.py hueyviz autopsy: every queue of the project")
     aut.add_argument("--pid", type=_at_least(1), action="append", metavar="PID",
                      help="a consumer process to read (repeat for several); default: every "
                           "process whose command line runs huey_consumer APP")
@@ -429,43 +430,65 @@ def _cmd_diagnose(args) -> int:
 
 def _cmd_autopsy(args) -> int:
     from .analysis.autopsy import diagnose_snapshot
-    from .read.autopsy import consumer_pids, take
+    from .read.autopsy import consumer_pids, take_all
     from .read.source import load_import_path
-    huey = load_import_path(args.app)
-    if not (hasattr(huey, "storage") and hasattr(huey, "create_consumer")):
-        raise UsageError(f"{args.app} is a {type(huey).__name__}, not a Huey instance")
-    pids = args.pid or consumer_pids(args.app)
-    if not pids:
-        raise UsageError(f"no running consumer of {args.app} found (no process runs "
-                         f"huey_consumer {args.app}); name it with --pid PID")
-    snap = take(huey, pids, discovered=not args.pid)
-    d = diagnose_snapshot(snap)
+    if args.app:
+        hueys = [(args.app, load_import_path(args.app))]
+    elif args.default_hueys is not None:
+        hueys = [(getattr(h, "name", "?"), h) for h in args.default_hueys()]
+    else:
+        raise UsageError("name the Huey instance: hueyviz autopsy app.huey")
+    for name, huey in hueys:
+        if not (hasattr(huey, "storage") and hasattr(huey, "create_consumer")):
+            raise UsageError(f"{name} is a {type(huey).__name__}, not a Huey instance")
+    if args.pid and len(hueys) != 1:
+        raise UsageError("--pid reads the consumers of one queue: name it (manage.py hueyviz "
+                         "autopsy QUEUE --pid PID)")
+    groups = []
+    for name, huey in hueys:
+        pids = args.pid or consumer_pids(args.app, queue=getattr(huey, "name", None),
+                                         djhuey=_is_djhuey(huey))
+        if not pids:
+            raise UsageError(f"no running consumer of {name} found (no process runs "
+                             f"huey_consumer {name}, nor manage.py run_huey/djangohuey for "
+                             "it); name it with --pid PID")
+        groups.append((huey, pids))
+    snaps = take_all(groups, discovered=not args.pid)
+    d = diagnose_snapshot(snaps)
     if args.out:
-        _write_autopsy(args.out, snap, d)
+        _write_autopsy(args.out, snaps, d)
     if args.json:
         out = d.to_dict()
-        out["autopsy"] = snap.to_dict()
+        out["autopsy"] = snaps[0].to_dict() if len(snaps) == 1 else [s.to_dict() for s in snaps]
         print(redact(json.dumps(out, indent=2)))
     else:
         _say(textwrap.fill(d.message, width=100), lines=True)
         for note in d.notes:
             _say(f"note: {note}")
         if not d.ok:
-            _say(f"Which fix helps: record a run (hueyviz record {args.app} -o trace.jsonl), "
-                 "then hueyviz advise trace.jsonl replays each of the usual fixes.")
+            _say(f"Which fix helps: record a run (hueyviz record {args.app or '<queues>'} "
+                 "-o trace.jsonl), then hueyviz advise trace.jsonl replays each of the "
+                 "usual fixes.")
     return EXIT_OK if d.ok else EXIT_FINDING
 
 
-def _write_autopsy(out: str, snap, d) -> None:
+def _is_djhuey(huey) -> bool:
+    """Whether ``huey`` is djhuey's one queue (its consumers: manage.py run_huey)."""
+    mod = sys.modules.get("huey.contrib.djhuey")
+    return mod is not None and getattr(mod, "HUEY", None) is huey
+
+
+def _write_autopsy(out: str, snaps, d) -> None:
     from .core.trace import Trace
+    from .read.autopsy import events
     from .render.waitfor import render_waitfor
     os.makedirs(out, exist_ok=True)
-    tr = Trace(snap.events())
+    tr = Trace(events(snaps))
     tr.save(os.path.join(out, "trace.jsonl"))
     with open(os.path.join(out, "waitfor.svg"), "w", encoding="utf-8") as f:
         f.write(render_waitfor(tr, diagnosis=d))
     body = d.to_dict()
-    body["autopsy"] = snap.to_dict()
+    body["autopsy"] = snaps[0].to_dict() if len(snaps) == 1 else [s.to_dict() for s in snaps]
     with open(os.path.join(out, "autopsy.json"), "w", encoding="utf-8") as f:
         f.write(redact(json.dumps(body, indent=2)) + "\n")
     for name in ("waitfor.svg", "trace.jsonl", "autopsy.json"):
@@ -732,16 +755,20 @@ def _sources_optional(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Optional[List[str]] = None, *, prog: str = "hueyviz",
-         default_source: Optional[Callable[[], List[str]]] = None) -> int:
+         default_source: Optional[Callable[[], List[str]]] = None,
+         default_hueys: Optional[Callable[[], List[object]]] = None) -> int:
     """Run one command; returns the exit status.
 
     ``default_source`` (``manage.py hueyviz``) is called for the sources of
     a command given none; it may raise :class:`HueyvizError`.
+    ``default_hueys`` gives the Huey instances ``autopsy`` reads when given
+    no APP (a Django project's queues).
     """
     parser = _parser(prog)
     if default_source is not None:
         _sources_optional(parser)
     args = parser.parse_args(argv)
+    args.default_hueys = default_hueys
     debug = args.debug or os.environ.get("HUEYVIZ_DEBUG") not in (None, "", "0")
     if not getattr(args, "func", None):
         parser.print_help()

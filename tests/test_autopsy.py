@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 import pytest
+from djangokit import make_project, migrated_db  # noqa: F401
 from livekit import Consumer, killpg, redis_server, wait_until  # noqa: F401
 
 from hueyviz.analysis.autopsy import diagnose_snapshot
@@ -372,3 +373,39 @@ def test_a_wait_on_a_revoked_task_is_a_hang_and_named_pids_are_not_exact():
     d = diagnose_snapshot(snap)
     assert d.verdict == "hang" and not d.exact, d.message
     assert "as named" in " ".join(d.notes)
+
+
+@pytest.mark.timeout(240)
+def test_a_django_knot_across_two_queues_next_to_its_recording(make_project):
+    """django-huey, queues alpha and beta, one worker each: top (alpha) waits
+    for mid (beta), which waits for leaf_a (alpha).  ``manage.py hueyviz
+    autopsy`` reads both consumers (found by their command lines) and both
+    queues; the project also records, so the same deadlock is diagnosed
+    both ways."""
+    p = make_project("djangohuey")
+    consumers = [p.consumer("djangohuey", "--queue", q, "-w", "1", "-k", "thread")
+                 for q in ("alpha", "beta")]
+    p.shell("from mqtasks.tasks import top\ntop(7)")
+    recorded = {}
+
+    def both_stuck():
+        out = p.manage("hueyviz", "diagnose", "--json")
+        recorded.update(json.loads(out.stdout) if out.stdout.strip() else {})
+        return recorded.get("verdict") == "deadlock"
+    assert wait_until(both_stuck, 90, step=0.5), [c.output() for c in consumers]
+    out = p.manage("hueyviz", "autopsy", "--json")
+    assert out.returncode == 1, out.stdout + out.stderr
+    d = json.loads(out.stdout)
+    assert d["verdict"] == "deadlock" == recorded["verdict"]
+    assert d["exact"] and {q: v["total"] for q, v in d["queues"].items()} == \
+        {"alpha": 1, "beta": 1} == {q: v["total"] for q, v in recorded["queues"].items()}
+    assert {s["queue"] for s in d["autopsy"]} == {"alpha", "beta"}
+    assert {c["pid"] for s in d["autopsy"] for c in s["consumers"]} == \
+        {c.proc.pid for c in consumers}
+    # The same waits as the recording: top waits for mid, mid for leaf_a.
+    waits = {(w["task"], w["waits_on"]) for s in d["autopsy"] for w in s["workers"]}
+    rec_knot = {(k.get("waiter_name"), k.get("waits_on")) for k in recorded["knot"]
+                if k.get("waits_on")}
+    assert {(t, on) for t, on in waits} == rec_knot, (waits, recorded["knot"])
+    assert "queue `alpha`: 1 of 1 workers blocked" in d["message"]
+    assert "queue `beta`: 1 of 1 workers blocked" in d["message"]

@@ -111,3 +111,33 @@ def test_fires_for_a_task_enqueued_by_another_process(reports):
 def test_rejects_nonpositive_after():
     with pytest.raises(ValueError):
         hueyviz.watchdog(build_huey("watchdog-bad"), after=0)
+
+
+def test_a_wait_on_a_task_not_seen_yet_is_reported_only_after_three_delays(reports):
+    """A task waits for a result id nobody has enqueued (as if another
+    process's enqueue were still on its way): no verdict rests on it, so the
+    watchdog waits three delays before it reports what it has."""
+    from huey import MemoryHuey
+    huey = MemoryHuey("watchdog-unseen")
+    gone = threading.Event()
+
+    @huey.task()
+    def waiter():
+        try:
+            return huey.result("not-enqueued-yet", blocking=True, timeout=10)
+        except Exception:
+            gone.set()
+
+    with hueyviz.watchdog(huey, after=0.3) as dog:
+        consumer = start(huey, 1)
+        consumer.start()
+        try:
+            waiter()
+            assert reports.first.wait(10), "the watchdog never fired"
+            idle = float(reports.messages[0].split("no progress for ", 1)[1].split(" s")[0])
+            assert idle >= 0.9, reports.messages[0]
+            assert "No deadlock in the tasks seen" in reports.messages[0]
+            assert dog.fired == 1
+        finally:
+            consumer.stop(graceful=False)
+            huey.storage.put_data("not-enqueued-yet", huey.serializer.serialize(1))

@@ -9,40 +9,52 @@ and its notes say what one instant cannot show.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import List
+from typing import List, Sequence, Union
 
 from ..core.text import printable
-from ..read.autopsy import Snapshot
+from ..read.autopsy import Snapshot, events, inflight
 from .detector import _Detector, _verdict
 from .finding import Diagnosis
 
 __all__ = ["diagnose_snapshot"]
 
 
-def diagnose_snapshot(snap: Snapshot) -> Diagnosis:
-    """Diagnose a consumer read from the outside at one instant."""
-    events = snap.events()
+def diagnose_snapshot(snap: Union[Snapshot, Sequence[Snapshot]]) -> Diagnosis:
+    """Diagnose consumers read from the outside at one instant (one queue's
+    snapshot, or several queues read together)."""
+    snaps = [snap] if isinstance(snap, Snapshot) else list(snap)
+    evs = events(snaps)
+    gone = inflight(snaps)
     det = _Detector()
-    det.rp.inflight = snap.inflight
-    det.feed_all(events)
+    det.rp.inflight = gone
+    det.feed_all(evs)
     findings = det.finish()
-    d = _verdict(findings, det.rp, det.unseen, 0, events[0].t if events else None,
-                 bool(events), tuple(det.notes))
-    workers = len(snap.workers)
-    procs = len({w.pid for w in snap.workers}) if snap.workers else len(snap.consumers)
-    busy = sum(1 for w in snap.workers if w.task is not None)
-    waiting = sum(1 for w in snap.workers if w.waits_on is not None)
-    head = (f"Autopsy of queue {snap.queue!r} at one instant ({workers} worker"
-            f"{'s' if workers != 1 else ''} in {procs} process{'es' if procs != 1 else ''}: "
-            f"{busy} running, {waiting} waiting on a result; {len(snap.storage.pending)} "
-            f"queued, {len(snap.storage.scheduled)} scheduled; read by {snap.reader} in "
-            f"{snap.took:.2f} s). ")
+    d = _verdict(findings, det.rp, det.unseen, 0, evs[0].t if evs else None,
+                 bool(evs), tuple(det.notes))
+    seen = [w for s in snaps for w in s.workers]
+    consumers = [c for s in snaps for c in s.consumers]
+    workers = len(seen)
+    procs = len({w.pid for w in seen}) if seen else len(consumers)
+    busy = sum(1 for w in seen if w.task is not None)
+    waiting = sum(1 for w in seen if w.waits_on is not None)
+    queued = sum(len(s.storage.pending) for s in snaps)
+    scheduled = sum(len(s.storage.scheduled) for s in snaps)
+    names = ", ".join(repr(s.queue) for s in snaps)
+    first = snaps[0]
+    head = (f"Autopsy of queue{'s' if len(snaps) != 1 else ''} {names} at one instant "
+            f"({workers} worker{'s' if workers != 1 else ''} in {procs} "
+            f"process{'es' if procs != 1 else ''}: {busy} running, {waiting} waiting on a "
+            f"result; {queued} queued, {scheduled} scheduled; read by {first.reader} in "
+            f"{max(s.took for s in snaps):.2f} s). ")
     notes: List[str] = []
-    pids = ", ".join(str(c.pid) for c in snap.consumers)
+    pids = ", ".join(str(c.pid) for c in consumers)
     counted = (f"the pool is the {workers} worker{'s' if workers != 1 else ''} of the "
-               f"consumer process{'es' if len(snap.consumers) != 1 else ''} read ({pids} on "
-               f"{snap.host})")
-    if snap.discovered:
+               f"consumer process{'es' if len(consumers) != 1 else ''} read ({pids} on "
+               f"{first.host})")
+    if len(snaps) > 1:
+        counted = counted.replace("the pool is", "the pools are", 1)
+    discovered = all(s.discovered for s in snaps)
+    if discovered:
         notes.append(f"{counted}: every process on this host running the app; consumers on "
                      "other hosts are not seen")
     else:
@@ -57,20 +69,22 @@ def diagnose_snapshot(snap: Snapshot) -> Diagnosis:
         notes.append("the ids of running tasks are not visible from outside the process (a "
                      "stack shows a task as an object): they are shown as ? and the object's "
                      "address")
-    gone = sorted(snap.inflight)
     if gone:
-        shown = ", ".join(f"[{t[:8]}]" for t in gone[:5]) + (
-            f" and {len(gone) - 5} more" if len(gone) > 5 else "")
+        listed = sorted(gone)
+        shown = ", ".join(f"[{t[:8]}]" for t in listed[:5]) + (
+            f" and {len(listed) - 5} more" if len(listed) > 5 else "")
         notes.append(f"awaited {shown} {'are' if len(gone) != 1 else 'is'} in no queue, "
                      "schedule or result store and not revoked: left the queue, so running "
                      "(its id unseen) or gone without a result; counted as one of the running "
                      "tasks, so it ends only if one of them can")
-    if snap.storage.skipped:
-        notes.append(f"{snap.storage.skipped} message{'s' if snap.storage.skipped != 1 else ''}"
-                     " in the storage could not be decoded and are not counted")
-    if any(w.remaining is not None for w in snap.workers if w.waits_on):
+    skipped = sum(s.storage.skipped for s in snaps)
+    if skipped:
+        notes.append(f"{skipped} message{'s' if skipped != 1 else ''} in the storage could "
+                     "not be decoded and are not counted")
+    if any(w.remaining is not None for w in seen if w.waits_on):
         notes.append("a wait's timeout is what was left of it at that instant")
-    notes.extend(snap.notes)
+    for s in snaps:
+        notes.extend(s.notes)
     return replace(d, message=printable(head + d.message),
-                   exact=d.exact and (snap.discovered or d.ok),
+                   exact=d.exact and (discovered or d.ok),
                    notes=tuple(printable(n) for n in (*notes, *d.notes)))

@@ -130,11 +130,10 @@ def irreducible(rp: Replay, unseen: Optional[Set[Optional[str]]] = None
         tgt = tasks.get(w.waits_on)
         if tgt is None or tgt.state == "unknown":
             if w.waits_on in rp.inflight:
-                # Left the queue unseen: one of the running tasks of its
-                # queue, whose ids are not known; it ends if one of them can.
-                q = w.target_queue if tgt is None else tgt.queue
-                p = rp.pools.get(q)
-                held = [rp.holder((q, m)) for m in p.members] if p is not None else []
+                # Left the queue unseen: one of the running tasks (of any
+                # queue: which one is not known), whose ids are not known;
+                # it ends if one of them can.
+                held = [rp.holder((q, m)) for q, p in rp.pools.items() for m in p.members]
                 return any(r is not None and r.id != w.waiter and
                            (r.state == "running" or r.id in reduced) for r in held)
             # Never seen: it may predate the recording (queued, scheduled)

@@ -161,11 +161,14 @@ class Mirror:
         finally:
             self.follow_lock.release()
         mine = self._me
+        queue = getattr(self.huey, "name", None)
         taken: List[Event] = []
         for e in events:
             w = e.worker
-            own = w is not None and (w.host, w.pid) == mine
-            # This process's own events come through the hook from the start.
+            # This process's own events of this queue come through the hook
+            # from the start; those of its other queues (another Huey of a
+            # django-huey project, say) only through the store.
+            own = w is not None and (w.host, w.pid) == mine and e.queue in (None, queue)
             if own and not (initial and e.t < self._started_at):
                 continue
             taken.append(e)

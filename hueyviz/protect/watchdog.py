@@ -79,10 +79,23 @@ class Watchdog:
                 idle = fol.idle_for()
                 if idle < self.after or self._fired_at == fol.last_progress:
                     continue
+                # A wait on a task not seen yet is no verdict: the other
+                # processes' events may still be on their way.  Give them
+                # until three times the delay before reporting without them.
+                if self._unseen_waits() and idle < 3 * self.after:
+                    continue
                 self._fired_at = fol.last_progress
                 self._fire(idle)
             except Exception:               # never let the thread die silently
                 fol._failed("watchdog")
+
+    def _unseen_waits(self) -> bool:
+        """Whether an open wait is on a task the mirror has not seen."""
+        fol = self._mirror
+        with fol.lock:
+            tasks = fol.replay.tasks
+            return any(tid not in tasks or tasks[tid].state == "unknown"
+                       for tid in fol.replay.waiting)
 
     def _fire(self, idle: float) -> None:
         fol = self._mirror

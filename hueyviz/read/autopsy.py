@@ -110,64 +110,10 @@ class Snapshot:
 
     @property
     def inflight(self) -> Set[str]:
-        """Awaited ids in no queue, schedule or result store, not revoked:
-        left the queue, so running (ids of running tasks are not visible)
-        or gone without a result."""
-        s = self.storage
-        known = {t.id for t in s.pending} | {t.id for t in s.scheduled}
-        return {tid for tid in self.awaited
-                if tid not in known and tid not in s.stored and tid not in s.revoked}
+        return inflight([self])
 
     def events(self) -> List[Event]:
-        """What a recording of this instant would hold, in the order the
-        queue suggests the waits began."""
-        q, out = self.queue, []
-        tick = [self.at - 1e-3]
-
-        def add(kind, task, name, worker, data=None):
-            tick[0] += 1e-6
-            out.append(Event(tick[0], kind, task, name, worker, data or None, q))
-
-        for c in self.consumers:
-            add("consumer", None, None, Worker(self.host, c.pid, "MainThread"),
-                {"workers": c.workers, "worker_type": c.worker_type})
-        for w in self.workers:
-            add("worker_up", None, None, Worker(self.host, w.pid, w.name))
-        storage = Worker(self.host, 0, "storage")
-        for t in self.storage.pending:
-            data: dict = {}
-            if t.priority:
-                data["priority"] = t.priority
-            if t.then:
-                data["then"] = [tid for tid, _ in t.then]
-                data["then_names"] = [n or "?" for _, n in t.then]
-            add("enqueued", t.id, t.name, storage, data)
-            if t.expired:
-                add("expired", t.id, t.name, None)
-        for t in self.storage.scheduled:
-            add("scheduled", t.id, t.name, storage, {"eta": t.eta} if t.eta else None)
-        for tid in sorted(self.storage.revoked):
-            add("revoked", tid, None, None)
-        for tid in sorted(self.storage.stored):
-            # Ran on no worker of this instant: started and finished unseen.
-            add("executing", tid, None, None)
-            add("complete", tid, None, None)
-        for w in self.workers:
-            if w.task is not None:
-                add("executing", w.task_id, w.task, Worker(self.host, w.pid, w.name))
-        order = {t.id: i for i, t in enumerate(self.storage.pending)}
-        waits = sorted((w for w in self.workers if w.waits_on),
-                       key=lambda w: (order.get(w.waits_on or "", len(order)), w.pid, w.name))
-        for w in waits:
-            data = {"waits_on": w.waits_on}
-            if w.site:
-                data["site"] = w.site
-            if w.timeout is not None:
-                # What is left of it: the wait began before this instant.
-                data["timeout"] = round(max(0.0, w.remaining), 3) \
-                    if w.remaining is not None else w.timeout
-            add("block", w.task_id, w.task, Worker(self.host, w.pid, w.name), data)
-        return out
+        return events([self])
 
     def to_dict(self) -> dict:
         return {"queue": self.queue, "at": self.at, "host": self.host, "reader": self.reader,
@@ -179,19 +125,113 @@ class Snapshot:
                 "storage": self.storage.to_dict(), "inflight": sorted(self.inflight)}
 
 
+def inflight(snaps: Sequence[Snapshot]) -> Set[str]:
+    """Awaited ids in no queue, schedule or result store, not revoked:
+    left the queue, so running (ids of running tasks are not visible) or
+    gone without a result."""
+    known: Set[str] = set()
+    for s in snaps:
+        st = s.storage
+        known |= {t.id for t in st.pending} | {t.id for t in st.scheduled} | st.stored \
+            | st.revoked
+    return {tid for s in snaps for tid in s.awaited if tid not in known}
+
+
+def events(snaps: Sequence[Snapshot]) -> List[Event]:
+    """What a recording of this instant would hold (queues read together),
+    the waits in the order the queues suggest they began."""
+    out: List[Event] = []
+    tick = [min((s.at for s in snaps), default=0.0) - 1e-3]
+
+    def add(q, kind, task, name, worker, data=None):
+        tick[0] += 1e-6
+        out.append(Event(tick[0], kind, task, name, worker, data or None, q))
+
+    where: dict = {}                        # task id -> (queue, place in it)
+    for s in snaps:
+        for i, t in enumerate(s.storage.pending):
+            where.setdefault(t.id, (s.queue, i))
+        for t in s.storage.scheduled:
+            where.setdefault(t.id, (s.queue, len(s.storage.pending)))
+    for s in snaps:
+        q = s.queue
+        for c in s.consumers:
+            add(q, "consumer", None, None, Worker(s.host, c.pid, "MainThread"),
+                {"workers": c.workers, "worker_type": c.worker_type})
+        for w in s.workers:
+            add(q, "worker_up", None, None, Worker(s.host, w.pid, w.name))
+    for s in snaps:
+        q, storage = s.queue, Worker(s.host, 0, "storage")
+        for t in s.storage.pending:
+            data: dict = {}
+            if t.priority:
+                data["priority"] = t.priority
+            if t.then:
+                data["then"] = [tid for tid, _ in t.then]
+                data["then_names"] = [n or "?" for _, n in t.then]
+            add(q, "enqueued", t.id, t.name, storage, data)
+            if t.expired:
+                add(q, "expired", t.id, t.name, None)
+        for t in s.storage.scheduled:
+            add(q, "scheduled", t.id, t.name, storage, {"eta": t.eta} if t.eta else None)
+    done: Set[str] = set()
+    for s in snaps:
+        for tid in sorted(s.storage.revoked - done):
+            add(s.queue, "revoked", tid, None, None)
+        for tid in sorted(s.storage.stored - s.storage.revoked - done):
+            # Ran on no worker of this instant: started and finished unseen.
+            add(s.queue, "executing", tid, None, None)
+            add(s.queue, "complete", tid, None, None)
+        done |= s.storage.revoked | s.storage.stored
+    for s in snaps:
+        for w in s.workers:
+            if w.task is not None:
+                add(s.queue, "executing", w.task_id, w.task, Worker(s.host, w.pid, w.name))
+    waits = [(s, w) for s in snaps for w in s.workers if w.waits_on]
+    waits.sort(key=lambda sw: (where.get(sw[1].waits_on or "", (None, 1 << 30))[1],
+                               sw[0].queue, sw[1].pid, sw[1].name))
+    for s, w in waits:
+        data = {"waits_on": w.waits_on}
+        other = where.get(w.waits_on or "")
+        if other is not None and other[0] != s.queue:
+            data["waits_on_queue"] = other[0]
+        if w.site:
+            data["site"] = w.site
+        if w.timeout is not None:
+            # What is left of it: the wait began before this instant.
+            data["timeout"] = round(max(0.0, w.remaining), 3) \
+                if w.remaining is not None else w.timeout
+        add(s.queue, "block", w.task_id, w.task, Worker(s.host, w.pid, w.name), data)
+    return out
+
+
 # -- reading a consumer --------------------------------------------------------------
-def consumer_pids(app: Optional[str]) -> List[int]:
-    """The consumer processes running ``app`` (``module.attr`` as given to
-    ``huey_consumer``; None: every consumer), parents only."""
+def consumer_pids(app: Optional[str] = None, queue: Optional[str] = None,
+                  djhuey: bool = False) -> List[int]:
+    """The consumer processes of one queue on this host, parents only
+    (process workers are their children): ``huey_consumer APP``, or in a
+    Django project ``manage.py djangohuey --queue QUEUE`` and, for djhuey's
+    one queue (``djhuey``), ``manage.py run_huey``."""
     found = []
     for pid in find_processes(CONSUMER_WORDS):
         args = command_line(pid)
-        if not any(any(w in a for w in CONSUMER_WORDS) for a in args[:3]):
-            continue                 # a word elsewhere (an editor on huey_consumer.py)
-        if app is None or app in args:
+        head = " ".join(args[:3])
+        plain = "huey_consumer" in head and app is not None and app in args
+        django = ("djangohuey" in head and queue is not None
+                  and _option(args, "--queue") == queue) or ("run_huey" in head and djhuey)
+        if plain or django:
             found.append(pid)
     mine = set(found)
-    return [p for p in found if parent(p) not in mine]   # process workers are children
+    return [p for p in found if parent(p) not in mine]
+
+
+def _option(args: List[str], name: str) -> Optional[str]:
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            return args[i + 1]
+        if a.startswith(name + "="):
+            return a.split("=", 1)[1]
+    return None
 
 
 def take(huey, pids: Sequence[int], host: Optional[str] = None,
@@ -200,26 +240,39 @@ def take(huey, pids: Sequence[int], host: Optional[str] = None,
     are found) and ``huey``'s storage.  Raises
     :class:`~hueyviz.read.stack.StackError` or
     :class:`~hueyviz.core.errors.SourceError`, one line each."""
+    return take_all([(huey, pids)], host, discovered)[0]
+
+
+def take_all(queues: Sequence[Tuple[object, Sequence[int]]], host: Optional[str] = None,
+             discovered: bool = False) -> List[Snapshot]:
+    """:func:`take` of several queues at one instant (django-huey's):
+    every stack first, then every storage, each asked about every awaited
+    id (a task of one queue may wait for a task of another)."""
     started = time.monotonic()
-    consumers: List[SeenConsumer] = []
-    workers: List[SeenWorker] = []
-    for pid in pids:
-        c, ws = _consumer(pid)
-        consumers.append(c)
-        workers.extend(ws)
+    read: List[Tuple[object, List[SeenConsumer], List[SeenWorker]]] = []
+    for huey, pids in queues:
+        consumers: List[SeenConsumer] = []
+        workers: List[SeenWorker] = []
+        for pid in pids:
+            c, ws = _consumer(pid)
+            consumers.append(c)
+            workers.extend(ws)
+        read.append((huey, consumers, workers))
     # Forked worker processes share their parent's memory layout: two of
     # them can run tasks at one address.  The pid keeps such ids apart.
-    refs = [w.ref for w in workers if w.ref]
+    refs = [w.ref for _, _, ws in read for w in ws if w.ref]
     if len(refs) != len(set(refs)):
-        workers = [replace(w, ref=f"{w.pid}.{w.ref}") if w.ref else w for w in workers]
-    # The storage after the stacks: a task a worker waits for that finished
+        read = [(h, cs, [replace(w, ref=f"{w.pid}.{w.ref}") if w.ref else w for w in ws])
+                for h, cs, ws in read]
+    # The storages after the stacks: a task a worker waits for that finished
     # meanwhile shows as stored (its waiter is about to return), never as
     # missing.
-    storage = read_storage(huey, [w.waits_on for w in workers if w.waits_on])
-    snap = Snapshot(str(huey.name), time.time(), host or socket.gethostname(), consumers,
-                    workers, storage, reader_name(), time.monotonic() - started,
-                    discovered=discovered)
-    return snap
+    awaited = [w.waits_on for _, _, ws in read for w in ws if w.waits_on]
+    stores = [read_storage(h, awaited) for h, _, _ in read]
+    at, took = time.time(), time.monotonic() - started
+    return [Snapshot(str(getattr(h, "name", "?")), at, host or socket.gethostname(), cs, ws,
+                     st, reader_name(), took, discovered=discovered)
+            for (h, cs, ws), st in zip(read, stores)]
 
 
 def _consumer(pid: int) -> Tuple[SeenConsumer, List[SeenWorker]]:

@@ -23,8 +23,9 @@ _DJANGO_OPTIONS = ("--settings", "--pythonpath")
 
 def run(argv: List[str]) -> int:
     from hueyviz.cli import main
-    from hueyviz.contrib.django.project import queue_sources
-    return main(list(argv), prog=PROG, default_source=queue_sources)
+    from hueyviz.contrib.django.project import find_queues, queue_sources
+    return main(list(argv), prog=PROG, default_source=queue_sources,
+                default_hueys=find_queues)
 
 
 def strip_django_options(argv: List[str]) -> List[str]:
