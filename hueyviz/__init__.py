@@ -34,6 +34,7 @@ _LAZY = {
     "Edge": "hueyviz.analysis.finding",
     "Finding": "hueyviz.analysis.finding",
     "diagnose": "hueyviz.analysis.detector",
+    "autopsy": "hueyviz.analysis.autopsy",
     "Advice": "hueyviz.analysis.advice",
     "advise": "hueyviz.analysis.advice",
     "WhatIf": "hueyviz.analysis.simulation",

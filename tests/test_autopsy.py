@@ -409,3 +409,16 @@ def test_a_django_knot_across_two_queues_next_to_its_recording(make_project):
     assert {(t, on) for t, on in waits} == rec_knot, (waits, recorded["knot"])
     assert "queue `alpha`: 1 of 1 workers blocked" in d["message"]
     assert "queue `beta`: 1 of 1 workers blocked" in d["message"]
+
+
+def test_the_python_api_needs_the_processes_of_an_instance(make):
+    import hueyviz
+    app = make("SqliteHuey")
+    with pytest.raises(hueyviz.UsageError, match="pids="):
+        hueyviz.autopsy(app.module.huey)
+    c = app.consumer(1)
+    app.module.busy(60)
+    snap = autopsy_when(app, [c.pid], lambda s: any(w.task for w in s.workers))
+    assert snap.workers[0].task == "busy"
+    d = hueyviz.autopsy(app.module.huey, pids=[c.pid])
+    assert d.verdict == "ok" and d.exact and "Autopsy of queue" in d.message

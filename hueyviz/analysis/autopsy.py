@@ -9,14 +9,14 @@ and its notes say what one instant cannot show.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import List, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 from ..core.text import printable
 from ..read.autopsy import Snapshot, events, inflight
 from .detector import _Detector, _verdict
 from .finding import Diagnosis
 
-__all__ = ["diagnose_snapshot"]
+__all__ = ["autopsy", "diagnose_snapshot"]
 
 
 def diagnose_snapshot(snap: Union[Snapshot, Sequence[Snapshot]]) -> Diagnosis:
@@ -88,3 +88,33 @@ def diagnose_snapshot(snap: Union[Snapshot, Sequence[Snapshot]]) -> Diagnosis:
     return replace(d, message=printable(head + d.message),
                    exact=d.exact and (discovered or d.ok),
                    notes=tuple(printable(n) for n in (*notes, *d.notes)))
+
+
+def autopsy(app, pids: Optional[Sequence[int]] = None) -> Diagnosis:
+    """Diagnose a running consumer from the outside (``hueyviz autopsy``).
+
+    Parameters
+    ----------
+    app : huey.Huey or str
+        The Huey instance, or its import path as ``huey_consumer`` takes it
+        (``"app.huey"``).
+    pids : list of int, optional
+        The consumer processes to read.  Default: every process on this
+        host running ``huey_consumer APP`` (an import path is needed then).
+
+    Raises :class:`~hueyviz.core.errors.HueyvizError` (one line) when the
+    consumer or its storage cannot be read.
+    """
+    from ..core.errors import UsageError
+    from ..read.autopsy import consumer_pids, take_all
+    from ..read.source import load_import_path
+    huey = load_import_path(app) if isinstance(app, str) else app
+    if pids is None:
+        if not isinstance(app, str):
+            raise UsageError("pids=[...] names the consumer processes of a Huey instance "
+                             "(or pass its import path, 'app.huey', to find them)")
+        pids = consumer_pids(app)
+        if not pids:
+            raise UsageError(f"no running consumer of {app} found")
+        return diagnose_snapshot(take_all([(huey, pids)], discovered=True))
+    return diagnose_snapshot(take_all([(huey, list(pids))]))
