@@ -147,19 +147,17 @@ def read_storage(huey, ask: Iterable[str] = ()) -> StorageSnapshot:
     snap = StorageSnapshot(str(huey.name), type(storage).__name__)
     now = huey._get_timestamp() if hasattr(huey, "_get_timestamp") else datetime.datetime.now()
 
+    def decode_into(items: Iterable[bytes], out: List[StoredTask]) -> None:
+        for raw in items:
+            task = _decode(huey, raw, now)
+            if task is None:
+                snap.skipped += 1
+            else:
+                out.append(task)
+
     def read() -> None:
-        for raw in storage.enqueued_items():
-            task = _decode(huey, raw, now)
-            if task is None:
-                snap.skipped += 1
-            else:
-                snap.pending.append(task)
-        for raw in storage.scheduled_items():
-            task = _decode(huey, raw, now)
-            if task is None:
-                snap.skipped += 1
-            else:
-                snap.scheduled.append(task)
+        decode_into(storage.enqueued_items(), snap.pending)
+        decode_into(storage.scheduled_items(), snap.scheduled)
         snap.results = int(storage.result_store_size())
         if snap.results <= LIST_RESULTS:
             snap.result_keys = sorted(k.decode(errors="replace") if isinstance(k, bytes)
