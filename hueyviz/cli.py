@@ -446,8 +446,10 @@ def _cmd_autopsy(args) -> int:
                          "autopsy QUEUE --pid PID)")
     groups = []
     for name, huey in hueys:
+        module = sys.modules.get(args.app.rpartition(".")[0]) if args.app else None
         pids = args.pid or consumer_pids(args.app, queue=getattr(huey, "name", None),
-                                         djhuey=_is_djhuey(huey))
+                                         djhuey=_is_djhuey(huey),
+                                         module_file=getattr(module, "__file__", None))
         if not pids:
             raise UsageError(f"no running consumer of {name} found (no process runs "
                              f"huey_consumer {name}, nor manage.py run_huey/djangohuey for "

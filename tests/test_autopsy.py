@@ -199,7 +199,12 @@ def test_a_deadlocked_consumer_is_diagnosed_from_the_outside(make, cls):
     d = _check_deadlock(app, snap, 2)
     assert snap.consumers[0].workers == 2 and snap.consumers[0].worker_type == "thread"
     # The command line: found by its command line, exit 1, the same JSON keys.
-    assert c.pid in consumer_pids("app.huey")
+    here = os.path.join(app.dir, "app.py")
+    assert c.pid in consumer_pids("app.huey", module_file=here)
+    # Another project's app.huey on this host (the other tests' apps) is not it.
+    elsewhere = os.path.join(os.path.dirname(app.dir), "elsewhere.py")
+    open(elsewhere, "w").close()
+    assert c.pid not in consumer_pids("app.huey", module_file=elsewhere)
     out = cli(app, "--pid", str(c.pid), "--json")
     assert out.returncode == 1, out.stderr
     body = json.loads(out.stdout)
@@ -247,7 +252,9 @@ def test_two_consumers_on_one_queue_are_one_pool(make):
     alone = diagnose_snapshot(take(app.module.huey, [c1.pid]))
     assert not alone.exact and "other consumers of this queue are not seen" in \
         " ".join(alone.notes)
-    both = diagnose_snapshot(take(app.module.huey, consumer_pids("app.huey"), discovered=True))
+    found = consumer_pids("app.huey", module_file=os.path.join(app.dir, "app.py"))
+    assert set(found) == {c1.pid, c2.pid}
+    both = diagnose_snapshot(take(app.module.huey, found, discovered=True))
     assert both.verdict == "deadlock" and both.exact and "2 workers in 2 processes" in \
         both.message
 

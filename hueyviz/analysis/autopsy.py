@@ -113,7 +113,9 @@ def autopsy(app, pids: Optional[Sequence[int]] = None) -> Diagnosis:
         if not isinstance(app, str):
             raise UsageError("pids=[...] names the consumer processes of a Huey instance "
                              "(or pass its import path, 'app.huey', to find them)")
-        pids = consumer_pids(app)
+        import sys
+        module = sys.modules.get(app.rpartition(".")[0])
+        pids = consumer_pids(app, module_file=getattr(module, "__file__", None))
         if not pids:
             raise UsageError(f"no running consumer of {app} found")
         return diagnose_snapshot(take_all([(huey, pids)], discovered=True))

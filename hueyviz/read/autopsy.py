@@ -42,6 +42,7 @@ from .stack import (
     read_stacks,
     reader_name,
     string_local,
+    working_dir,
 )
 from .storage import StorageSnapshot, read_storage
 
@@ -207,7 +208,7 @@ def events(snaps: Sequence[Snapshot]) -> List[Event]:
 
 # -- reading a consumer --------------------------------------------------------------
 def consumer_pids(app: Optional[str] = None, queue: Optional[str] = None,
-                  djhuey: bool = False) -> List[int]:
+                  djhuey: bool = False, module_file: Optional[str] = None) -> List[int]:
     """The consumer processes of one queue on this host, parents only
     (process workers are their children): ``huey_consumer APP``, or in a
     Django project ``manage.py djangohuey --queue QUEUE`` and, for djhuey's
@@ -216,13 +217,31 @@ def consumer_pids(app: Optional[str] = None, queue: Optional[str] = None,
     for pid in find_processes(CONSUMER_WORDS):
         args = command_line(pid)
         head = " ".join(args[:3])
-        plain = "huey_consumer" in head and app is not None and app in args
+        plain = "huey_consumer" in head and app is not None and app in args \
+            and _same_module(pid, app, module_file)
         django = ("djangohuey" in head and queue is not None
                   and _option(args, "--queue") == queue) or ("run_huey" in head and djhuey)
         if plain or django:
             found.append(pid)
     mine = set(found)
     return [p for p in found if parent(p) not in mine]
+
+
+def _same_module(pid: int, app: str, module_file: Optional[str]) -> bool:
+    """Whether the consumer ``pid`` imports ``app`` from ``module_file``:
+    huey_consumer imports from its working directory first, so another
+    project's ``app.huey`` on this host is told apart by the file there."""
+    cwd = working_dir(pid)
+    if module_file is None or cwd is None:
+        return True
+    base = os.path.join(cwd, *app.rpartition(".")[0].split("."))
+    for there in (base + ".py", os.path.join(base, "__init__.py")):
+        if os.path.exists(there):
+            try:
+                return os.path.samefile(there, module_file)
+            except OSError:
+                return False
+    return True                 # imported from elsewhere (an installed package): cannot tell
 
 
 def _option(args: List[str], name: str) -> Optional[str]:
