@@ -488,7 +488,7 @@ def _write_autopsy(out: str, snaps, d) -> None:
     tr = Trace(events(snaps))
     tr.save(os.path.join(out, "trace.jsonl"))
     with open(os.path.join(out, "waitfor.svg"), "w", encoding="utf-8") as f:
-        f.write(render_waitfor(tr, diagnosis=d))
+        f.write(render_waitfor(tr, diagnosis=d, instant=True))
     body = d.to_dict()
     body["autopsy"] = snaps[0].to_dict() if len(snaps) == 1 else [s.to_dict() for s in snaps]
     with open(os.path.join(out, "autopsy.json"), "w", encoding="utf-8") as f:

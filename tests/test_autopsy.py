@@ -210,6 +210,14 @@ def test_a_deadlocked_consumer_is_diagnosed_from_the_outside(make, cls):
     body = json.loads(out.stdout)
     assert body["verdict"] == "deadlock" and body["culprit"]["waits_on"] in app.waits()
     assert set(d.to_dict()) <= set(body) and body["autopsy"]["consumers"][0]["pid"] == c.pid
+    # -o: the wait-for graph of that instant, its events, the JSON.
+    out = cli(app, "--pid", str(c.pid), "-o", "drawn")
+    assert out.returncode == 1, out.stderr
+    svg = open(os.path.join(app.dir, "drawn", "waitfor.svg")).read()
+    assert "one instant (autopsy): DEADLOCK" in svg and "taken as closing the deadlock" in svg
+    assert json.load(open(os.path.join(app.dir, "drawn", "autopsy.json")))["verdict"] == \
+        "deadlock"
+    assert "The wait taken as closing it (the queue's order)" in d.message
     # Nothing changed: the consumer still runs, the queue is as it was.
     assert c.alive() and app.waits() <= {t.id for t in app.module.huey.pending()}
 

@@ -85,7 +85,10 @@ def diagnose_snapshot(snap: Union[Snapshot, Sequence[Snapshot]]) -> Diagnosis:
         notes.append("a wait's timeout is what was left of it at that instant")
     for s in snaps:
         notes.extend(s.notes)
-    return replace(d, message=printable(head + d.message),
+    # One instant does not show which wait closed the knot (see the notes).
+    message = d.message.replace(" The wait that closed it: ",
+                                " The wait taken as closing it (the queue's order): ", 1)
+    return replace(d, message=printable(head + message),
                    exact=d.exact and (discovered or d.ok),
                    notes=tuple(printable(n) for n in (*notes, *d.notes)))
 

@@ -75,8 +75,12 @@ def _finding_at(diagnosis: Diagnosis, state: State) -> Optional[Finding]:
 class _Builder:
     def __init__(self, t0: Optional[float], state: State, finding: Optional[Finding],
                  diagnosis: Diagnosis, focus: bool = True,
-                 queue_pos: Optional[Dict[str, int]] = None, others: str = "not seen yet"):
+                 queue_pos: Optional[Dict[str, int]] = None, others: str = "not seen yet",
+                 instant: bool = False):
         self.state = state
+        # One instant read from outside (an autopsy): no wait has a known
+        # start, and the culprit is the last wait in the queue's order.
+        self.instant = instant
         self.finding = finding
         self.diagnosis = diagnosis
         self.t0 = t0
@@ -343,10 +347,12 @@ class _Builder:
             classes.append("culprit")
             verdict = self.finding.verdict if self.finding else "knot"
             why = ("can never be satisfied" if verdict == "hang"
+                   else f"taken as closing the {verdict}" if self.instant
                    else f"closed the {verdict}")
+            when = "one instant: order unknown" if self.instant else f"since {since}"
             attrs.update(color=palette.CULPRIT, fontcolor=palette.CULPRIT, penwidth="4",
                          style="dashed", arrowsize="1.3", fontsize="11",
-                         label=label(f"{head}:", why, f"since {since}"),
+                         label=label(f"{head}:", why, when),
                          tooltip=tooltip(f"{head}: {why}, since {since}{timeout}"))
         attrs["class"] = " ".join(classes)
         g.edge(src, stable_id("task", w.waits_on), **attrs)
@@ -443,7 +449,8 @@ class _Builder:
         st, d, f = self.state, self.diagnosis, self.finding
         if self.diagnosis.start is None:
             return label("Wait-for graph: empty trace, no tasks")
-        head = f"Wait-for graph at {self._since(st.t)}"
+        head = ("Wait-for graph of one instant (autopsy)" if self.instant
+                else f"Wait-for graph at {self._since(st.t)}")
         if f is not None:
             head += f": {f.verdict.upper()}"
             message = d.message if d.findings and f is d.findings[0] else f.message
@@ -467,7 +474,7 @@ class _Builder:
 
 
 def waitfor(trace, at: Optional[float] = None, focus: bool = True,
-            diagnosis: Optional[Diagnosis] = None) -> graphviz.Digraph:
+            diagnosis: Optional[Diagnosis] = None, instant: bool = False) -> graphviz.Digraph:
     """The wait-for graph of ``trace`` at time ``at`` as a ``graphviz.Digraph``.
 
     Parameters
@@ -481,6 +488,9 @@ def waitfor(trace, at: Optional[float] = None, focus: bool = True,
         rest in a note.  ``False`` draws up to 300 tasks.
     diagnosis : Diagnosis, optional
         ``diagnose(trace)``, when already computed.
+    instant : bool
+        The trace is one instant read from outside (``hueyviz autopsy``):
+        no times, and the culprit said to be taken as the closing wait.
 
     Examples
     --------
@@ -494,7 +504,7 @@ def waitfor(trace, at: Optional[float] = None, focus: bool = True,
         at = d.at if d.findings else trace.end
     state = trace.state_at(at)
     finding = _finding_at(d, state)
-    return _Builder(trace.start, state, finding, d, focus).build()
+    return _Builder(trace.start, state, finding, d, focus, instant=instant).build()
 
 
 def svg_of(g: graphviz.Digraph) -> str:
